@@ -1,0 +1,16 @@
+//! Kizuna's shared core: the patient room as an Automerge document with a typed API, the
+//! encrypted local store, and the types both the phone and the relay must agree on.
+//!
+//! The core does no network I/O: callers move bytes. See `docs/architecture.md`.
+
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod people;
+pub mod time;
+pub mod validate;
+
+pub use error::{CoreError, Result, StoreError, ValidationError};
+pub use ids::*;
+pub use people::{Author, Organisation, Profession, Role, RoomKind};
+pub use time::{Date, Timestamp};

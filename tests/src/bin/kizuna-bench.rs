@@ -1,0 +1,2 @@
+//! Benchmarks on the standard workloads.
+fn main() {}

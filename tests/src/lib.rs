@@ -1,0 +1,1 @@
+//! Shared helpers for Kizuna tests and benchmarks.
