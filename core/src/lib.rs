@@ -7,10 +7,12 @@ pub mod error;
 pub mod ids;
 pub mod model;
 pub mod people;
+pub mod room;
 pub mod time;
 pub mod validate;
 
 pub use error::{CoreError, Result, StoreError, ValidationError};
 pub use ids::*;
 pub use people::{Author, Organisation, Profession, Role, RoomKind};
+pub use room::Room;
 pub use time::{Date, Timestamp};

@@ -6,7 +6,9 @@ use std::fmt;
 
 /// Milliseconds since the Unix epoch, UTC. Devices record the real time of an act (a visit, a
 /// read) even when offline, so times are always supplied by the caller, never by sync.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
