@@ -8,6 +8,7 @@ pub mod ids;
 pub mod model;
 pub mod people;
 pub mod room;
+pub mod store;
 pub mod time;
 pub mod validate;
 
@@ -15,4 +16,5 @@ pub use error::{CoreError, Result, StoreError, ValidationError};
 pub use ids::*;
 pub use people::{Author, Organisation, Profession, Role, RoomKind};
 pub use room::Room;
+pub use store::{RoomHandle, RoomStore};
 pub use time::{Date, Timestamp};

@@ -180,11 +180,10 @@ fn reconcile_scalar_list(
             doc.delete(list, i)?;
         }
     }
-    let mut len = doc.length(list);
-    for item in new.iter().filter(|v| !old.contains(v)) {
+    let added = new.iter().filter(|v| !old.contains(v));
+    for (at, item) in (doc.length(list)..).zip(added) {
         let v = json_to_scalar(item).ok_or(CoreError::Malformed("unsupported value"))?;
-        doc.insert(list, len, v)?;
-        len += 1;
+        doc.insert(list, at, v)?;
     }
     Ok(())
 }

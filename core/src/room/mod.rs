@@ -633,7 +633,7 @@ impl Room {
         let content: ReportContent = codec::from_json(field("content")?, "report content")?;
         let comments: BTreeMap<String, Comment> = codec::from_json(field("comments")?, "comments")?;
         let mut comments: Vec<Comment> = comments.into_values().collect();
-        comments.sort_by(|a, b| (a.at, a.id).cmp(&(b.at, b.id)));
+        comments.sort_by_key(|c| (c.at, c.id));
         let edits: BTreeMap<String, ReportEdit> = codec::from_json(field("edits")?, "edits")?;
         let mut edits: Vec<ReportEdit> = edits.into_values().collect();
         edits.sort_by_key(|e| e.at);
@@ -767,7 +767,7 @@ impl Room {
                 serde_json::to_value(self.read_receipts(&receipts)?).unwrap_or_default();
             out.push(codec::from_json::<Notice>(v, "notice")?);
         }
-        out.sort_by(|a, b| (b.posted_at, b.id).cmp(&(a.posted_at, a.id)));
+        out.sort_by_key(|n| std::cmp::Reverse((n.posted_at, n.id)));
         Ok(out)
     }
 
@@ -833,12 +833,12 @@ impl Room {
                 serde_json::to_value(self.read_receipts(&receipts)?).unwrap_or_default();
             out.push(codec::from_json::<Message>(v, "message")?);
         }
-        out.sort_by(|a, b| (a.at, a.id).cmp(&(b.at, b.id)));
+        out.sort_by_key(|m| (m.at, m.id));
         Ok(out)
     }
 }
 
 /// The one ordering of report lists: newest post first, ties broken by id.
 pub fn sort_newest_first(list: &mut [ReportSummary]) {
-    list.sort_by(|a, b| (b.post_time, b.id).cmp(&(a.post_time, a.id)));
+    list.sort_by_key(|s| std::cmp::Reverse((s.post_time, s.id)));
 }
