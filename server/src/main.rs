@@ -1,5 +1,574 @@
-//! The `kizuna` relay binary.
+//! The `kizuna` relay binary: `demo`, `serve` and `admin …`.
 
-fn main() {
-    println!("kizuna relay: not yet built (see issue 3)");
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use kizuna_core::model::Consent;
+use kizuna_core::{
+    Date, DeviceId, Organisation, Profession, ProfessionalId, Role, RoomId, RoomKind, Timestamp,
+};
+use kizuna_server::client::Client;
+use kizuna_server::relay::RelayConfig;
+use kizuna_server::wire::{NewProfessional, NewRoom, RoomView};
+use kizuna_server::{data, demo, net, router};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kizuna",
+    version,
+    about = "Kizuna relay: mTLS identity, enrollment, directory and admin CLI"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Start a relay with a demo city (created on first start, reused afterwards).
+    Demo {
+        /// Data directory.
+        #[arg(long, default_value = "kizuna-demo")]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+    },
+    /// Run the relay (creates the CA and the administrator's identity on first start).
+    Serve {
+        /// Data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0:8443")]
+        listen: SocketAddr,
+        /// Host name devices use to reach the relay (added to the server certificate).
+        #[arg(long)]
+        hostname: Option<String>,
+    },
+    /// Manage the directory of a running relay as its administrator.
+    Admin(AdminArgs),
+}
+
+#[derive(Args, Debug)]
+struct AdminArgs {
+    /// The relay's data directory (for ca.crt, the admin identity and relay.json).
+    #[arg(long)]
+    data: PathBuf,
+    /// Relay URL, if not the one in DIR/relay.json.
+    #[arg(long)]
+    relay: Option<String>,
+    /// Print JSON for scripts instead of text for people.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: AdminCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCmd {
+    /// Register, list or remove professionals.
+    #[command(subcommand)]
+    Professional(ProfessionalCmd),
+    /// Make a one-time enrollment code (and its QR code) for a professional's new device.
+    EnrollCode {
+        /// The professional's id.
+        professional_id: String,
+        /// Hours until the code expires (1–168).
+        #[arg(long)]
+        valid_hours: Option<u32>,
+    },
+    /// Create rooms and manage members.
+    #[command(subcommand)]
+    Room(RoomCmd),
+    /// List or revoke devices.
+    #[command(subcommand)]
+    Device(DeviceCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum ProfessionalCmd {
+    /// Register a professional.
+    Add {
+        /// Full name, e.g. "佐藤 美咲".
+        #[arg(long)]
+        name: String,
+        /// Name in kana.
+        #[arg(long)]
+        kana: String,
+        /// Profession: a key (nurse, care_manager, doctor, …) or the Japanese name.
+        #[arg(long)]
+        profession: String,
+        /// Organisation (事業所) name.
+        #[arg(long)]
+        org: String,
+        /// The organisation's 10-digit office number.
+        #[arg(long)]
+        office_number: Option<String>,
+    },
+    /// List registered professionals.
+    List,
+    /// Remove a professional: leaves all rooms, devices revoked and told to wipe.
+    Remove {
+        /// The professional's id.
+        id: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum KindArg {
+    Patient,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RoleArg {
+    Writer,
+    Reader,
+}
+
+#[derive(Subcommand, Debug)]
+enum RoomCmd {
+    /// Create a patient room with its consent record.
+    Create {
+        /// Room kind (only patient rooms are created by hand).
+        #[arg(long, value_enum, default_value = "patient")]
+        kind: KindArg,
+        /// The patient's name.
+        #[arg(long)]
+        patient_name: String,
+        /// Who gave consent (the patient or a family member).
+        #[arg(long)]
+        consent_by: String,
+        /// Date consent was given, YYYY-MM-DD.
+        #[arg(long)]
+        consent_date: String,
+        /// Relation of the consenting person to the patient.
+        #[arg(long, default_value = "本人")]
+        consent_relation: String,
+        /// Who obtained consent (defaults to the administrator).
+        #[arg(long)]
+        consent_obtained_by: Option<String>,
+    },
+    /// List rooms with their members.
+    List,
+    /// Invite a professional into a room.
+    Invite {
+        /// Room id.
+        room_id: String,
+        /// Professional id.
+        professional_id: String,
+        /// Role in the room.
+        #[arg(long, value_enum, default_value = "writer")]
+        role: RoleArg,
+    },
+    /// Remove a professional from a room.
+    Remove {
+        /// Room id.
+        room_id: String,
+        /// Professional id.
+        professional_id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DeviceCmd {
+    /// List devices.
+    List,
+    /// Revoke a device: refused from its next request on.
+    Revoke {
+        /// Device id.
+        device_id: String,
+        /// Also tell the device to erase its local data.
+        #[arg(long)]
+        wipe: bool,
+    },
+}
+
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KIZUNA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.cmd {
+        Cmd::Demo { data, listen } => {
+            init_tracing("info");
+            rt.block_on(run_relay(data, listen, None, true))
+        }
+        Cmd::Serve {
+            data,
+            listen,
+            hostname,
+        } => {
+            init_tracing("info");
+            rt.block_on(run_relay(data, listen, hostname, false))
+        }
+        Cmd::Admin(args) => {
+            init_tracing("warn");
+            rt.block_on(run_admin(args))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+async fn run_relay(
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    hostname: Option<String>,
+    is_demo: bool,
+) -> Result<(), data::StartError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    let prepared = data::prepare(&data_dir, addr, hostname.as_deref(), RelayConfig::default())?;
+    let relay = prepared.relay.clone();
+    let local_url = data::public_url(addr, None);
+    if is_demo {
+        let fresh = demo::seed(&relay, &data_dir)?;
+        if fresh {
+            println!("Created a demo city in {}/", data_dir.display());
+        } else {
+            println!("Reusing the demo city in {}/", data_dir.display());
+        }
+    } else if let Some(admin) = data::ensure_admin(
+        &relay,
+        &data_dir.join("admin"),
+        "管理者",
+        "かんりしゃ",
+        "介護支援課",
+    )? {
+        println!(
+            "First start: created the CA ({}/ca.crt) and the administrator's identity ({}/admin/admin.crt, id {}).",
+            data_dir.display(),
+            data_dir.display(),
+            admin.id
+        );
+    }
+    data::write_relay_info(&data_dir, &local_url)?;
+    if is_demo {
+        println!("{}", demo::guide(&data_dir, &local_url));
+    } else {
+        println!(
+            "Kizuna relay on {} (devices use {}), CA fingerprint sha256:{}",
+            addr,
+            relay.public_url(),
+            relay.ca().fingerprint()
+        );
+    }
+    tracing::info!(listen = %addr, "relay listening");
+    net::serve(
+        listener,
+        prepared.tls,
+        router(relay.clone()),
+        shutdown_signal(),
+    )
+    .await?;
+    relay.directory().flush()?;
+    Ok(())
+}
+
+fn parse<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, String> {
+    s.parse().map_err(|_| format!("{what} {s:?} is not valid"))
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<(), data::StartError> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn ts(t: Timestamp) -> String {
+    t.to_string()
+}
+
+fn print_room(r: &RoomView) {
+    println!("{}  {}  {}", r.id, r.kind.key(), r.display_name);
+    if let Some(c) = &r.consent {
+        println!(
+            "    consent: {} ({}) on {}, obtained by {}",
+            c.given_by, c.relation, c.date, c.obtained_by
+        );
+    }
+    for m in &r.members {
+        let role = match m.role {
+            Role::Writer => "writer",
+            Role::Reader => "reader",
+        };
+        println!(
+            "    {:<6} {}  {} ({})",
+            role,
+            m.professional,
+            m.name,
+            m.profession.label_ja()
+        );
+    }
+}
+
+async fn run_admin(args: AdminArgs) -> Result<(), data::StartError> {
+    let client = Client::admin_from_data_dir(&args.data, args.relay.as_deref())?;
+    let json = args.json;
+    match args.cmd {
+        AdminCmd::Professional(ProfessionalCmd::Add {
+            name,
+            kana,
+            profession,
+            org,
+            office_number,
+        }) => {
+            let profession: Profession = profession.parse().map_err(|_| {
+                let keys: Vec<_> = Profession::ALL.iter().map(|p| p.key()).collect();
+                format!(
+                    "unknown profession {profession:?}; use one of {}",
+                    keys.join(", ")
+                )
+            })?;
+            let p = client
+                .add_professional(&NewProfessional {
+                    name,
+                    kana,
+                    profession,
+                    organisation: Organisation {
+                        name: org,
+                        office_number,
+                    },
+                })
+                .await?;
+            if json {
+                print_json(&p)?;
+            } else {
+                println!(
+                    "registered {} {} ({}, {})",
+                    p.id,
+                    p.name,
+                    p.profession.label_ja(),
+                    p.organisation.name
+                );
+            }
+        }
+        AdminCmd::Professional(ProfessionalCmd::List) => {
+            let d = client.directory().await?;
+            if json {
+                print_json(&d.professionals)?;
+            } else {
+                for p in &d.professionals {
+                    let devices = d
+                        .devices
+                        .iter()
+                        .filter(|x| x.professional == p.id && x.revoked_at.is_none())
+                        .count();
+                    println!(
+                        "{}  {}（{}）  {}  {}  devices: {}",
+                        p.id,
+                        p.name,
+                        p.kana,
+                        p.profession.label_ja(),
+                        p.organisation.name,
+                        devices
+                    );
+                }
+            }
+        }
+        AdminCmd::Professional(ProfessionalCmd::Remove { id }) => {
+            let id: ProfessionalId = parse(&id, "professional id")?;
+            client.remove_professional(id).await?;
+            if json {
+                print_json(&serde_json::json!({"removed": id}))?;
+            } else {
+                println!("removed {id}; their devices are revoked and told to wipe");
+            }
+        }
+        AdminCmd::EnrollCode {
+            professional_id,
+            valid_hours,
+        } => {
+            let id: ProfessionalId = parse(&professional_id, "professional id")?;
+            let c = client.enroll_code(id, valid_hours).await?;
+            if json {
+                print_json(&c)?;
+            } else {
+                let qr = qrcode::QrCode::new(c.qr_payload.as_bytes())
+                    .map_err(|e| format!("cannot draw the QR code: {e}"))?;
+                let drawing = qr
+                    .render::<qrcode::render::unicode::Dense1x2>()
+                    .dark_color(qrcode::render::unicode::Dense1x2::Light)
+                    .light_color(qrcode::render::unicode::Dense1x2::Dark)
+                    .quiet_zone(true)
+                    .build();
+                println!("{drawing}");
+                println!("Scan with the Kizuna app, or type:");
+                println!("  relay: {}", c.relay_url);
+                println!("  code:  {}", c.code);
+                println!("  CA:    {}", c.ca_fingerprint);
+                println!("The code works once and expires at {}.", ts(c.expires_at));
+            }
+        }
+        AdminCmd::Room(RoomCmd::Create {
+            kind: KindArg::Patient,
+            patient_name,
+            consent_by,
+            consent_date,
+            consent_relation,
+            consent_obtained_by,
+        }) => {
+            let date: Date = consent_date
+                .parse()
+                .map_err(|e: kizuna_core::ValidationError| format!("--consent-date: {e}"))?;
+            let (obtained_by, obtained_by_id) = match consent_obtained_by {
+                Some(n) => (n, None),
+                None => {
+                    let me = client.me().await?;
+                    (me.professional.name, Some(me.professional.id))
+                }
+            };
+            let r = client
+                .create_room(&NewRoom {
+                    kind: RoomKind::Patient,
+                    display_name: patient_name,
+                    consent: Some(Consent {
+                        given_by: consent_by,
+                        relation: consent_relation,
+                        date,
+                        obtained_by,
+                        obtained_by_id,
+                        form: None,
+                    }),
+                })
+                .await?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!("created patient room");
+                print_room(&r);
+            }
+        }
+        AdminCmd::Room(RoomCmd::List) => {
+            let rooms = client.rooms().await?;
+            if json {
+                print_json(&rooms)?;
+            } else {
+                for r in &rooms {
+                    print_room(r);
+                }
+            }
+        }
+        AdminCmd::Room(RoomCmd::Invite {
+            room_id,
+            professional_id,
+            role,
+        }) => {
+            let room: RoomId = parse(&room_id, "room id")?;
+            let p: ProfessionalId = parse(&professional_id, "professional id")?;
+            let role = match role {
+                RoleArg::Writer => Role::Writer,
+                RoleArg::Reader => Role::Reader,
+            };
+            let r = client.invite(room, p, role).await?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!("invited");
+                print_room(&r);
+            }
+        }
+        AdminCmd::Room(RoomCmd::Remove {
+            room_id,
+            professional_id,
+        }) => {
+            let room: RoomId = parse(&room_id, "room id")?;
+            let p: ProfessionalId = parse(&professional_id, "professional id")?;
+            client.remove_member(room, p).await?;
+            if json {
+                print_json(&serde_json::json!({"room": room, "removed": p}))?;
+            } else {
+                println!("removed {p} from {room}");
+            }
+        }
+        AdminCmd::Device(DeviceCmd::List) => {
+            let devices = client.devices().await?;
+            if json {
+                print_json(&devices)?;
+            } else {
+                let names = client
+                    .directory()
+                    .await?
+                    .professionals
+                    .into_iter()
+                    .map(|p| (p.id, p.name))
+                    .collect::<std::collections::HashMap<_, _>>();
+                for d in &devices {
+                    let state = match (d.revoked_at, d.wipe) {
+                        (None, _) => "active".to_string(),
+                        (Some(t), true) => format!("revoked {} (wipe)", ts(t)),
+                        (Some(t), false) => format!("revoked {}", ts(t)),
+                    };
+                    println!(
+                        "{}  {}  {}  enrolled {}  {}",
+                        d.id,
+                        names
+                            .get(&d.professional)
+                            .map(String::as_str)
+                            .unwrap_or("(removed)"),
+                        d.label,
+                        ts(d.enrolled_at),
+                        state
+                    );
+                }
+            }
+        }
+        AdminCmd::Device(DeviceCmd::Revoke { device_id, wipe }) => {
+            let id: DeviceId = parse(&device_id, "device id")?;
+            client.revoke(id, wipe).await?;
+            if json {
+                print_json(&serde_json::json!({"revoked": id, "wipe": wipe}))?;
+            } else if wipe {
+                println!("revoked {id}; it is refused from its next request and told to wipe");
+            } else {
+                println!("revoked {id}; it is refused from its next request");
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,476 @@
+//! The relay's HTTP API: `router(state)` builds the axum router; `net::serve` runs it over
+//! TLS. Every error is `application/problem+json` without internal detail; every request gets
+//! an id (`x-request-id`) and a log line with method, route template, status and latency,
+//! never the body or the raw URI, so patient names cannot reach the log.
+
+use crate::pki::DeviceIdentity;
+use crate::relay::{Relay, RelayError};
+use crate::wire::{
+    DirectRequest, DirectoryView, EnrollCodeRequest, EnrollCodeResponse, EnrollRequest,
+    EnrollResponse, InviteRequest, MeResponse, MeRoom, NewProfessional, NewRoom, ProblemBody,
+    RevokeRequest, RoomView,
+};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Path, Request, State,
+};
+use axum::http::{HeaderValue, StatusCode, request::Parts};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use kizuna_core::{DeviceId, ProfessionalId, RoomId};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tracing::Instrument;
+
+/// Largest request body accepted by any endpoint (JSON only here; blobs come later with
+/// their own limit).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The shared state of every handler.
+pub type AppState = Arc<Relay>;
+
+/// What the TLS layer knows about the connection a request came on. Inserted into every
+/// request's extensions by `net::serve`.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerInfo {
+    /// The TCP peer address (for rate limits).
+    pub addr: SocketAddr,
+    /// The device named in the client certificate, if one was presented and chained to the CA.
+    pub identity: Option<DeviceIdentity>,
+}
+
+/// An error response: `application/problem+json`.
+#[derive(Debug)]
+pub struct Problem {
+    status: StatusCode,
+    body: ProblemBody,
+}
+
+impl Problem {
+    /// A problem of `kind` (last segment of the type URI) with a status and title.
+    pub fn new(status: StatusCode, kind: &str, title: &str, detail: Option<String>) -> Problem {
+        Problem {
+            status,
+            body: ProblemBody {
+                kind: format!("urn:kizuna:problem:{kind}"),
+                title: title.to_string(),
+                status: status.as_u16(),
+                detail,
+                wipe: None,
+            },
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.body).unwrap_or_else(|_| b"{}".to_vec());
+        let mut resp = (self.status, body).into_response();
+        resp.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        resp
+    }
+}
+
+impl From<RelayError> for Problem {
+    fn from(e: RelayError) -> Problem {
+        use StatusCode as S;
+        match e {
+            RelayError::Invalid(d) => {
+                Problem::new(S::BAD_REQUEST, "invalid", "Invalid request", Some(d))
+            }
+            RelayError::NotFound(what) => Problem::new(
+                S::NOT_FOUND,
+                "not-found",
+                "Not found",
+                Some(format!("{what} not found")),
+            ),
+            RelayError::Conflict(d) => Problem::new(S::CONFLICT, "conflict", "Conflict", Some(d)),
+            RelayError::Unauthenticated => Problem::new(
+                S::UNAUTHORIZED,
+                "client-certificate-required",
+                "Client certificate required",
+                Some("connect with the device certificate issued at enrollment".into()),
+            ),
+            RelayError::Revoked { wipe } => {
+                let mut p = Problem::new(
+                    S::FORBIDDEN,
+                    "device-revoked",
+                    "Device revoked",
+                    Some("this device's access has been revoked by the administrator".into()),
+                );
+                p.body.wipe = Some(wipe);
+                p
+            }
+            RelayError::Forbidden(d) => {
+                Problem::new(S::FORBIDDEN, "forbidden", "Forbidden", Some(d.to_string()))
+            }
+            RelayError::BadCode => Problem::new(
+                S::FORBIDDEN,
+                "enrollment-code-invalid",
+                "Enrollment code not accepted",
+                Some(
+                    "the code is unknown, already used or expired; ask the city for a new one"
+                        .into(),
+                ),
+            ),
+            RelayError::RateLimited => Problem::new(
+                S::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many attempts",
+                Some("too many enrollment attempts from this address; wait and try again".into()),
+            ),
+            RelayError::Csr(crate::pki::CsrError::Internal) => {
+                tracing::error!("certificate issuance failed");
+                internal()
+            }
+            RelayError::Csr(e) => Problem::new(
+                S::BAD_REQUEST,
+                "invalid-csr",
+                "Invalid certificate signing request",
+                Some(e.to_string()),
+            ),
+            RelayError::Internal(d) => {
+                tracing::error!(error = %d, "internal error");
+                internal()
+            }
+        }
+    }
+}
+
+fn internal() -> Problem {
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        None,
+    )
+}
+
+/// JSON body extractor whose rejections are problem+json without echoing the input.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => Err(json_problem(&rej)),
+        }
+    }
+}
+
+fn json_problem(rej: &JsonRejection) -> Problem {
+    let status = rej.status();
+    match rej {
+        JsonRejection::MissingJsonContentType(_) => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            Some("send the body as application/json".into()),
+        ),
+        _ if status == StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+            status,
+            "too-large",
+            "Request too large",
+            Some(format!("the body is larger than {MAX_BODY} bytes")),
+        ),
+        JsonRejection::JsonDataError(_) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "Invalid request",
+            Some("the JSON body is missing fields or has values of the wrong type".into()),
+        ),
+        _ => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "Invalid request",
+            Some("the body is not valid JSON".into()),
+        ),
+    }
+}
+
+/// A request from an enrolled, non-revoked device: checked against the directory on every
+/// request (not once per connection), so a revocation applies to open connections too.
+#[derive(Debug)]
+pub struct Authed {
+    /// The professional.
+    pub professional: crate::directory::Professional,
+    /// The device.
+    pub device: crate::directory::Device,
+}
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = Problem;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let identity = parts.extensions.get::<PeerInfo>().and_then(|p| p.identity);
+        let (professional, device) = state.authenticate(identity)?;
+        Ok(Authed {
+            professional,
+            device,
+        })
+    }
+}
+
+/// A request from an administrator's device.
+#[derive(Debug)]
+pub struct Admin(pub Authed);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Problem;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let a = Authed::from_request_parts(parts, state).await?;
+        if !a.professional.is_admin() {
+            return Err(RelayError::Forbidden("this needs an administrator's device").into());
+        }
+        Ok(Admin(a))
+    }
+}
+
+/// An optional JSON body: empty means the defaults.
+fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, Problem> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "Invalid request",
+            Some("the body is not valid JSON for this endpoint".into()),
+        )
+    })
+}
+
+fn parse_id<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, Problem> {
+    s.parse().map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "Invalid request",
+            Some(format!("{what} is not a valid id")),
+        )
+    })
+}
+
+/// Builds the relay's router. Serving (TLS, the accept loop) is separate: see `net::serve`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/enroll", post(enroll))
+        .route("/v1/me", get(me))
+        .route("/v1/direct", post(direct))
+        .route(
+            "/v1/admin/professionals",
+            get(list_professionals).post(add_professional),
+        )
+        .route("/v1/admin/professionals/{id}", delete(remove_professional))
+        .route(
+            "/v1/admin/professionals/{id}/enroll-codes",
+            post(enroll_code),
+        )
+        .route("/v1/admin/rooms", get(list_rooms).post(create_room))
+        .route("/v1/admin/rooms/{id}", get(show_room))
+        .route(
+            "/v1/admin/rooms/{room}/members/{professional}",
+            put(invite).delete(remove_member),
+        )
+        .route("/v1/admin/devices", get(list_devices))
+        .route("/v1/admin/devices/{id}/revoke", post(revoke_device))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(request_log))
+        .with_state(state)
+}
+
+/// Gives every request an id, a span, and one log line without patient data.
+async fn request_log(req: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "(unmatched)".to_string());
+    let device = req
+        .extensions()
+        .get::<PeerInfo>()
+        .and_then(|p| p.identity)
+        .map(|i| i.device.to_string());
+    let span = tracing::info_span!("request", id = %id, method = %method, route = %route, device = device.as_deref().unwrap_or("-"));
+    let start = std::time::Instant::now();
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = resp.status().as_u16(),
+            ms = start.elapsed().as_millis() as u64,
+            "request done"
+        );
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+async fn not_found() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        Some("no such endpoint".into()),
+    )
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        None,
+    )
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn enroll(
+    State(relay): State<AppState>,
+    peer: Option<axum::Extension<PeerInfo>>,
+    ApiJson(req): ApiJson<EnrollRequest>,
+) -> Result<Json<EnrollResponse>, Problem> {
+    let ip = peer
+        .map(|p| p.0.addr.ip())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let resp = relay.enroll(ip, &req.code, &req.csr_pem, req.label.as_deref())?;
+    Ok(Json(resp))
+}
+
+async fn me(State(relay): State<AppState>, auth: Authed) -> Result<Json<MeResponse>, Problem> {
+    Ok(Json(relay.me(&auth.professional, &auth.device)?))
+}
+
+async fn direct(
+    State(relay): State<AppState>,
+    auth: Authed,
+    ApiJson(req): ApiJson<DirectRequest>,
+) -> Result<Json<MeRoom>, Problem> {
+    Ok(Json(relay.direct_room(&auth.professional, req.with)?))
+}
+
+async fn list_professionals(
+    State(relay): State<AppState>,
+    _: Admin,
+) -> Result<Json<DirectoryView>, Problem> {
+    Ok(Json(relay.directory_view()?))
+}
+
+async fn add_professional(
+    State(relay): State<AppState>,
+    _: Admin,
+    ApiJson(req): ApiJson<NewProfessional>,
+) -> Result<(StatusCode, Json<crate::directory::Professional>), Problem> {
+    Ok((StatusCode::CREATED, Json(relay.add_professional(req)?)))
+}
+
+async fn remove_professional(
+    State(relay): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let id: ProfessionalId = parse_id(&id, "professional id")?;
+    relay.remove_professional(id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn enroll_code(
+    State(relay): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<EnrollCodeResponse>), Problem> {
+    let id: ProfessionalId = parse_id(&id, "professional id")?;
+    let hours = optional_json::<EnrollCodeRequest>(&body)?.valid_hours;
+    Ok((
+        StatusCode::CREATED,
+        Json(relay.create_enroll_code(id, hours)?),
+    ))
+}
+
+async fn list_rooms(
+    State(relay): State<AppState>,
+    _: Admin,
+) -> Result<Json<Vec<RoomView>>, Problem> {
+    Ok(Json(relay.rooms()?))
+}
+
+async fn create_room(
+    State(relay): State<AppState>,
+    _: Admin,
+    ApiJson(req): ApiJson<NewRoom>,
+) -> Result<(StatusCode, Json<RoomView>), Problem> {
+    let room = relay.create_room(req)?;
+    Ok((StatusCode::CREATED, Json(relay.room_view(room.id)?)))
+}
+
+async fn show_room(
+    State(relay): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<RoomView>, Problem> {
+    let id: RoomId = parse_id(&id, "room id")?;
+    Ok(Json(relay.room_view(id)?))
+}
+
+async fn invite(
+    State(relay): State<AppState>,
+    _: Admin,
+    Path((room, professional)): Path<(String, String)>,
+    ApiJson(req): ApiJson<InviteRequest>,
+) -> Result<Json<RoomView>, Problem> {
+    let room: RoomId = parse_id(&room, "room id")?;
+    let professional: ProfessionalId = parse_id(&professional, "professional id")?;
+    relay.invite(room, professional, req.role)?;
+    Ok(Json(relay.room_view(room)?))
+}
+
+async fn remove_member(
+    State(relay): State<AppState>,
+    _: Admin,
+    Path((room, professional)): Path<(String, String)>,
+) -> Result<StatusCode, Problem> {
+    let room: RoomId = parse_id(&room, "room id")?;
+    let professional: ProfessionalId = parse_id(&professional, "professional id")?;
+    relay.remove_member(room, professional)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_devices(
+    State(relay): State<AppState>,
+    _: Admin,
+) -> Result<Json<Vec<crate::directory::Device>>, Problem> {
+    Ok(Json(relay.devices()?))
+}
+
+async fn revoke_device(
+    State(relay): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, Problem> {
+    let id: DeviceId = parse_id(&id, "device id")?;
+    let wipe = optional_json::<RevokeRequest>(&body)?.wipe;
+    relay.revoke_device(id, wipe)?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,262 @@
+//! An HTTPS client of the relay's API over mTLS (reqwest on rustls with the ring provider).
+//! The admin CLI uses it with the administrator's certificate; the tests use it as devices.
+
+use crate::data;
+use crate::directory::{Device, Professional};
+use crate::wire::{
+    DirectRequest, DirectoryView, EnrollCodeRequest, EnrollCodeResponse, EnrollRequest,
+    EnrollResponse, InviteRequest, MeResponse, MeRoom, NewProfessional, NewRoom, ProblemBody,
+    RevokeRequest, RoomView,
+};
+use kizuna_core::{DeviceId, ProfessionalId, Role, RoomId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Certificates or keys could not be loaded.
+    #[error("setup: {0}")]
+    Setup(String),
+    /// The relay could not be reached or the TLS handshake failed.
+    #[error("cannot reach the relay: {0}")]
+    Connect(String),
+    /// The relay answered with a problem.
+    #[error("{} ({}): {}", .0.title, .0.status, .0.detail.clone().unwrap_or_default())]
+    Problem(ProblemBody),
+    /// The relay's answer could not be read.
+    #[error("unexpected answer from the relay: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    /// The HTTP status of a problem answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Problem(p) => Some(p.status),
+            _ => None,
+        }
+    }
+}
+
+/// A client of one relay.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+fn connect_err(e: reqwest::Error) -> ClientError {
+    // Walk the error chain so the TLS reason (unknown CA, revoked…) is visible.
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    ClientError::Connect(msg)
+}
+
+impl Client {
+    /// A client of the relay at `base` (`https://host:port`) trusting `ca_pem`, presenting
+    /// `identity` (certificate PEM, key PEM) if given.
+    pub fn new(
+        base: &str,
+        ca_pem: &str,
+        identity: Option<(&str, &str)>,
+    ) -> Result<Client, ClientError> {
+        let tls = crate::pki::client_config(ca_pem, identity)
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .https_only(true)
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
+        Ok(Client {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// The administrator's client for the relay serving `data`: `ca.crt`, the admin identity
+    /// (`admin/` or `demo/`) and the URL from `relay.json` unless `relay` overrides it.
+    pub fn admin_from_data_dir(data: &Path, relay: Option<&str>) -> Result<Client, ClientError> {
+        let ca = std::fs::read_to_string(data.join("ca.crt")).map_err(|e| {
+            ClientError::Setup(format!(
+                "cannot read {}: {e} (has the relay been started with --data {}?)",
+                data.join("ca.crt").display(),
+                data.display()
+            ))
+        })?;
+        let (crt, key) = data::admin_identity_paths(data)
+            .into_iter()
+            .find(|(c, k)| c.exists() && k.exists())
+            .ok_or_else(|| {
+                ClientError::Setup(format!(
+                    "no administrator identity in {0}/admin or {0}/demo",
+                    data.display()
+                ))
+            })?;
+        let read = |p: &Path| {
+            std::fs::read_to_string(p)
+                .map_err(|e| ClientError::Setup(format!("cannot read {}: {e}", p.display())))
+        };
+        let crt = read(&crt)?;
+        let key = read(&key)?;
+        let url = match relay {
+            Some(u) => u.to_string(),
+            None => data::read_relay_url(data).ok_or_else(|| {
+                ClientError::Setup(format!(
+                    "no {}/relay.json: is the relay running? (or pass --relay URL)",
+                    data.display()
+                ))
+            })?,
+        };
+        Client::new(&url, &ca, Some((&crt, &key)))
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let resp = req.send().await.map_err(connect_err)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(connect_err)?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ProblemBody>(&bytes) {
+                Ok(p) => ClientError::Problem(p),
+                Err(_) => ClientError::Decode(format!("status {status}")),
+            });
+        }
+        let bytes = if bytes.is_empty() {
+            &b"null"[..]
+        } else {
+            &bytes[..]
+        };
+        serde_json::from_slice(bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    /// `GET /healthz`.
+    pub async fn health(&self) -> Result<serde_json::Value, ClientError> {
+        self.get("/healthz").await
+    }
+
+    /// `GET /v1/me`.
+    pub async fn me(&self) -> Result<MeResponse, ClientError> {
+        self.get("/v1/me").await
+    }
+
+    /// `POST /v1/enroll` (needs no client certificate).
+    pub async fn enroll(&self, req: &EnrollRequest) -> Result<EnrollResponse, ClientError> {
+        self.post("/v1/enroll", req).await
+    }
+
+    /// `POST /v1/direct`.
+    pub async fn direct(&self, with: ProfessionalId) -> Result<MeRoom, ClientError> {
+        self.post("/v1/direct", &DirectRequest { with }).await
+    }
+
+    /// Registers a professional.
+    pub async fn add_professional(&self, p: &NewProfessional) -> Result<Professional, ClientError> {
+        self.post("/v1/admin/professionals", p).await
+    }
+
+    /// Lists professionals and devices.
+    pub async fn directory(&self) -> Result<DirectoryView, ClientError> {
+        self.get("/v1/admin/professionals").await
+    }
+
+    /// Removes a professional.
+    pub async fn remove_professional(&self, id: ProfessionalId) -> Result<(), ClientError> {
+        self.send(
+            self.http
+                .delete(format!("{}/v1/admin/professionals/{id}", self.base)),
+        )
+        .await
+    }
+
+    /// Makes a one-time enrollment code.
+    pub async fn enroll_code(
+        &self,
+        id: ProfessionalId,
+        valid_hours: Option<u32>,
+    ) -> Result<EnrollCodeResponse, ClientError> {
+        self.post(
+            &format!("/v1/admin/professionals/{id}/enroll-codes"),
+            &EnrollCodeRequest { valid_hours },
+        )
+        .await
+    }
+
+    /// Lists rooms with members.
+    pub async fn rooms(&self) -> Result<Vec<RoomView>, ClientError> {
+        self.get("/v1/admin/rooms").await
+    }
+
+    /// Creates a patient room.
+    pub async fn create_room(&self, r: &NewRoom) -> Result<RoomView, ClientError> {
+        self.post("/v1/admin/rooms", r).await
+    }
+
+    /// Invites a professional into a room.
+    pub async fn invite(
+        &self,
+        room: RoomId,
+        professional: ProfessionalId,
+        role: Role,
+    ) -> Result<RoomView, ClientError> {
+        self.send(
+            self.http
+                .put(format!(
+                    "{}/v1/admin/rooms/{room}/members/{professional}",
+                    self.base
+                ))
+                .json(&InviteRequest { role }),
+        )
+        .await
+    }
+
+    /// Removes a professional from a room.
+    pub async fn remove_member(
+        &self,
+        room: RoomId,
+        professional: ProfessionalId,
+    ) -> Result<(), ClientError> {
+        self.send(self.http.delete(format!(
+            "{}/v1/admin/rooms/{room}/members/{professional}",
+            self.base
+        )))
+        .await
+    }
+
+    /// Lists devices.
+    pub async fn devices(&self) -> Result<Vec<Device>, ClientError> {
+        self.get("/v1/admin/devices").await
+    }
+
+    /// Revokes a device.
+    pub async fn revoke(&self, id: DeviceId, wipe: bool) -> Result<(), ClientError> {
+        self.post(
+            &format!("/v1/admin/devices/{id}/revoke"),
+            &RevokeRequest { wipe },
+        )
+        .await
+    }
+}

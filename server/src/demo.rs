@@ -1,0 +1,234 @@
+//! The demo city for `kizuna demo`: an administrator, six professionals of different
+//! professions and organisations, three patient rooms with consent records, the notice and
+//! alert rooms, and one enrolled device each. All people and patients are fictional.
+//!
+//! Devices are enrolled through the same code-and-CSR path a phone uses; their identities are
+//! written to `DIR/demo/<name>.crt` and `.key` (0600) so curl can act as them.
+
+use crate::data::{self, StartError};
+use crate::relay::Relay;
+use crate::wire::{NewProfessional, NewRoom};
+use kizuna_core::model::Consent;
+use kizuna_core::{Date, Organisation, Profession, ProfessionalId, Role, RoomKind};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// One demo professional.
+#[derive(Clone, Copy, Debug)]
+pub struct DemoPerson {
+    /// File stem under `DIR/demo/` (romanised family name).
+    pub stem: &'static str,
+    /// Name.
+    pub name: &'static str,
+    /// Kana.
+    pub kana: &'static str,
+    /// Profession.
+    pub profession: Profession,
+    /// Organisation name.
+    pub organisation: &'static str,
+    /// 10-digit office number, where the organisation has one.
+    pub office_number: Option<&'static str>,
+}
+
+/// The demo's administrator (stem `admin`).
+pub const ADMIN: DemoPerson = DemoPerson {
+    stem: "admin",
+    name: "山本 真理",
+    kana: "やまもと まり",
+    profession: Profession::CityAdministrator,
+    organisation: "みどり市 介護支援課",
+    office_number: None,
+};
+
+/// The six demo professionals.
+pub const PEOPLE: [DemoPerson; 6] = [
+    DemoPerson {
+        stem: "sato",
+        name: "佐藤 美咲",
+        kana: "さとう みさき",
+        profession: Profession::Nurse,
+        organisation: "みどり訪問看護ステーション",
+        office_number: Some("1234567890"),
+    },
+    DemoPerson {
+        stem: "suzuki",
+        name: "鈴木 健一",
+        kana: "すずき けんいち",
+        profession: Profession::CareManager,
+        organisation: "ひまわり居宅介護支援事業所",
+        office_number: Some("1234567891"),
+    },
+    DemoPerson {
+        stem: "takahashi",
+        name: "高橋 誠",
+        kana: "たかはし まこと",
+        profession: Profession::Doctor,
+        organisation: "高橋内科クリニック",
+        office_number: None,
+    },
+    DemoPerson {
+        stem: "tanaka",
+        name: "田中 由美",
+        kana: "たなか ゆみ",
+        profession: Profession::Pharmacist,
+        organisation: "さくら薬局 みどり店",
+        office_number: None,
+    },
+    DemoPerson {
+        stem: "ito",
+        name: "伊藤 花子",
+        kana: "いとう はなこ",
+        profession: Profession::Helper,
+        organisation: "あおば訪問介護センター",
+        office_number: Some("1234567892"),
+    },
+    DemoPerson {
+        stem: "watanabe",
+        name: "渡辺 翔太",
+        kana: "わたなべ しょうた",
+        profession: Profession::PhysicalTherapist,
+        organisation: "みどり市民病院 リハビリテーション科",
+        office_number: None,
+    },
+];
+
+struct DemoPatient {
+    name: &'static str,
+    consent_by: &'static str,
+    relation: &'static str,
+    date: (u16, u8, u8),
+    obtained_by: &'static str,
+    members: &'static [&'static str],
+}
+
+const PATIENTS: [DemoPatient; 3] = [
+    DemoPatient {
+        name: "小林 トメ",
+        consent_by: "小林 和子",
+        relation: "長女",
+        date: (2025, 4, 3),
+        obtained_by: "suzuki",
+        members: &["sato", "suzuki", "takahashi", "ito"],
+    },
+    DemoPatient {
+        name: "中村 正雄",
+        consent_by: "中村 正雄",
+        relation: "本人",
+        date: (2025, 5, 12),
+        obtained_by: "suzuki",
+        members: &["sato", "suzuki", "tanaka", "watanabe"],
+    },
+    DemoPatient {
+        name: "加藤 ハル",
+        consent_by: "加藤 一郎",
+        relation: "長男",
+        date: (2025, 6, 20),
+        obtained_by: "sato",
+        members: &["takahashi", "sato", "tanaka", "suzuki"],
+    },
+];
+
+const SEEDED: &str = "demo:seeded";
+
+/// Seeds the demo city into a new data directory. Returns `false` (and changes nothing) if
+/// this directory was seeded before, so a second start reuses what is there.
+pub fn seed(relay: &Relay, data: &Path) -> Result<bool, StartError> {
+    if relay.directory().meta(SEEDED)?.is_some() {
+        return Ok(false);
+    }
+    let out = data.join("demo");
+    data::ensure_admin(relay, &out, ADMIN.name, ADMIN.kana, ADMIN.organisation)?;
+    let mut ids: HashMap<&str, ProfessionalId> = HashMap::new();
+    for person in PEOPLE {
+        let p = relay.add_professional(NewProfessional {
+            name: person.name.to_string(),
+            kana: person.kana.to_string(),
+            profession: person.profession,
+            organisation: Organisation {
+                name: person.organisation.to_string(),
+                office_number: person.office_number.map(str::to_string),
+            },
+        })?;
+        data::enroll_local(relay, p.id, "demo phone", &out, person.stem)?;
+        ids.insert(person.stem, p.id);
+    }
+    for patient in &PATIENTS {
+        let obtained = PEOPLE
+            .iter()
+            .find(|p| p.stem == patient.obtained_by)
+            .map(|p| p.name)
+            .unwrap_or(ADMIN.name);
+        let (y, m, d) = patient.date;
+        let room = relay.create_room(NewRoom {
+            kind: RoomKind::Patient,
+            display_name: patient.name.to_string(),
+            consent: Some(Consent {
+                given_by: patient.consent_by.to_string(),
+                relation: patient.relation.to_string(),
+                date: Date::new(y, m, d)?,
+                obtained_by: obtained.to_string(),
+                obtained_by_id: ids.get(patient.obtained_by).copied(),
+                form: None,
+            }),
+        })?;
+        for stem in patient.members {
+            if let Some(id) = ids.get(stem) {
+                relay.invite(room.id, *id, Role::Writer)?;
+            }
+        }
+    }
+    // One direct conversation, so /v1/me shows every kind of room.
+    if let (Some(a), Some(b)) = (ids.get("sato"), ids.get("takahashi")) {
+        if let Some(sato) = relay.directory().professional(*a)? {
+            relay.direct_room(&sato, *b)?;
+        }
+    }
+    relay.directory().set_meta(SEEDED, b"1")?;
+    relay.directory().flush()?;
+    Ok(true)
+}
+
+/// What to do next, printed after the demo starts.
+pub fn guide(data: &Path, url: &str) -> String {
+    let d = data.display();
+    let mut s = String::new();
+    s.push_str(&format!("\nKizuna demo relay on {url}  (data in {d}/)\n\n"));
+    s.push_str("Demo identities (certificate and key in the demo folder):\n");
+    let all = std::iter::once(ADMIN).chain(PEOPLE);
+    for p in all {
+        s.push_str(&format!(
+            "  {:<10} {}  {}  {}\n",
+            p.stem,
+            p.name,
+            p.profession.label_ja(),
+            p.organisation
+        ));
+    }
+    let curl = |who: &str, path: &str| {
+        format!(
+            "curl --cacert {d}/ca.crt --cert {d}/demo/{who}.crt --key {d}/demo/{who}.key {url}{path}"
+        )
+    };
+    s.push_str("\nWho am I, and which rooms may this device sync:\n");
+    s.push_str(&format!("  {}\n", curl("sato", "/v1/me")));
+    s.push_str(&format!("  {}\n", curl("ito", "/v1/me")));
+    s.push_str("\nAs the administrator (admin API over mTLS):\n");
+    s.push_str(&format!("  {}\n", curl("admin", "/v1/admin/rooms")));
+    s.push_str(&format!("  {}\n", curl("admin", "/v1/admin/devices")));
+    s.push_str("\nWithout a client certificate only /healthz and enrollment answer:\n");
+    s.push_str(&format!("  curl --cacert {d}/ca.crt {url}/healthz\n"));
+    s.push_str(&format!("  curl --cacert {d}/ca.crt {url}/v1/me\n"));
+    s.push_str("\nThe admin CLI (in another terminal):\n");
+    s.push_str(&format!("  kizuna admin --data {d} professional list\n"));
+    s.push_str(&format!("  kizuna admin --data {d} room list\n"));
+    s.push_str(&format!("  kizuna admin --data {d} device list\n"));
+    s.push_str(&format!(
+        "  kizuna admin --data {d} enroll-code <PROFESSIONAL_ID>     (QR code for a phone)\n"
+    ));
+    s.push_str(&format!(
+        "  kizuna admin --data {d} device revoke <DEVICE_ID> --wipe   (then the curl above fails)\n"
+    ));
+    s.push_str("  (with cargo: cargo run --release -p kizuna-server --bin kizuna -- admin …)\n");
+    s.push_str("\nCtrl-C stops the relay; starting the demo again reuses this data.\n");
+    s
+}

@@ -1,0 +1,351 @@
+//! The relay's directory: who is registered, which devices they hold, which rooms exist and
+//! who may see each. It is the authority on membership (domain.md).
+//!
+//! Storage sits behind the [`Directory`] trait so a server-grade backend (PostgreSQL for a
+//! multi-node relay) can replace the embedded sled one later; the rules live in `relay`, not
+//! in the backend.
+
+use kizuna_core::model::Consent;
+use kizuna_core::{
+    DeviceId, Organisation, Profession, ProfessionalId, Role, RoomId, RoomKind, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A storage failure. Details go to the log; clients only ever see "internal error".
+#[derive(Debug, thiserror::Error)]
+pub enum DirError {
+    /// The embedded database failed.
+    #[error("directory storage error: {0}")]
+    Storage(String),
+    /// A stored record could not be decoded (written by an incompatible version?).
+    #[error("directory record could not be decoded: {0}")]
+    Decode(String),
+}
+
+impl From<sled::Error> for DirError {
+    fn from(e: sled::Error) -> Self {
+        DirError::Storage(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for DirError {
+    fn from(e: serde_json::Error) -> Self {
+        DirError::Decode(e.to_string())
+    }
+}
+
+/// A registered professional (or the city's administrator).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Professional {
+    /// The personal id issued at registration.
+    pub id: ProfessionalId,
+    /// Full name, e.g. 佐藤 美咲.
+    pub name: String,
+    /// Name in kana, e.g. さとう みさき.
+    pub kana: String,
+    /// What they do; administrators are `CityAdministrator`.
+    pub profession: Profession,
+    /// Where they work.
+    pub organisation: Organisation,
+    /// When the city registered them.
+    pub registered_at: Timestamp,
+    /// Set when removed; a removed professional's devices are revoked and they see no room.
+    pub removed_at: Option<Timestamp>,
+}
+
+impl Professional {
+    /// Administrators manage the directory and write the notice and alert rooms.
+    pub fn is_admin(&self) -> bool {
+        self.profession == Profession::CityAdministrator
+    }
+    /// Still registered.
+    pub fn is_active(&self) -> bool {
+        self.removed_at.is_none()
+    }
+}
+
+/// One enrolled phone or tablet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Device {
+    /// The device id, also in its certificate.
+    pub id: DeviceId,
+    /// Whose device it is.
+    pub professional: ProfessionalId,
+    /// A label the device gave at enrollment (e.g. "iPhone"), for the admin's list.
+    pub label: String,
+    /// When the certificate was issued.
+    pub enrolled_at: Timestamp,
+    /// SHA-256 of the issued certificate, to tell certificates apart in support cases.
+    pub cert_fingerprint: String,
+    /// Set when revoked; the device is refused from its next request on.
+    pub revoked_at: Option<Timestamp>,
+    /// The device should erase its local data when it next reaches the relay.
+    pub wipe: bool,
+}
+
+/// A room's metadata. The content (reports, profile) is an Automerge document elsewhere.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Room {
+    /// The room id.
+    pub id: RoomId,
+    /// Patient room, notices, alerts or direct conversation.
+    pub kind: RoomKind,
+    /// What members see as the room's name. For a patient room this is the patient's name:
+    /// patient data, never logged.
+    pub display_name: String,
+    /// The consent record; required for patient rooms.
+    pub consent: Option<Consent>,
+    /// When the room was created.
+    pub created_at: Timestamp,
+}
+
+/// A one-time enrollment code, stored by the SHA-256 of the code so a copy of the store does
+/// not leak live codes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnrollCode {
+    /// Who the device being enrolled will belong to.
+    pub professional: ProfessionalId,
+    /// When the code was made.
+    pub created_at: Timestamp,
+    /// After this the code is refused.
+    pub expires_at: Timestamp,
+}
+
+/// Storage of the directory. Implementations only store; `relay::Relay` holds the rules.
+pub trait Directory: Send + Sync + 'static {
+    /// Inserts or replaces a professional.
+    fn put_professional(&self, p: &Professional) -> Result<(), DirError>;
+    /// One professional, removed ones included.
+    fn professional(&self, id: ProfessionalId) -> Result<Option<Professional>, DirError>;
+    /// Every professional, removed ones included.
+    fn professionals(&self) -> Result<Vec<Professional>, DirError>;
+    /// Inserts or replaces a device.
+    fn put_device(&self, d: &Device) -> Result<(), DirError>;
+    /// One device.
+    fn device(&self, id: DeviceId) -> Result<Option<Device>, DirError>;
+    /// Every device.
+    fn devices(&self) -> Result<Vec<Device>, DirError>;
+    /// Inserts or replaces a room.
+    fn put_room(&self, r: &Room) -> Result<(), DirError>;
+    /// One room.
+    fn room(&self, id: RoomId) -> Result<Option<Room>, DirError>;
+    /// Every room.
+    fn rooms(&self) -> Result<Vec<Room>, DirError>;
+    /// Makes `professional` a member of `room` with `role` (replacing an older role).
+    fn set_membership(
+        &self,
+        room: RoomId,
+        professional: ProfessionalId,
+        role: Role,
+    ) -> Result<(), DirError>;
+    /// Removes a membership; `true` if there was one.
+    fn remove_membership(
+        &self,
+        room: RoomId,
+        professional: ProfessionalId,
+    ) -> Result<bool, DirError>;
+    /// The rooms a professional is a member of, with the role.
+    fn memberships_of(&self, professional: ProfessionalId)
+    -> Result<Vec<(RoomId, Role)>, DirError>;
+    /// The members of a room, with their roles.
+    fn members_of(&self, room: RoomId) -> Result<Vec<(ProfessionalId, Role)>, DirError>;
+    /// Stores an enrollment code under the hash of its text.
+    fn put_enroll_code(&self, hash: [u8; 32], code: &EnrollCode) -> Result<(), DirError>;
+    /// Removes and returns a code atomically, so two racing enrollments cannot both use it.
+    fn take_enroll_code(&self, hash: [u8; 32]) -> Result<Option<EnrollCode>, DirError>;
+    /// Small named values (ids of the city rooms, direct-conversation index, markers).
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, DirError>;
+    /// Sets a named value.
+    fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), DirError>;
+    /// Makes everything written so far durable.
+    fn flush(&self) -> Result<(), DirError>;
+}
+
+/// The embedded sled directory, one tree per kind of record.
+#[derive(Clone, Debug)]
+pub struct SledDirectory {
+    db: sled::Db,
+    professionals: sled::Tree,
+    devices: sled::Tree,
+    rooms: sled::Tree,
+    members: sled::Tree,
+    member_index: sled::Tree,
+    codes: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl SledDirectory {
+    /// Opens (or creates) the directory at `path`. sled allows one process per store, which
+    /// is why the admin CLI talks to the running relay instead of opening this.
+    pub fn open(path: &Path) -> Result<Self, DirError> {
+        let db = sled::Config::new().path(path).open()?;
+        Ok(SledDirectory {
+            professionals: db.open_tree("professionals")?,
+            devices: db.open_tree("devices")?,
+            rooms: db.open_tree("rooms")?,
+            members: db.open_tree("members")?,
+            member_index: db.open_tree("member_index")?,
+            codes: db.open_tree("enroll_codes")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+}
+
+fn pair(a: &[u8; 16], b: &[u8; 16]) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k[..16].copy_from_slice(a);
+    k[16..].copy_from_slice(b);
+    k
+}
+
+fn get<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    key: &[u8],
+) -> Result<Option<T>, DirError> {
+    match tree.get(key)? {
+        Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+        None => Ok(None),
+    }
+}
+
+fn all<T: serde::de::DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<T>, DirError> {
+    tree.iter()
+        .values()
+        .map(|v| Ok(serde_json::from_slice(&v?)?))
+        .collect()
+}
+
+fn put<T: Serialize>(tree: &sled::Tree, key: &[u8], value: &T) -> Result<(), DirError> {
+    tree.insert(key, serde_json::to_vec(value)?)?;
+    Ok(())
+}
+
+fn role_byte(role: Role) -> u8 {
+    match role {
+        Role::Writer => b'w',
+        Role::Reader => b'r',
+    }
+}
+
+fn byte_role(b: &[u8]) -> Role {
+    if b.first() == Some(&b'w') {
+        Role::Writer
+    } else {
+        Role::Reader
+    }
+}
+
+fn id_from(bytes: &[u8]) -> Result<uuid::Uuid, DirError> {
+    uuid::Uuid::from_slice(bytes).map_err(|e| DirError::Decode(e.to_string()))
+}
+
+impl Directory for SledDirectory {
+    fn put_professional(&self, p: &Professional) -> Result<(), DirError> {
+        put(&self.professionals, p.id.as_bytes(), p)
+    }
+    fn professional(&self, id: ProfessionalId) -> Result<Option<Professional>, DirError> {
+        get(&self.professionals, id.as_bytes())
+    }
+    fn professionals(&self) -> Result<Vec<Professional>, DirError> {
+        all(&self.professionals)
+    }
+    fn put_device(&self, d: &Device) -> Result<(), DirError> {
+        put(&self.devices, d.id.as_bytes(), d)
+    }
+    fn device(&self, id: DeviceId) -> Result<Option<Device>, DirError> {
+        get(&self.devices, id.as_bytes())
+    }
+    fn devices(&self) -> Result<Vec<Device>, DirError> {
+        all(&self.devices)
+    }
+    fn put_room(&self, r: &Room) -> Result<(), DirError> {
+        put(&self.rooms, r.id.as_bytes(), r)
+    }
+    fn room(&self, id: RoomId) -> Result<Option<Room>, DirError> {
+        get(&self.rooms, id.as_bytes())
+    }
+    fn rooms(&self) -> Result<Vec<Room>, DirError> {
+        all(&self.rooms)
+    }
+    fn set_membership(
+        &self,
+        room: RoomId,
+        professional: ProfessionalId,
+        role: Role,
+    ) -> Result<(), DirError> {
+        use sled::Transactional;
+        let by_room = pair(room.as_bytes(), professional.as_bytes());
+        let by_prof = pair(professional.as_bytes(), room.as_bytes());
+        let r = [role_byte(role)];
+        (&self.members, &self.member_index)
+            .transaction(|(m, i)| {
+                m.insert(&by_room[..], &r[..])?;
+                i.insert(&by_prof[..], &r[..])?;
+                Ok(())
+            })
+            .map_err(|e: sled::transaction::TransactionError<()>| {
+                DirError::Storage(format!("{e:?}"))
+            })
+    }
+    fn remove_membership(
+        &self,
+        room: RoomId,
+        professional: ProfessionalId,
+    ) -> Result<bool, DirError> {
+        use sled::Transactional;
+        let by_room = pair(room.as_bytes(), professional.as_bytes());
+        let by_prof = pair(professional.as_bytes(), room.as_bytes());
+        (&self.members, &self.member_index)
+            .transaction(|(m, i)| {
+                let was = m.remove(&by_room[..])?;
+                i.remove(&by_prof[..])?;
+                Ok(was.is_some())
+            })
+            .map_err(|e: sled::transaction::TransactionError<()>| {
+                DirError::Storage(format!("{e:?}"))
+            })
+    }
+    fn memberships_of(
+        &self,
+        professional: ProfessionalId,
+    ) -> Result<Vec<(RoomId, Role)>, DirError> {
+        self.member_index
+            .scan_prefix(professional.as_bytes())
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((RoomId(id_from(&k[16..])?), byte_role(&v)))
+            })
+            .collect()
+    }
+    fn members_of(&self, room: RoomId) -> Result<Vec<(ProfessionalId, Role)>, DirError> {
+        self.members
+            .scan_prefix(room.as_bytes())
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((ProfessionalId(id_from(&k[16..])?), byte_role(&v)))
+            })
+            .collect()
+    }
+    fn put_enroll_code(&self, hash: [u8; 32], code: &EnrollCode) -> Result<(), DirError> {
+        put(&self.codes, &hash, code)
+    }
+    fn take_enroll_code(&self, hash: [u8; 32]) -> Result<Option<EnrollCode>, DirError> {
+        match self.codes.remove(hash)? {
+            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, DirError> {
+        Ok(self.meta.get(key.as_bytes())?.map(|v| v.to_vec()))
+    }
+    fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), DirError> {
+        self.meta.insert(key.as_bytes(), value)?;
+        Ok(())
+    }
+    fn flush(&self) -> Result<(), DirError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}

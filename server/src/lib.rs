@@ -1,0 +1,23 @@
+//! Kizuna's relay (`kizuna` binary): client-certificate identity, enrollment by one-time code,
+//! the directory of professionals, devices and rooms, and the admin API and CLI.
+//!
+//! - [`pki`]: the relay's CA, device certificates, TLS 1.3 configurations.
+//! - [`directory`]: storage of the directory behind a trait (sled today).
+//! - [`relay`]: the rules (who may see which room, enrollment, revocation).
+//! - [`api`]: `router(state) -> Router`, problem+json errors, per-request identity checks.
+//! - [`net`]: `serve(listener, tls, router, shutdown)`, the TLS accept loop.
+//! - [`data`]: the data directory and start-up; [`demo`]: the demo city.
+//! - [`client`]: the HTTPS client used by `kizuna admin` and the tests.
+
+pub mod api;
+pub mod client;
+pub mod data;
+pub mod demo;
+pub mod directory;
+pub mod net;
+pub mod pki;
+pub mod relay;
+pub mod wire;
+
+pub use api::router;
+pub use net::serve;
