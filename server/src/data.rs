@@ -126,7 +126,7 @@ pub fn enroll_local(
     ensure_dir(out)?;
     let (key, csr) = pki::new_device_key_and_csr()?;
     let code = relay.create_enroll_code(professional, Some(1))?;
-    let resp = relay.enroll(
+    let resp = relay.enroll_checked(
         std::net::IpAddr::from([127, 0, 0, 1]),
         &code.code,
         &csr,

@@ -1,0 +1,156 @@
+//! `kizuna admin` driven as a separate process against a relay that holds the sled store
+//! open: the CLI works only through the admin API over mTLS.
+
+use crate::support::TestRelay;
+use kizuna_core::Role;
+use std::path::Path;
+
+fn kizuna(data: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kizuna"))
+        .arg("admin")
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn run(data: &Path, args: &[&str]) -> (bool, String, String) {
+    let data = data.to_path_buf();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        kizuna(&data, &refs)
+    })
+    .await
+    .unwrap()
+}
+
+async fn json(data: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let (ok, out, err) = run(data, &all).await;
+    assert!(ok, "kizuna admin {args:?} failed: {err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_cli_drives_a_running_relay() {
+    let t = TestRelay::start().await;
+    let data = t.dir.path();
+
+    let p = json(
+        data,
+        &[
+            "professional",
+            "add",
+            "--name",
+            "佐藤 美咲",
+            "--kana",
+            "さとう みさき",
+            "--profession",
+            "訪問看護師",
+            "--org",
+            "みどり訪問看護ステーション",
+        ],
+    )
+    .await;
+    assert_eq!(p["profession"], "nurse");
+    let pid = p["id"].as_str().unwrap().to_string();
+
+    let list = json(data, &["professional", "list"]).await;
+    assert!(list.as_array().unwrap().iter().any(|x| x["id"] == pid));
+
+    // The human form of enroll-code draws a QR code and shows the code.
+    let (ok, out, err) = run(data, &["enroll-code", &pid]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains('█') && out.contains("code:"), "{out}");
+    let code = json(data, &["enroll-code", &pid]).await;
+    assert!(
+        code["qr_payload"]
+            .as_str()
+            .unwrap()
+            .starts_with("kizuna://enroll?")
+    );
+
+    let room = json(
+        data,
+        &[
+            "room",
+            "create",
+            "--kind",
+            "patient",
+            "--patient-name",
+            "小林 トメ",
+            "--consent-by",
+            "小林 和子",
+            "--consent-relation",
+            "長女",
+            "--consent-date",
+            "2025-04-03",
+        ],
+    )
+    .await;
+    assert_eq!(room["consent"]["obtained_by"], "管理者");
+    let rid = room["id"].as_str().unwrap().to_string();
+    let invited = json(data, &["room", "invite", &rid, &pid, "--role", "writer"]).await;
+    assert!(
+        invited["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["professional"] == pid.as_str() && m["role"] == "writer")
+    );
+
+    // Enroll a device over HTTP with a code from the CLI, then revoke it with the CLI.
+    let keys = t.enroll(pid.parse().unwrap()).await;
+    let me = t.device(&keys).me().await.unwrap();
+    assert!(
+        me.rooms
+            .iter()
+            .any(|r| r.id.to_string() == rid && r.role == Role::Writer)
+    );
+    let devices = json(data, &["device", "list"]).await;
+    assert!(
+        devices
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["id"] == keys.enrolled.device.to_string())
+    );
+    let dev = keys.enrolled.device.to_string();
+    let (ok, out, err) = run(data, &["device", "revoke", &dev, "--wipe"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("revoked"));
+    assert_eq!(t.device(&keys).me().await.unwrap_err().status(), Some(403));
+
+    json(data, &["room", "remove", &rid, &pid]).await;
+
+    // Errors are explained and exit non-zero.
+    let (ok, _out, err) = run(data, &["room", "invite", &rid, "not-an-id"]).await;
+    assert!(!ok);
+    assert!(err.contains("professional id"), "{err}");
+    let (ok, _out, err) = run(
+        data,
+        &[
+            "professional",
+            "add",
+            "--name",
+            "x",
+            "--kana",
+            "x",
+            "--profession",
+            "astronaut",
+            "--org",
+            "x",
+        ],
+    )
+    .await;
+    assert!(!ok);
+    assert!(err.contains("unknown profession"), "{err}");
+}
