@@ -1,1 +1,6 @@
-//! Shared helpers for Kizuna tests and benchmarks.
+//! Shared pieces of Kizuna's end-to-end tests and benchmarks: deterministic generators of the
+//! standard workloads (`../shared/design/performance.md`) and measurement helpers.
+
+pub mod measure;
+pub mod prose;
+pub mod workload;

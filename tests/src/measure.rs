@@ -1,0 +1,114 @@
+//! Measurement helpers: medians, resident memory, and the one JSON line per figure that
+//! `kizuna-bench` prints.
+
+use serde_json::json;
+use std::time::Instant;
+
+/// Median of samples (the mean of the middle two for an even count).
+pub fn median(samples: &[f64]) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+/// The `p`-th percentile (0–100) by nearest rank.
+pub fn percentile(samples: &[f64], p: f64) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * s.len() as f64).ceil() as usize;
+    s[rank.clamp(1, s.len()) - 1]
+}
+
+/// Milliseconds taken by `f`, and its result.
+pub fn time_ms<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let start = Instant::now();
+    let v = f();
+    (start.elapsed().as_secs_f64() * 1000.0, v)
+}
+
+/// A field of `/proc/self/status` in MiB (`VmHWM` peak, `VmRSS` current).
+pub fn proc_status_mb(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Prints a repeated measurement.
+pub fn report_median(workload: &str, figure: &str, samples: &[f64], unit: &str) {
+    let v = json!({
+        "workload": workload, "figure": figure, "median": round(median(samples)),
+        "p99": round(percentile(samples, 99.0)), "runs": samples.len(), "unit": unit,
+    });
+    println!("{v}");
+}
+
+/// Prints a single measurement.
+pub fn report_value(workload: &str, figure: &str, value: f64, unit: &str) {
+    println!(
+        "{}",
+        json!({"workload": workload, "figure": figure, "value": round(value), "unit": unit})
+    );
+}
+
+fn round(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// Total bytes of the files under `dir`.
+pub fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                total += dir_bytes(&p);
+            } else if let Ok(m) = e.metadata() {
+                total += m.len();
+            }
+        }
+    }
+    total
+}
+
+/// Paths of files under `dir` that contain `needle`.
+pub fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut hits = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                hits.extend(files_containing(&p, needle));
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                if !needle.is_empty() && bytes.windows(needle.len()).any(|w| w == needle) {
+                    hits.push(p);
+                }
+            }
+        }
+    }
+    hits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_percentile() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        let xs: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&xs, 99.0), 99.0);
+        assert_eq!(percentile(&xs, 50.0), 50.0);
+    }
+}
