@@ -3,7 +3,7 @@
 //! an id (`x-request-id`) and a log line with method, route template, status and latency,
 //! never the body or the raw URI, so patient names cannot reach the log.
 
-use crate::pki::DeviceIdentity;
+use crate::pki::PeerCert;
 use crate::relay::{Relay, RelayError};
 use crate::wire::{
     DirectRequest, DirectoryView, EnrollCodeRequest, EnrollCodeResponse, EnrollRequest,
@@ -37,8 +37,8 @@ pub type AppState = Arc<Relay>;
 pub struct PeerInfo {
     /// The TCP peer address (for rate limits).
     pub addr: SocketAddr,
-    /// The device named in the client certificate, if one was presented and chained to the CA.
-    pub identity: Option<DeviceIdentity>,
+    /// The client certificate, if one was presented (rustls has verified it chains to the CA).
+    pub cert: Option<PeerCert>,
 }
 
 /// An error response: `application/problem+json`.
@@ -212,8 +212,8 @@ pub struct Authed {
 impl FromRequestParts<AppState> for Authed {
     type Rejection = Problem;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let identity = parts.extensions.get::<PeerInfo>().and_then(|p| p.identity);
-        let (professional, device) = state.authenticate(identity)?;
+        let cert = parts.extensions.get::<PeerInfo>().and_then(|p| p.cert);
+        let (professional, device) = state.authenticate(cert)?;
         Ok(Authed {
             professional,
             device,
@@ -305,8 +305,8 @@ async fn request_log(req: Request, next: Next) -> Response {
     let device = req
         .extensions()
         .get::<PeerInfo>()
-        .and_then(|p| p.identity)
-        .map(|i| i.device.to_string());
+        .and_then(|p| p.cert)
+        .map(|c| c.identity.device.to_string());
     let span = tracing::info_span!("request", id = %id, method = %method, route = %route, device = device.as_deref().unwrap_or("-"));
     let start = std::time::Instant::now();
     let mut resp = next.run(req).instrument(span.clone()).await;

@@ -139,17 +139,36 @@ pub fn enroll_local(
     Ok((crt, keyp))
 }
 
+/// What [`ensure_admin`] did.
+#[derive(Debug)]
+pub enum AdminSetup {
+    /// An administrator and their identity files were there already.
+    Existing,
+    /// First start: the administrator was registered and their identity written.
+    Created(Professional),
+    /// The identity files were missing (deleted after a lost key or a CA rotation): a new
+    /// identity was issued for the existing administrator.
+    Reissued(Professional),
+}
+
 /// On first start, registers the city's administrator and writes their first identity to
-/// `<out>/admin.crt` and `.key`. Returns the administrator made, or `None` if one exists.
+/// `<out>/admin.crt` and `.key`. If an administrator exists but those files do not, issues a
+/// new identity for them: deleting the files and restarting is how a lost administrator key
+/// is replaced, and how the administrator gets back in after a CA rotation.
 pub fn ensure_admin(
     relay: &Relay,
     out: &Path,
     name: &str,
     kana: &str,
     organisation: &str,
-) -> Result<Option<Professional>, StartError> {
-    if !relay.administrators()?.is_empty() {
-        return Ok(None);
+) -> Result<AdminSetup, StartError> {
+    if let Some(admin) = relay.administrators()?.into_iter().next() {
+        if out.join("admin.crt").exists() && out.join("admin.key").exists() {
+            return Ok(AdminSetup::Existing);
+        }
+        enroll_local(relay, admin.id, "admin console", out, "admin")?;
+        tracing::warn!(professional = %admin.id, "administrator identity re-issued");
+        return Ok(AdminSetup::Reissued(admin));
     }
     let admin = relay.add_professional(NewProfessional {
         name: name.to_string(),
@@ -161,5 +180,5 @@ pub fn ensure_admin(
         },
     })?;
     enroll_local(relay, admin.id, "admin console", out, "admin")?;
-    Ok(Some(admin))
+    Ok(AdminSetup::Created(admin))
 }

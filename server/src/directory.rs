@@ -30,8 +30,15 @@ impl From<sled::Error> for DirError {
 }
 
 impl From<serde_json::Error> for DirError {
+    /// Keeps only the category and position: serde's message can quote the stored value,
+    /// which may be a patient's name, and this error ends up in the log.
     fn from(e: serde_json::Error) -> Self {
-        DirError::Decode(e.to_string())
+        DirError::Decode(format!(
+            "{:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
     }
 }
 
@@ -347,5 +354,80 @@ impl Directory for SledDirectory {
     fn flush(&self) -> Result<(), DirError> {
         self.db.flush()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn open() -> (tempfile::TempDir, SledDirectory) {
+        let dir = tempfile::tempdir().unwrap();
+        let d = SledDirectory::open(&dir.path().join("dir")).unwrap();
+        (dir, d)
+    }
+
+    #[test]
+    fn memberships_are_indexed_both_ways() {
+        let (_t, d) = open();
+        let (r1, r2) = (RoomId::new(), RoomId::new());
+        let (a, b) = (ProfessionalId::new(), ProfessionalId::new());
+        d.set_membership(r1, a, Role::Writer).unwrap();
+        d.set_membership(r1, b, Role::Reader).unwrap();
+        d.set_membership(r2, a, Role::Reader).unwrap();
+        let mut of_a = d.memberships_of(a).unwrap();
+        of_a.sort_by_key(|x| x.0);
+        let mut want = vec![(r1, Role::Writer), (r2, Role::Reader)];
+        want.sort_by_key(|x| x.0);
+        assert_eq!(of_a, want);
+        assert_eq!(d.members_of(r1).unwrap().len(), 2);
+        // Changing a role replaces it.
+        d.set_membership(r1, b, Role::Writer).unwrap();
+        assert!(
+            d.members_of(r1)
+                .unwrap()
+                .iter()
+                .all(|(_, r)| *r == Role::Writer)
+        );
+        assert!(d.remove_membership(r1, a).unwrap());
+        assert!(!d.remove_membership(r1, a).unwrap());
+        assert_eq!(d.memberships_of(a).unwrap(), vec![(r2, Role::Reader)]);
+        assert_eq!(d.members_of(r1).unwrap(), vec![(b, Role::Writer)]);
+    }
+
+    #[test]
+    fn enroll_codes_are_taken_once_and_records_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dir");
+        let p = ProfessionalId::new();
+        {
+            let d = SledDirectory::open(&path).unwrap();
+            let code = EnrollCode {
+                professional: p,
+                created_at: Timestamp(1),
+                expires_at: Timestamp(2),
+            };
+            d.put_enroll_code([7; 32], &code).unwrap();
+            assert_eq!(d.take_enroll_code([7; 32]).unwrap(), Some(code));
+            assert_eq!(d.take_enroll_code([7; 32]).unwrap(), None);
+            d.put_professional(&Professional {
+                id: p,
+                name: "佐藤 美咲".into(),
+                kana: "さとう みさき".into(),
+                profession: Profession::Nurse,
+                organisation: Organisation {
+                    name: "みどり".into(),
+                    office_number: None,
+                },
+                registered_at: Timestamp(1),
+                removed_at: None,
+            })
+            .unwrap();
+            d.flush().unwrap();
+        }
+        let d = SledDirectory::open(&path).unwrap();
+        assert_eq!(d.professional(p).unwrap().unwrap().name, "佐藤 美咲");
+        assert_eq!(d.professionals().unwrap().len(), 1);
     }
 }

@@ -274,19 +274,26 @@ async fn run_relay(
         } else {
             println!("Reusing the demo city in {}/", data_dir.display());
         }
-    } else if let Some(admin) = data::ensure_admin(
-        &relay,
-        &data_dir.join("admin"),
-        "管理者",
-        "かんりしゃ",
-        "介護支援課",
-    )? {
-        println!(
-            "First start: created the CA ({}/ca.crt) and the administrator's identity ({}/admin/admin.crt, id {}).",
-            data_dir.display(),
-            data_dir.display(),
-            admin.id
-        );
+    } else {
+        match data::ensure_admin(
+            &relay,
+            &data_dir.join("admin"),
+            "管理者",
+            "かんりしゃ",
+            "介護支援課",
+        )? {
+            data::AdminSetup::Created(admin) => println!(
+                "First start: created the CA ({0}/ca.crt) and the administrator's identity ({0}/admin/admin.crt, professional id {1}).",
+                data_dir.display(),
+                admin.id
+            ),
+            data::AdminSetup::Reissued(admin) => println!(
+                "Issued a new administrator identity ({}/admin/admin.crt) for professional {}; revoke the old admin device with `kizuna admin device list/revoke`.",
+                data_dir.display(),
+                admin.id
+            ),
+            data::AdminSetup::Existing => {}
+        }
     }
     data::write_relay_info(&data_dir, &local_url)?;
     if is_demo {

@@ -83,13 +83,13 @@ pub async fn serve(
                     return;
                 }
             };
-            let identity = stream
+            let cert = stream
                 .get_ref()
                 .1
                 .peer_certificates()
                 .and_then(|certs| certs.first())
-                .and_then(|cert| crate::pki::identity_from_cert(cert));
-            let peer = PeerInfo { addr, identity };
+                .and_then(|cert| crate::pki::PeerCert::from_der(cert));
+            let peer = PeerInfo { addr, cert };
             let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(peer);
                 let mut app = app.clone();

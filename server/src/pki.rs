@@ -59,6 +59,32 @@ pub struct DeviceIdentity {
     pub device: DeviceId,
 }
 
+/// A verified client certificate as the relay sees it: who it names and its SHA-256, so the
+/// relay can insist on the exact certificate it issued at enrollment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerCert {
+    /// The professional and device named in the certificate.
+    pub identity: DeviceIdentity,
+    /// SHA-256 of the certificate's DER.
+    pub sha256: [u8; 32],
+}
+
+impl PeerCert {
+    /// Reads a client certificate (DER) already verified against the CA by rustls.
+    pub fn from_der(der: &[u8]) -> Option<PeerCert> {
+        let identity = identity_from_cert(der)?;
+        let d = ring::digest::digest(&ring::digest::SHA256, der);
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(d.as_ref());
+        Some(PeerCert { identity, sha256 })
+    }
+
+    /// The fingerprint as lower-case hex, as stored with the device.
+    pub fn fingerprint(&self) -> String {
+        self.sha256.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 /// The relay's certificate authority: its certificate and signing key.
 pub struct Ca {
     cert_pem: String,

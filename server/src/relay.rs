@@ -486,18 +486,21 @@ impl Relay {
     }
 
     /// Who a TLS peer is, checked against the directory on every request: the device must
-    /// exist, belong to the professional its certificate names, not be revoked, and its
-    /// professional must still be registered.
+    /// exist, belong to the professional its certificate names, present the very certificate
+    /// issued at its enrollment (so even a stolen CA key cannot impersonate an enrolled
+    /// device), not be revoked, and its professional must still be registered.
     pub fn authenticate(
         &self,
-        id: Option<DeviceIdentity>,
+        cert: Option<crate::pki::PeerCert>,
     ) -> Result<(Professional, crate::directory::Device), RelayError> {
-        let id = id.ok_or(RelayError::Unauthenticated)?;
+        let cert = cert.ok_or(RelayError::Unauthenticated)?;
+        let id = cert.identity;
         let device = self
             .dir
             .device(id.device)?
             .ok_or(RelayError::Unauthenticated)?;
-        if device.professional != id.professional {
+        if device.professional != id.professional || device.cert_fingerprint != cert.fingerprint() {
+            tracing::warn!(device = %id.device, "certificate does not match the enrolled device");
             return Err(RelayError::Unauthenticated);
         }
         if device.revoked_at.is_some() {

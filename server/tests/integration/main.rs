@@ -4,6 +4,7 @@
 
 mod cli;
 mod enrollment;
+mod logs;
 mod revocation;
 mod rooms;
 mod support;

@@ -129,3 +129,62 @@ async fn server_certificate_is_valid_for_localhost_and_loopback() {
         c.health().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn only_the_certificate_issued_at_enrollment_is_accepted() {
+    // Someone with the CA key mints a second certificate for an enrolled device's ids.
+    let t = TestRelay::start().await;
+    let (nurse, keys) = t.member("佐藤 美咲", Profession::Nurse).await;
+    let (key, csr) = pki::new_device_key_and_csr().unwrap();
+    let forged = t
+        .relay
+        .ca()
+        .issue_device_cert(
+            &csr,
+            DeviceIdentity {
+                professional: nurse.id,
+                device: keys.enrolled.device,
+            },
+            "佐藤 美咲",
+            "x",
+        )
+        .unwrap();
+    let client = kizuna_server::client::Client::new(
+        &t.url,
+        &t.ca_pem,
+        Some((&forged, &key.serialize_pem())),
+    )
+    .unwrap();
+    assert_eq!(client.me().await.unwrap_err().status(), Some(401));
+    // The real one still works.
+    t.device(&keys).me().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_admin_identity_is_reissued_at_start() {
+    let t = TestRelay::start().await;
+    let out = t.dir.path().join("admin");
+    let old_device = t.admin().me().await.unwrap().device.id;
+    std::fs::remove_file(out.join("admin.crt")).unwrap();
+    std::fs::remove_file(out.join("admin.key")).unwrap();
+    let setup =
+        kizuna_server::data::ensure_admin(&t.relay, &out, "管理者", "かんりしゃ", "x").unwrap();
+    assert!(matches!(
+        setup,
+        kizuna_server::data::AdminSetup::Reissued(_)
+    ));
+    let crt = std::fs::read_to_string(out.join("admin.crt")).unwrap();
+    let key = std::fs::read_to_string(out.join("admin.key")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(out.join("admin.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let admin = kizuna_server::client::Client::new(&t.url, &t.ca_pem, Some((&crt, &key))).unwrap();
+    let me = admin.me().await.unwrap();
+    assert!(me.professional.administrator);
+    assert_ne!(me.device.id, old_device);
+    // The old identity can now be revoked by the new one.
+    admin.revoke(old_device, false).await.unwrap();
+}

@@ -1,0 +1,82 @@
+//! Patient data never reaches the log: the relay logs ids, not names.
+
+use crate::support::TestRelay;
+use kizuna_core::model::Consent;
+use kizuna_core::{Date, Profession, Role, RoomKind};
+use kizuna_server::wire::NewRoom;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// current_thread runtime: every task of the in-process relay runs on this thread, so the
+// thread-local subscriber below sees all of their events.
+#[tokio::test(flavor = "current_thread")]
+async fn patient_names_are_not_logged() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let t = TestRelay::start().await;
+    let (nurse, keys) = t.member("佐藤 美咲", Profession::Nurse).await;
+    let admin = t.admin();
+    let room = admin
+        .create_room(&NewRoom {
+            kind: RoomKind::Patient,
+            display_name: "秘密野 患者".into(),
+            consent: Some(Consent {
+                given_by: "秘密野 家族".into(),
+                relation: "長女".into(),
+                date: Date::new(2025, 1, 2).unwrap(),
+                obtained_by: "鈴木 健一".into(),
+                obtained_by_id: None,
+                form: None,
+            }),
+        })
+        .await
+        .unwrap();
+    admin.invite(room.id, nurse.id, Role::Writer).await.unwrap();
+    admin.rooms().await.unwrap();
+    let me = t.device(&keys).me().await.unwrap();
+    assert!(me.rooms.iter().any(|r| r.display_name == "秘密野 患者"));
+    // A bad request that carries a patient name in its body.
+    let raw = t.raw(Some((&t.admin_crt, &t.admin_key)));
+    let resp = raw
+        .post(format!("{}/v1/admin/rooms", t.url))
+        .header("content-type", "application/json")
+        .body(r#"{"kind":"patient","display_name":"秘密野 患者","consent":{"given_by":1}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body = resp.text().await.unwrap();
+    assert!(
+        !body.contains("秘密野"),
+        "problem details must not echo input: {body}"
+    );
+
+    let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log.contains("patient room created"),
+        "the log is captured: {log}"
+    );
+    assert!(log.contains(&room.id.to_string()));
+    assert!(log.contains("request done"));
+    assert!(!log.contains("秘密野"), "patient data in the log:\n{log}");
+}
