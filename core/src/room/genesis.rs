@@ -43,7 +43,7 @@ pub fn genesis(room: RoomId, kind: RoomKind) -> AutoCommit {
         }
         let care = doc.put_object(&profile, "care", ObjType::Map)?;
         doc.put_object(&care, "adl", ObjType::Map)?;
-        for section in ["profile_log", "reports", "notices", "messages"] {
+        for section in ["profile_log", "reports", "notices", "messages", "care_plans"] {
             doc.put_object(ROOT, section, ObjType::Map)?;
         }
         Ok(())

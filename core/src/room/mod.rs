@@ -11,6 +11,7 @@
 //! reports  {report id → {id, author, post_time, content, comments{}, receipts{}, edits{},
 //!                        withdrawn?, relay?{post_no, received_at}}}
 //! notices  {id → {…, receipts{}}}          messages {id → {…, receipts{}}}
+//! care_plans {import id → care-plan import (ケアプランデータ連携); the newest is current}
 //! ```
 //!
 //! Every change is made under the writing device's actor id and carries a [`ChangeNote`] as
