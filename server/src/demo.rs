@@ -188,16 +188,30 @@ pub fn seed(relay: &Relay, data: &Path) -> Result<bool, StartError> {
     Ok(true)
 }
 
-/// What to do next, printed after the demo starts.
-pub fn guide(data: &Path, url: &str) -> String {
+/// What to do next, printed after the demo starts: the identities with their ids, and
+/// copy-paste commands.
+pub fn guide(relay: &Relay, data: &Path, url: &str) -> Result<String, StartError> {
     let d = data.display();
+    let professionals = relay.professionals()?;
+    let devices = relay.devices()?;
     let mut s = String::new();
     s.push_str(&format!("\nKizuna demo relay on {url}  (data in {d}/)\n\n"));
     s.push_str("Demo identities (certificate and key in the demo folder):\n");
+    s.push_str("  file       professional id                       device id                             name\n");
     let all = std::iter::once(ADMIN).chain(PEOPLE);
     for p in all {
+        let prof = professionals.iter().find(|x| x.name == p.name);
+        let pid = prof.map(|x| x.id.to_string()).unwrap_or_else(|| "-".into());
+        let dev = prof
+            .and_then(|x| {
+                devices
+                    .iter()
+                    .find(|dv| dv.professional == x.id && dv.revoked_at.is_none())
+            })
+            .map(|dv| dv.id.to_string())
+            .unwrap_or_else(|| "(none active)".into());
         s.push_str(&format!(
-            "  {:<10} {}  {}  {}\n",
+            "  {:<10} {pid}  {dev:<36}  {} {} {}\n",
             p.stem,
             p.name,
             p.profession.label_ja(),
@@ -230,5 +244,5 @@ pub fn guide(data: &Path, url: &str) -> String {
     ));
     s.push_str("  (with cargo: cargo run --release -p kizuna-server --bin kizuna -- admin …)\n");
     s.push_str("\nCtrl-C stops the relay; starting the demo again reuses this data.\n");
-    s
+    Ok(s)
 }

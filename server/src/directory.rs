@@ -357,20 +357,30 @@ impl Directory for SledDirectory {
     }
 }
 
+/// The behaviour every [`Directory`] backend must have. Each check takes a fresh, empty
+/// directory; the sled backend runs them below, and a future backend runs the same ones.
 #[cfg(test)]
-mod tests {
+pub(crate) mod conformance {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn open() -> (tempfile::TempDir, SledDirectory) {
-        let dir = tempfile::tempdir().unwrap();
-        let d = SledDirectory::open(&dir.path().join("dir")).unwrap();
-        (dir, d)
+    fn professional(id: ProfessionalId) -> Professional {
+        Professional {
+            id,
+            name: "佐藤 美咲".into(),
+            kana: "さとう みさき".into(),
+            profession: Profession::Nurse,
+            organisation: Organisation {
+                name: "みどり".into(),
+                office_number: None,
+            },
+            registered_at: Timestamp(1),
+            removed_at: None,
+        }
     }
 
-    #[test]
-    fn memberships_are_indexed_both_ways() {
-        let (_t, d) = open();
+    /// Memberships are visible from the room and from the professional, and stay in step.
+    pub fn memberships_are_indexed_both_ways(d: &dyn Directory) {
         let (r1, r2) = (RoomId::new(), RoomId::new());
         let (a, b) = (ProfessionalId::new(), ProfessionalId::new());
         d.set_membership(r1, a, Role::Writer).unwrap();
@@ -396,23 +406,88 @@ mod tests {
         assert_eq!(d.members_of(r1).unwrap(), vec![(b, Role::Writer)]);
     }
 
+    /// An enrollment code can be taken once.
+    pub fn enroll_codes_are_taken_once(d: &dyn Directory) {
+        let code = EnrollCode {
+            professional: ProfessionalId::new(),
+            created_at: Timestamp(1),
+            expires_at: Timestamp(2),
+        };
+        d.put_enroll_code([7; 32], &code).unwrap();
+        assert_eq!(d.take_enroll_code([8; 32]).unwrap(), None);
+        assert_eq!(d.take_enroll_code([7; 32]).unwrap(), Some(code));
+        assert_eq!(d.take_enroll_code([7; 32]).unwrap(), None);
+    }
+
+    /// Records are replaced by id, listed, and missing ones are `None`.
+    pub fn records_round_trip(d: &dyn Directory) {
+        let id = ProfessionalId::new();
+        assert_eq!(d.professional(id).unwrap(), None);
+        let mut p = professional(id);
+        d.put_professional(&p).unwrap();
+        p.removed_at = Some(Timestamp(5));
+        d.put_professional(&p).unwrap();
+        assert_eq!(d.professionals().unwrap(), vec![p]);
+        let dev = Device {
+            id: DeviceId::new(),
+            professional: id,
+            label: "phone".into(),
+            enrolled_at: Timestamp(3),
+            cert_fingerprint: "ab".into(),
+            revoked_at: None,
+            wipe: false,
+        };
+        d.put_device(&dev).unwrap();
+        assert_eq!(d.device(dev.id).unwrap(), Some(dev.clone()));
+        assert_eq!(d.devices().unwrap(), vec![dev]);
+        let room = Room {
+            id: RoomId::new(),
+            kind: RoomKind::Patient,
+            display_name: "小林 トメ".into(),
+            consent: None,
+            created_at: Timestamp(4),
+        };
+        d.put_room(&room).unwrap();
+        assert_eq!(d.room(room.id).unwrap(), Some(room.clone()));
+        assert_eq!(d.rooms().unwrap(), vec![room]);
+        assert_eq!(d.meta("k").unwrap(), None);
+        d.set_meta("k", b"v").unwrap();
+        assert_eq!(d.meta("k").unwrap().as_deref(), Some(&b"v"[..]));
+        d.flush().unwrap();
+    }
+
+    /// Every check, each on a fresh directory from `open`.
+    pub fn run_all(open: &dyn Fn() -> Box<dyn Directory>) {
+        memberships_are_indexed_both_ways(open().as_ref());
+        enroll_codes_are_taken_once(open().as_ref());
+        records_round_trip(open().as_ref());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
     #[test]
-    fn enroll_codes_are_taken_once_and_records_survive_reopen() {
+    fn sled_directory_passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = std::cell::Cell::new(0);
+        conformance::run_all(&|| {
+            n.set(n.get() + 1);
+            Box::new(SledDirectory::open(&dir.path().join(n.get().to_string())).unwrap())
+        });
+    }
+
+    #[test]
+    fn sled_records_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dir");
-        let p = ProfessionalId::new();
+        let id = ProfessionalId::new();
         {
             let d = SledDirectory::open(&path).unwrap();
-            let code = EnrollCode {
-                professional: p,
-                created_at: Timestamp(1),
-                expires_at: Timestamp(2),
-            };
-            d.put_enroll_code([7; 32], &code).unwrap();
-            assert_eq!(d.take_enroll_code([7; 32]).unwrap(), Some(code));
-            assert_eq!(d.take_enroll_code([7; 32]).unwrap(), None);
             d.put_professional(&Professional {
-                id: p,
+                id,
                 name: "佐藤 美咲".into(),
                 kana: "さとう みさき".into(),
                 profession: Profession::Nurse,
@@ -424,10 +499,11 @@ mod tests {
                 removed_at: None,
             })
             .unwrap();
+            d.set_membership(RoomId::new(), id, Role::Reader).unwrap();
             d.flush().unwrap();
         }
         let d = SledDirectory::open(&path).unwrap();
-        assert_eq!(d.professional(p).unwrap().unwrap().name, "佐藤 美咲");
-        assert_eq!(d.professionals().unwrap().len(), 1);
+        assert_eq!(d.professional(id).unwrap().unwrap().name, "佐藤 美咲");
+        assert_eq!(d.memberships_of(id).unwrap().len(), 1);
     }
 }

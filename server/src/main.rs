@@ -297,7 +297,7 @@ async fn run_relay(
     }
     data::write_relay_info(&data_dir, &local_url)?;
     if is_demo {
-        println!("{}", demo::guide(&data_dir, &local_url));
+        println!("{}", demo::guide(&relay, &data_dir, &local_url)?);
     } else {
         println!(
             "Kizuna relay on {} (devices use {}), CA fingerprint sha256:{}",

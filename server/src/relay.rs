@@ -751,9 +751,18 @@ impl Relay {
 
     /// Everyone and every device, for the admin console.
     pub fn directory_view(&self) -> Result<DirectoryView, RelayError> {
+        let professionals = self.professionals()?;
+        let mut organisations: Vec<kizuna_core::Organisation> = Vec::new();
+        for p in &professionals {
+            if !organisations.contains(&p.organisation) {
+                organisations.push(p.organisation.clone());
+            }
+        }
+        organisations.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(DirectoryView {
-            professionals: self.professionals()?,
+            professionals,
             devices: self.devices()?,
+            organisations,
         })
     }
 

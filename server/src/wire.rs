@@ -202,6 +202,8 @@ pub struct DirectoryView {
     pub professionals: Vec<Professional>,
     /// All devices, revoked ones included.
     pub devices: Vec<Device>,
+    /// The organisations the registered professionals work for, each once.
+    pub organisations: Vec<Organisation>,
 }
 
 /// An `application/problem+json` body (RFC 9457).

@@ -37,9 +37,12 @@ async fn revoked_device_is_refused_on_the_same_keep_alive_connection() {
         resp.into_body().collect().await.unwrap();
     }
 
-    // A reqwest client that keeps its pooled connection, too.
-    let pooled = t.device(&keys);
-    pooled.me().await.unwrap();
+    // An HTTP/2 client that keeps its pooled connection, too.
+    let h2 = t.raw(Some((&keys.crt, &keys.key)));
+    let resp = h2.get(format!("{}/v1/me", t.url)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    resp.bytes().await.unwrap();
 
     t.admin().revoke(keys.enrolled.device, true).await.unwrap();
 
@@ -55,7 +58,8 @@ async fn revoked_device_is_refused_on_the_same_keep_alive_connection() {
         "the refusal came over the same open connection"
     );
 
-    assert_eq!(pooled.me().await.unwrap_err().status(), Some(403));
+    let resp = h2.get(format!("{}/v1/me", t.url)).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
     // A fresh connection is refused as well, and the admin list shows the revocation.
     assert_eq!(t.device(&keys).me().await.unwrap_err().status(), Some(403));
     let devices = t.admin().devices().await.unwrap();
