@@ -45,7 +45,13 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT);
-    builder.http2().max_concurrent_streams(64);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(64)
+        // Pings find peers that vanished (a phone that drove out of coverage).
+        .keep_alive_interval(Some(Duration::from_secs(60)))
+        .keep_alive_timeout(Duration::from_secs(20));
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {
