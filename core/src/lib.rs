@@ -9,6 +9,7 @@ pub mod model;
 pub mod people;
 pub mod room;
 pub mod store;
+pub mod sync;
 pub mod time;
 pub mod validate;
 

@@ -20,13 +20,15 @@
 pub mod codec;
 pub mod genesis;
 
+pub use genesis::Scope;
+
 use crate::error::{CoreError, Result};
 use crate::ids::{CommentId, DeviceId, MessageId, NoticeId, ProfessionalId, ReportId, RoomId};
 use crate::model::notice::check_message;
 use crate::model::report::check_comment;
 use crate::model::{
     AttachmentRef, AuthorInfo, Comment, Consent, Message, Notice, NoticeContent, Profile,
-    ProfileEdit, Report, ReportContent, ReportEdit, ReportSummary, Withdrawal,
+    ProfileEdit, Report, ReportContent, ReportEdit, ReportSummary, ShareScope, Withdrawal,
 };
 use crate::people::{Author, Role, RoomKind};
 use crate::time::Timestamp;
@@ -84,6 +86,7 @@ pub struct Touched {
 pub struct Room {
     id: RoomId,
     kind: RoomKind,
+    scope: Option<Scope>,
     doc: AutoCommit,
     touched: Touched,
 }
@@ -114,6 +117,7 @@ impl Room {
         Room {
             id,
             kind,
+            scope: None,
             doc: genesis::genesis(id, kind),
             touched: Touched::default(),
         }
@@ -133,6 +137,19 @@ impl Room {
         Self::check_loaded(id, AutoCommit::load_unverified_heads(bytes)?)
     }
 
+    /// A new restricted document for reports shared with `scope`'s audience only; identical on
+    /// every device (its id is `scope.doc_id()`).
+    pub fn new_scoped(scope: Scope) -> Room {
+        let id = scope.doc_id();
+        Room {
+            id,
+            kind: RoomKind::Patient,
+            doc: genesis::genesis_with_scope(id, RoomKind::Patient, Some(&scope)),
+            scope: Some(scope),
+            touched: Touched::default(),
+        }
+    }
+
     fn check_loaded(id: RoomId, doc: AutoCommit) -> Result<Room> {
         let meta = root_map(&doc, "kizuna")?;
         let room = codec::read_key(&doc, &meta, "room")?;
@@ -142,9 +159,28 @@ impl Room {
         let kind = codec::read_key(&doc, &meta, "kind")?
             .and_then(|v| v.as_str().and_then(RoomKind::from_key))
             .ok_or(CoreError::Malformed("room kind missing"))?;
+        let scope = match codec::read_key(&doc, &meta, "parent")? {
+            None => None,
+            Some(parent) => {
+                let parent = parent
+                    .as_str()
+                    .and_then(|p| p.parse().ok())
+                    .ok_or(CoreError::Malformed("scope parent is not a room id"))?;
+                let audience: Vec<ProfessionalId> = codec::from_json(
+                    codec::read_key(&doc, &meta, "audience")?.unwrap_or_default(),
+                    "scope audience",
+                )?;
+                let scope = Scope::new(parent, audience);
+                if scope.doc_id() != id {
+                    return Err(CoreError::Malformed("scope does not match the document id"));
+                }
+                Some(scope)
+            }
+        };
         Ok(Room {
             id,
             kind,
+            scope,
             doc,
             touched: Touched::default(),
         })
@@ -153,6 +189,16 @@ impl Room {
     /// The room's id.
     pub fn id(&self) -> RoomId {
         self.id
+    }
+
+    /// For a restricted document, its patient room and audience.
+    pub fn scope(&self) -> Option<&Scope> {
+        self.scope.as_ref()
+    }
+
+    /// The patient room this document belongs to: itself, or the parent of a restricted one.
+    pub fn room_id(&self) -> RoomId {
+        self.scope.as_ref().map_or(self.id, |s| s.parent)
     }
 
     /// Patient, notices, alerts or direct.
@@ -409,6 +455,7 @@ impl Room {
         if self.kind != RoomKind::Patient {
             return Err(CoreError::Forbidden("care reports belong in patient rooms"));
         }
+        self.check_scope(author, content)?;
         let reports = root_map(&self.doc, "reports")?;
         if codec::map_at(&self.doc, &reports, &id.to_string())?.is_some() {
             return Err(CoreError::Forbidden("a report with this id already exists"));
@@ -434,6 +481,31 @@ impl Room {
         Ok(())
     }
 
+    /// A report must be written into the document of exactly its audience: restricted reports
+    /// never enter the room's main document, whose bytes every member receives.
+    fn check_scope(&self, author: &Author, content: &ReportContent) -> Result<()> {
+        match (&content.scope, &self.scope) {
+            (ShareScope::All, None) => Ok(()),
+            (ShareScope::Members { members }, Some(scope)) => {
+                let mut wanted = members.clone();
+                wanted.push(author.professional);
+                if Scope::new(scope.parent, wanted).audience == scope.audience {
+                    Ok(())
+                } else {
+                    Err(CoreError::Forbidden(
+                        "the report's audience differs from this document's",
+                    ))
+                }
+            }
+            (ShareScope::Members { .. }, None) => Err(CoreError::Forbidden(
+                "restricted reports belong in their audience's document",
+            )),
+            (ShareScope::All, Some(_)) => Err(CoreError::Forbidden(
+                "a report for everyone belongs in the room's main document",
+            )),
+        }
+    }
+
     /// Edits a report's content. Only its author may; the previous values of the changed fields
     /// are kept in the report's edit history.
     pub fn edit_report(
@@ -453,6 +525,11 @@ impl Room {
         let mut content = report.content.clone();
         edit(&mut content);
         content.check()?;
+        if content.scope != report.content.scope {
+            return Err(CoreError::Forbidden(
+                "the audience of a report cannot change; withdraw it and post again",
+            ));
+        }
         let old = codec::to_fields(&report.content)?;
         let new = codec::to_fields(&content)?;
         let fields: Vec<String> = new
@@ -869,4 +946,17 @@ impl Room {
 /// The one ordering of report lists: newest post first, ties broken by id.
 pub fn sort_newest_first(list: &mut [ReportSummary]) {
     list.sort_by_key(|s| std::cmp::Reverse((s.post_time, s.id)));
+}
+
+impl Room {
+    /// The value at a path of map keys from the document root, for the relay's checks of who
+    /// owns a record (`["reports", id, "author", "professional"]`). `None` when absent.
+    pub fn read_path(&self, path: &[&str]) -> Option<serde_json::Value> {
+        let (last, parents) = path.split_last()?;
+        let mut obj = automerge::ROOT;
+        for key in parents {
+            obj = codec::map_at(&self.doc, &obj, key).ok()??;
+        }
+        codec::read_key(&self.doc, &obj, last).ok()?
+    }
 }

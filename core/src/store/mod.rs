@@ -12,7 +12,7 @@ pub mod sealed;
 pub mod sled_backend;
 pub mod vault;
 
-pub use rooms::{RoomHandle, RoomMeta, RoomStore};
+pub use rooms::{RoomHandle, RoomMeta, RoomStore, SyncMeta};
 pub use sled_backend::SledBackend;
 pub use vault::Vault;
 

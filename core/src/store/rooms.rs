@@ -13,11 +13,13 @@ use crate::error::{CoreError, Result, StoreError};
 use crate::ids::{ReportId, RoomId};
 use crate::model::ReportSummary;
 use crate::people::RoomKind;
-use crate::room::{Room, sort_newest_first};
+use crate::room::{Room, Scope, sort_newest_first};
 use automerge::ChangeHash;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::{Mutex, MutexGuard, Weak};
 
 /// Fold chunks into a snapshot once there are this many.
 pub const COMPACT_AFTER_CHUNKS: u32 = 512;
@@ -41,6 +43,20 @@ pub struct RoomMeta {
     chunk_bytes: u64,
     /// Bytes of the snapshot.
     snapshot_bytes: u64,
+    /// For a restricted document, its patient room and audience.
+    pub scope: Option<Scope>,
+    /// The relay's heads as last seen: everything up to them is on both sides.
+    relay_heads: Vec<[u8; 32]>,
+    /// Whether the relay has confirmed it holds this document.
+    relay_has: bool,
+    /// Local changes the relay has not acknowledged yet.
+    pending: u32,
+    /// Why the relay refused this document's changes, if it did.
+    refusal: Option<String>,
+    /// Automerge sync state while in the fallback protocol.
+    sync_state: Option<Vec<u8>>,
+    /// The sync message to send on the next request (fallback protocol).
+    outgoing: Option<Vec<u8>>,
 }
 
 impl RoomMeta {
@@ -63,6 +79,42 @@ impl RoomMeta {
     pub fn snapshot_bytes(&self) -> u64 {
         self.snapshot_bytes
     }
+
+    /// The relay's heads as last seen.
+    pub fn relay_heads(&self) -> Vec<ChangeHash> {
+        self.relay_heads.iter().map(|h| ChangeHash(*h)).collect()
+    }
+
+    /// Whether the relay has confirmed it holds this document.
+    pub fn relay_has(&self) -> bool {
+        self.relay_has
+    }
+
+    /// Local changes not yet acknowledged by the relay (what the app shows as "pending").
+    pub fn pending(&self) -> u32 {
+        self.pending
+    }
+
+    /// The relay's reason for refusing this document's changes, if it did.
+    pub fn refusal(&self) -> Option<&str> {
+        self.refusal.as_deref()
+    }
+
+    /// The fallback sync state, if any.
+    pub fn sync_state(&self) -> Option<&[u8]> {
+        self.sync_state.as_deref()
+    }
+
+    /// The fallback sync message waiting to be sent, if any.
+    pub fn outgoing(&self) -> Option<&[u8]> {
+        self.outgoing.as_deref()
+    }
+
+    /// Whether anything must go to the relay: unacknowledged changes, a new document, or a
+    /// fallback message.
+    pub fn needs_upload(&self) -> bool {
+        self.saved_heads != self.relay_heads || !self.relay_has || self.outgoing.is_some()
+    }
 }
 
 fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>> {
@@ -75,9 +127,18 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &'static str) -> R
 }
 
 /// The device's (or relay's) encrypted store of rooms.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RoomStore {
     vault: Vault,
+    /// Rooms open somewhere in this process: one in-memory copy per room, shared by every
+    /// handle, dropped when the last handle goes.
+    open: Arc<Mutex<HashMap<RoomId, Weak<Mutex<Open>>>>>,
+}
+
+impl std::fmt::Debug for RoomStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RoomStore(..)")
+    }
 }
 
 impl RoomStore {
@@ -91,6 +152,7 @@ impl RoomStore {
     pub fn with_backend(backend: Arc<dyn Backend>, store_key: &[u8]) -> Result<Self> {
         Ok(RoomStore {
             vault: Vault::open(backend, store_key)?,
+            open: Arc::default(),
         })
     }
 
@@ -110,14 +172,37 @@ impl RoomStore {
         Ok(out)
     }
 
-    /// Stores a room that is new to this device (created here or first received), durably.
-    pub fn add_room(&self, mut room: Room) -> Result<RoomHandle> {
+    /// Stores a room that is new to this device (created here), durably. The relay can always
+    /// rebuild a room's genesis, so the relay's heads start at the genesis change.
+    pub fn add_room(&self, room: Room) -> Result<RoomHandle> {
+        let mut genesis = match room.scope() {
+            Some(scope) => Room::new_scoped(scope.clone()),
+            None => Room::new(room.id(), room.kind()),
+        };
+        let relay_heads = genesis.heads();
+        self.insert(room, relay_heads, false)
+    }
+
+    /// Stores a room first received from the relay, whose heads it already holds.
+    pub fn add_synced_room(&self, room: Room, relay_heads: Vec<ChangeHash>) -> Result<RoomHandle> {
+        self.insert(room, relay_heads, true)
+    }
+
+    fn insert(
+        &self,
+        mut room: Room,
+        relay_heads: Vec<ChangeHash>,
+        relay_has: bool,
+    ) -> Result<RoomHandle> {
         let id = room.id();
+        let mut open = lock(&self.open);
         if self.vault.get(&meta_key(id))?.is_some() {
             return Err(CoreError::Forbidden("the room is already in the store"));
         }
         let snapshot = room.save();
         let heads = room.heads();
+        let pending =
+            u32::try_from(room.doc_mut().get_changes(&relay_heads).len()).unwrap_or(u32::MAX);
         let meta = RoomMeta {
             id,
             kind: room.kind(),
@@ -126,6 +211,13 @@ impl RoomStore {
             chunk_count: 0,
             chunk_bytes: 0,
             snapshot_bytes: snapshot.len() as u64,
+            scope: room.scope().cloned(),
+            relay_heads: relay_heads.iter().map(|h| h.0).collect(),
+            relay_has,
+            pending,
+            refusal: None,
+            sync_state: None,
+            outgoing: None,
         };
         let mut writes = vec![Write::Put(key(Space::Snapshot, &[id.as_bytes()]), snapshot)];
         for report in room.report_ids()? {
@@ -134,25 +226,103 @@ impl RoomStore {
         room.take_touched();
         writes.push(Write::Put(meta_key(id), encode(&meta)?));
         self.vault.apply(writes)?;
-        Ok(RoomHandle {
+        let inner = Arc::new(Mutex::new(Open {
             vault: self.vault.clone(),
             meta,
             room: Some(room),
-        })
+            removed: false,
+        }));
+        open.insert(id, Arc::downgrade(&inner));
+        Ok(RoomHandle { id, inner })
     }
 
     /// Opens a room without loading its document: lists come from summaries at once, and the
-    /// document loads on first use.
+    /// document loads on first use. Every handle to a room shares one in-memory copy.
     pub fn open_room(&self, id: RoomId) -> Result<RoomHandle> {
+        let mut open = lock(&self.open);
+        if let Some(inner) = open.get(&id).and_then(Weak::upgrade) {
+            return Ok(RoomHandle { id, inner });
+        }
         let meta = self
             .vault
             .get(&meta_key(id))?
             .ok_or(CoreError::NotFound("room"))?;
-        Ok(RoomHandle {
+        let meta: RoomMeta = decode(&meta, "room metadata")?;
+        let inner = Arc::new(Mutex::new(Open {
             vault: self.vault.clone(),
-            meta: decode(&meta, "room metadata")?,
+            meta,
             room: None,
-        })
+            removed: false,
+        }));
+        open.retain(|_, w| w.strong_count() > 0);
+        open.insert(id, Arc::downgrade(&inner));
+        Ok(RoomHandle { id, inner })
+    }
+
+    /// The document a report of `scope` belongs in: the room itself for everyone, or the
+    /// restricted document of exactly that audience (the author included), created if new.
+    pub fn doc_for_report(
+        &self,
+        room: RoomId,
+        author: crate::ids::ProfessionalId,
+        scope: &crate::model::ShareScope,
+    ) -> Result<RoomHandle> {
+        match scope {
+            crate::model::ShareScope::All => self.open_room(room),
+            crate::model::ShareScope::Members { members } => {
+                let mut audience = members.clone();
+                audience.push(author);
+                let scope = Scope::new(room, audience);
+                match self.open_room(scope.doc_id()) {
+                    Ok(h) => Ok(h),
+                    Err(CoreError::NotFound(_)) => self.add_room(Room::new_scoped(scope)),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Ids of the restricted documents of a patient room held here.
+    pub fn scoped_docs(&self, room: RoomId) -> Result<Vec<RoomId>> {
+        Ok(self
+            .rooms()?
+            .into_iter()
+            .filter(|m| m.scope.as_ref().is_some_and(|s| s.parent == room))
+            .map(|m| m.id)
+            .collect())
+    }
+
+    /// The newest `n` reports of a patient room across its main and restricted documents.
+    pub fn room_reports(&self, room: RoomId, n: usize) -> Result<Vec<ReportSummary>> {
+        let mut all = self.open_room(room)?.summaries()?;
+        for doc in self.scoped_docs(room)? {
+            all.extend(self.open_room(doc)?.summaries()?);
+        }
+        sort_newest_first(&mut all);
+        all.truncate(n);
+        Ok(all)
+    }
+
+    /// Deletes a room and everything stored for it (the relay said this device may no longer
+    /// see it, or the app wipes it). Open handles stop working.
+    pub fn remove_room(&self, id: RoomId) -> Result<()> {
+        let mut open = lock(&self.open);
+        let mut writes = vec![
+            Write::Delete(meta_key(id)),
+            Write::Delete(key(Space::Snapshot, &[id.as_bytes()])),
+        ];
+        for space in [Space::Chunk, Space::Summary] {
+            for k in self.vault.keys_with_prefix(&key(space, &[id.as_bytes()]))? {
+                writes.push(Write::Delete(k));
+            }
+        }
+        self.vault.apply(writes)?;
+        if let Some(inner) = open.remove(&id).and_then(|w| w.upgrade()) {
+            let mut o = lock(&inner);
+            o.room = None;
+            o.removed = true;
+        }
+        Ok(())
     }
 
     /// Bytes on disk.
@@ -169,6 +339,12 @@ fn chunk_key(id: RoomId, seq: u64) -> Vec<u8> {
     key(Space::Chunk, &[id.as_bytes(), &seq.to_be_bytes()])
 }
 
+/// Locks a mutex even if a panic poisoned it: the data behind our mutexes is reloaded from
+/// disk rather than trusted after a panic (see `RoomHandle::lock`).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn summary_write(room: &Room, id: RoomId, report: ReportId) -> Result<Write> {
     let summary = room.report_summary(report)?;
     Ok(Write::Put(
@@ -177,42 +353,59 @@ fn summary_write(room: &Room, id: RoomId, report: ReportId) -> Result<Write> {
     ))
 }
 
-/// An open room. Reads come from summaries until the document is needed; every write is
-/// persisted and flushed before the call returns.
+/// An open room, shared by every holder in the process. Reads come from summaries until the
+/// document is needed; every write is persisted and flushed before the call returns.
+#[derive(Clone)]
 pub struct RoomHandle {
+    id: RoomId,
+    inner: Arc<Mutex<Open>>,
+}
+
+struct Open {
     vault: Vault,
     meta: RoomMeta,
     room: Option<Room>,
+    removed: bool,
 }
 
 impl std::fmt::Debug for RoomHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RoomHandle")
-            .field("id", &self.meta.id)
-            .field("loaded", &self.room.is_some())
-            .finish()
+        f.debug_struct("RoomHandle").field("id", &self.id).finish()
     }
 }
 
 impl RoomHandle {
+    /// Locks the shared state. After a panic while it was held (poisoned), the in-memory
+    /// document may be half-changed, so it is dropped and reloaded from disk on next use.
+    fn lock(&self) -> MutexGuard<'_, Open> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => {
+                let mut g = poisoned.into_inner();
+                g.room = None;
+                g
+            }
+        }
+    }
+
     /// The room's id.
     pub fn id(&self) -> RoomId {
-        self.meta.id
+        self.id
     }
 
     /// The room's kind.
     pub fn kind(&self) -> RoomKind {
-        self.meta.kind
+        self.lock().meta.kind
     }
 
-    /// What the store knows of the room.
-    pub fn meta(&self) -> &RoomMeta {
-        &self.meta
+    /// What the store knows of the room (a copy).
+    pub fn meta(&self) -> RoomMeta {
+        self.lock().meta.clone()
     }
 
     /// Whether the full document is in memory.
     pub fn is_loaded(&self) -> bool {
-        self.room.is_some()
+        self.lock().room.is_some()
     }
 
     /// The newest `n` reports (by post time) from the stored summaries, without the document.
@@ -222,19 +415,117 @@ impl RoomHandle {
         Ok(all)
     }
 
-    /// Every report's summary, newest first.
+    /// Every report's summary in this document, newest first.
     pub fn summaries(&self) -> Result<Vec<ReportSummary>> {
-        let prefix = key(Space::Summary, &[self.meta.id.as_bytes()]);
+        let vault = self.lock().vault.clone();
+        let prefix = key(Space::Summary, &[self.id.as_bytes()]);
         let mut out = Vec::new();
-        for (_, v) in self.vault.scan_prefix(&prefix)? {
+        for (_, v) in vault.scan_prefix(&prefix)? {
             out.push(decode::<ReportSummary>(&v, "report summary")?);
         }
         sort_newest_first(&mut out);
         Ok(out)
     }
 
-    /// The full room, loading the document from disk on first use.
-    pub fn room(&mut self) -> Result<&mut Room> {
+    /// Runs `f` on the full room, loading the document from disk on first use. Changes made
+    /// by `f` are not persisted: use [`RoomHandle::write`] for writes.
+    pub fn read<T>(&self, f: impl FnOnce(&mut Room) -> Result<T>) -> Result<T> {
+        let mut open = self.lock();
+        let room = open.loaded()?;
+        f(room)
+    }
+
+    /// Runs a typed write on the room and persists it durably before returning. If the write
+    /// fails, nothing it started is kept.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Room) -> Result<T>) -> Result<T> {
+        let mut open = self.lock();
+        let room = open.loaded()?;
+        match f(room) {
+            Ok(v) => {
+                open.persist()?;
+                Ok(v)
+            }
+            Err(e) => {
+                room.doc_mut().rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// Merges changes received from elsewhere and persists them durably.
+    pub fn apply_remote(&self, bytes: &[u8]) -> Result<()> {
+        let mut open = self.lock();
+        open.loaded()?.apply(bytes)?;
+        open.persist()
+    }
+
+    /// Updates the sync bookkeeping (relay heads, refusal, fallback state) durably.
+    pub fn update_sync(&self, f: impl FnOnce(&mut SyncMeta<'_>)) -> Result<()> {
+        let mut open = self.lock();
+        let mut meta = open.meta.clone();
+        f(&mut SyncMeta { meta: &mut meta });
+        if let Some(room) = open.room.as_mut() {
+            let relay = meta.relay_heads();
+            meta.pending =
+                u32::try_from(room.doc_mut().get_changes(&relay).len()).unwrap_or(u32::MAX);
+        }
+        open.vault
+            .apply(vec![Write::Put(meta_key(self.id), encode(&meta)?)])?;
+        open.meta = meta;
+        Ok(())
+    }
+
+    /// Writes what changed since the last persist.
+    pub fn persist(&self) -> Result<()> {
+        self.lock().persist()
+    }
+
+    /// Folds all chunks into one snapshot now (after a large sync, or when the app idles).
+    pub fn compact(&self) -> Result<()> {
+        let mut open = self.lock();
+        open.loaded()?;
+        open.persist()?;
+        open.compact()
+    }
+
+    /// Drops the in-memory document (the relay unloads idle rooms; apps under memory pressure).
+    pub fn unload(&self) -> Result<()> {
+        let mut open = self.lock();
+        open.persist()?;
+        open.room = None;
+        Ok(())
+    }
+}
+
+/// The sync fields of a room's metadata, changed only through [`RoomHandle::update_sync`].
+pub struct SyncMeta<'a> {
+    meta: &'a mut RoomMeta,
+}
+
+impl SyncMeta<'_> {
+    /// The relay now holds exactly these heads, all of which are also here.
+    pub fn set_relay_heads(&mut self, heads: &[ChangeHash]) {
+        self.meta.relay_heads = heads.iter().map(|h| h.0).collect();
+        self.meta.relay_has = true;
+    }
+
+    /// Records (or clears) the relay's refusal.
+    pub fn set_refusal(&mut self, reason: Option<String>) {
+        self.meta.refusal = reason;
+    }
+
+    /// Stores the fallback sync state and the next message to send.
+    pub fn set_fallback(&mut self, state: Option<Vec<u8>>, outgoing: Option<Vec<u8>>) {
+        self.meta.sync_state = state;
+        self.meta.outgoing = outgoing;
+    }
+}
+
+impl Open {
+    fn loaded(&mut self) -> Result<&mut Room> {
+        if self.removed {
+            return Err(CoreError::NotFound("room"));
+        }
         if self.room.is_none() {
             let loaded = self.load()?;
             self.room = Some(loaded);
@@ -266,31 +557,9 @@ impl RoomHandle {
         Ok(room)
     }
 
-    /// Runs a typed write on the room and persists it durably before returning. If the write
-    /// fails, nothing it started is kept.
-    pub fn write<T>(&mut self, f: impl FnOnce(&mut Room) -> Result<T>) -> Result<T> {
-        let room = self.room()?;
-        match f(room) {
-            Ok(v) => {
-                self.persist()?;
-                Ok(v)
-            }
-            Err(e) => {
-                room.doc_mut().rollback();
-                Err(e)
-            }
-        }
-    }
-
-    /// Merges changes received from elsewhere and persists them durably.
-    pub fn apply_remote(&mut self, bytes: &[u8]) -> Result<()> {
-        self.room()?.apply(bytes)?;
-        self.persist()
-    }
-
     /// Writes what changed since the last persist (one chunk, the touched summaries and the
     /// new heads, in one durable batch), compacting when chunks have grown.
-    pub fn persist(&mut self) -> Result<()> {
+    fn persist(&mut self) -> Result<()> {
         let id = self.meta.id;
         let saved = self.meta.saved_heads();
         let Some(room) = self.room.as_mut() else {
@@ -330,6 +599,9 @@ impl RoomHandle {
                 meta.next_chunk += 1;
             }
             meta.saved_heads = heads.iter().map(|h| h.0).collect();
+            let relay = meta.relay_heads();
+            meta.pending =
+                u32::try_from(room.doc_mut().get_changes(&relay).len()).unwrap_or(u32::MAX);
         }
         writes.push(Write::Put(meta_key(id), encode(&meta)?));
         self.vault.apply(writes)?;
@@ -337,13 +609,10 @@ impl RoomHandle {
         Ok(())
     }
 
-    /// Folds all chunks into one snapshot now (after a large sync, or when the app idles).
-    pub fn compact(&mut self) -> Result<()> {
-        self.persist()?;
+    fn compact(&mut self) -> Result<()> {
         let id = self.meta.id;
         let Some(room) = self.room.as_mut() else {
-            self.room()?;
-            return self.compact();
+            return Ok(());
         };
         let snapshot = room.save();
         let mut writes: Vec<Write> = self
@@ -360,13 +629,6 @@ impl RoomHandle {
         writes.push(Write::Put(meta_key(id), encode(&meta)?));
         self.vault.apply(writes)?;
         self.meta = meta;
-        Ok(())
-    }
-
-    /// Drops the in-memory document (the relay unloads idle rooms; apps under memory pressure).
-    pub fn unload(&mut self) -> Result<()> {
-        self.persist()?;
-        self.room = None;
         Ok(())
     }
 }

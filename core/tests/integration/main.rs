@@ -6,3 +6,4 @@ mod fixtures;
 mod merge;
 mod props;
 mod store;
+mod sync;

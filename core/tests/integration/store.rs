@@ -19,7 +19,7 @@ fn rooms_survive_reopen_and_list_before_loading() {
     let mut posted = Vec::new();
     {
         let store = RoomStore::open(dir.path(), &KEY).unwrap();
-        let mut h = store.add_room(Room::new(id, RoomKind::Patient)).unwrap();
+        let h = store.add_room(Room::new(id, RoomKind::Patient)).unwrap();
         for i in 0..40 {
             let r = h
                 .write(|room| room.post_report(&nurse, Timestamp(i * 1000), &soap(i * 1000, "r")))
@@ -31,14 +31,14 @@ fn rooms_survive_reopen_and_list_before_loading() {
     }
     let store = RoomStore::open(dir.path(), &KEY).unwrap();
     assert_eq!(store.rooms().unwrap().len(), 1);
-    let mut h = store.open_room(id).unwrap();
+    let h = store.open_room(id).unwrap();
     let newest = h.newest_reports(30).unwrap();
     assert!(!h.is_loaded(), "listing must not load the document");
     assert_eq!(newest.len(), 30);
     assert_eq!(newest[0].id, posted[39]);
     assert_eq!(newest[0].read_count, 1);
     assert_eq!(newest[29].id, posted[10]);
-    let full = h.room().unwrap().list_reports().unwrap();
+    let full = h.read(|r| r.list_reports()).unwrap();
     assert_eq!(full.len(), 40);
     assert_eq!(full[..30], newest[..]);
 }
@@ -49,7 +49,7 @@ fn compaction_keeps_everything_and_later_writes_append() {
     let nurse = author("佐藤", Profession::Nurse);
     let id = RoomId::new();
     let store = RoomStore::open(dir.path(), &KEY).unwrap();
-    let mut h = store.add_room(Room::new(id, RoomKind::Patient)).unwrap();
+    let h = store.add_room(Room::new(id, RoomKind::Patient)).unwrap();
     for i in 0..50 {
         h.write(|room| room.post_report(&nurse, Timestamp(i), &soap(i, "c")))
             .unwrap();
@@ -58,13 +58,13 @@ fn compaction_keeps_everything_and_later_writes_append() {
     h.compact().unwrap();
     assert_eq!(h.meta().chunk_count(), 0);
     drop(h);
-    let mut h = store.open_room(id).unwrap();
-    assert_eq!(h.room().unwrap().report_ids().unwrap().len(), 50);
+    let h = store.open_room(id).unwrap();
+    assert_eq!(h.read(|r| r.report_ids()).unwrap().len(), 50);
     // A reloaded room persists only its new change, not its whole history again (the
     // first `save_incremental()` after a load would rewrite everything).
     h.write(|room| room.post_report(&nurse, Timestamp(60), &soap(60, "after")))
         .unwrap();
-    let whole_history = h.room().unwrap().save_after(&[]).len() as u64;
+    let whole_history = h.read(|r| Ok(r.save_after(&[]).len() as u64)).unwrap();
     let meta = h.meta();
     assert_eq!(meta.chunk_count(), 1);
     assert!(
@@ -74,8 +74,8 @@ fn compaction_keeps_everything_and_later_writes_append() {
         meta.snapshot_bytes()
     );
     drop(h);
-    let mut h = store.open_room(id).unwrap();
-    assert_eq!(h.room().unwrap().report_ids().unwrap().len(), 51);
+    let h = store.open_room(id).unwrap();
+    assert_eq!(h.read(|r| r.report_ids()).unwrap().len(), 51);
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn no_plaintext_reaches_the_disk() {
     let id = RoomId::new();
     {
         let store = RoomStore::open(dir.path(), &KEY).unwrap();
-        let mut h = store.add_room(Room::new(id, RoomKind::Patient)).unwrap();
+        let h = store.add_room(Room::new(id, RoomKind::Patient)).unwrap();
         for i in 0..20 {
             h.write(|room| room.post_report(&nurse, Timestamp(i), &soap(i, marker)))
                 .unwrap();
@@ -172,7 +172,7 @@ fn crash_child_writer() {
     let room: RoomId = std::env::var("KIZUNA_CRASH_ROOM").unwrap().parse().unwrap();
     let nurse = author("佐藤", Profession::Nurse);
     let store = RoomStore::open(Path::new(&dir), &KEY).unwrap();
-    let mut h = store.open_room(room).unwrap();
+    let h = store.open_room(room).unwrap();
     for i in 0.. {
         let r = h
             .write(|room| room.post_report(&nurse, Timestamp(i), &soap(i, "crash")))
@@ -228,8 +228,8 @@ fn every_acknowledged_write_survives_kill_9() {
         }
         child.wait().unwrap();
         let store = RoomStore::open(dir.path(), &KEY).expect("store opens after kill -9");
-        let mut h = store.open_room(id).unwrap();
-        let present = h.room().unwrap().report_ids().unwrap();
+        let h = store.open_room(id).unwrap();
+        let present = h.read(|r| r.report_ids()).unwrap();
         for r in &acked {
             assert!(
                 present.contains(r),

@@ -1,0 +1,20 @@
+//! Sync: how a phone and the relay bring rooms to the same state, with no I/O here.
+//!
+//! One request carries many documents. For each, the device sends the relay heads it last
+//! saw and the changes made since; the relay checks every change against the write rules,
+//! stores it, numbers new reports, and answers with what the device lacks and its new heads.
+//! When nothing diverged but new work, that is one round trip whose bytes are the new
+//! changes themselves. When the relay does not know the heads the device names (a restored
+//! relay, a restored phone), both fall back to Automerge's sync protocol.
+//!
+//! - [`protocol`]: the wire types, versioned, with size limits.
+//! - [`validate`]: the write rules of `domain.md`, applied to raw changes before they are stored.
+//! - [`relay`]: the relay's handling of one document (pure; the server adds locks and I/O).
+//! - [`device`]: building a request from the device store and applying the answer.
+
+pub mod device;
+pub mod protocol;
+pub mod relay;
+pub mod validate;
+
+pub use protocol::{DocInfo, DocResult, DocSync, Outcome, SyncRequest, SyncResponse};

@@ -1,0 +1,266 @@
+//! The relay's handling of one document of a sync request, without I/O: check the device's
+//! changes, merge them, number new reports, and compute what the device lacks. The server
+//! wraps this with the directory (who may see what), locks, durable storage and the audit log.
+
+use super::protocol::{DocSync, Outcome, from_wire, to_wire};
+use super::validate::{Check, Writer, check_changes};
+use crate::ids::ReportId;
+use crate::people::Author;
+use crate::room::Room;
+use crate::time::Timestamp;
+use automerge::sync::{Message, State, SyncDoc};
+use automerge::{Change, ChangeHash, ReadDoc};
+
+/// What serving one document did, for the server's storage and audit log.
+#[derive(Debug)]
+pub struct Served {
+    /// The answer for the device.
+    pub outcome: Outcome,
+    /// Hashes of the device's changes that were new and stored.
+    pub accepted: Vec<ChangeHash>,
+    /// Hashes of the device's changes that were refused (with `Outcome::Refused`).
+    pub refused: Vec<ChangeHash>,
+    /// Reports that received a post number, with it.
+    pub numbered: Vec<(ReportId, u64)>,
+}
+
+impl Served {
+    fn just(outcome: Outcome) -> Served {
+        Served {
+            outcome,
+            accepted: Vec::new(),
+            refused: Vec::new(),
+            numbered: Vec::new(),
+        }
+    }
+}
+
+fn raw(changes: Vec<Change>) -> Vec<Vec<u8>> {
+    changes
+        .into_iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect()
+}
+
+/// Serves one document for one device. `relay` is the relay's own author identity (its actor
+/// writes post numbers); `next_post_no` hands out the room's next number; `state` is the
+/// Automerge sync state kept for this device and document, used only in the fallback.
+pub fn serve_doc(
+    room: &mut Room,
+    req: &DocSync,
+    who: &Writer,
+    relay: &Author,
+    now: Timestamp,
+    next_post_no: &mut dyn FnMut() -> u64,
+    state: &mut State,
+) -> Served {
+    if let Some(bytes) = &req.sync_message {
+        return fallback(room, bytes, who, relay, now, next_post_no, state);
+    }
+    let known = from_wire(&req.known_heads);
+    if known
+        .iter()
+        .any(|h| room.doc().get_change_by_hash(h).is_none())
+    {
+        return start_fallback(room, state);
+    }
+    let mut incoming = Vec::new();
+    for bytes in &req.changes {
+        match Change::from_bytes(bytes.clone()) {
+            Ok(c) => incoming.push(c),
+            Err(_) => return refused(room, &known, "a change could not be decoded", Vec::new()),
+        }
+    }
+    let hashes: Vec<ChangeHash> = incoming.iter().map(Change::hash).collect();
+    let fresh: Vec<Change> = incoming
+        .into_iter()
+        .filter(|c| room.doc().get_change_by_hash(&c.hash()).is_none())
+        .collect();
+    let mut served = match check_changes(room, &fresh, who) {
+        Check::Missing(_) => return start_fallback(room, state),
+        Check::Refuse(r) => {
+            return refused(room, &known, &r.0, fresh.iter().map(Change::hash).collect());
+        }
+        Check::Accept { new_reports } => {
+            let accepted: Vec<ChangeHash> = fresh.iter().map(Change::hash).collect();
+            if !fresh.is_empty() {
+                let before = room.heads();
+                if room.doc_mut().apply_changes(fresh).is_err() {
+                    return refused(room, &known, "the changes could not be merged", accepted);
+                }
+                room.note_merged(&before);
+            }
+            let numbered = number(room, &new_reports, relay, now, next_post_no);
+            Served {
+                outcome: Outcome::Unchanged,
+                accepted,
+                refused: Vec::new(),
+                numbered,
+            }
+        }
+    };
+    let mut have: Vec<ChangeHash> = known.clone();
+    have.extend(hashes);
+    let missing = room.doc_mut().get_changes(&have);
+    let heads = room.heads();
+    if missing.is_empty() && served.accepted.is_empty() && heads == known {
+        return served;
+    }
+    served.outcome = Outcome::Updated {
+        accepted: u32::try_from(served.accepted.len()).unwrap_or(u32::MAX),
+        changes: raw(missing),
+        heads: to_wire(&heads),
+    };
+    served
+}
+
+/// Gives each new report the room's next post number and the relay's received time, in one
+/// relay change per report.
+fn number(
+    room: &mut Room,
+    reports: &[ReportId],
+    relay: &Author,
+    now: Timestamp,
+    next: &mut dyn FnMut() -> u64,
+) -> Vec<(ReportId, u64)> {
+    let mut out = Vec::new();
+    for rid in reports {
+        let n = next();
+        if room.assign_post_number(relay, now, *rid, n, now).is_ok() {
+            out.push((*rid, n));
+        }
+    }
+    out
+}
+
+fn refused(
+    room: &mut Room,
+    known: &[ChangeHash],
+    reason: &str,
+    refused: Vec<ChangeHash>,
+) -> Served {
+    let changes = raw(room.doc_mut().get_changes(known));
+    let heads = to_wire(&room.heads());
+    Served {
+        outcome: Outcome::Refused {
+            reason: reason.to_string(),
+            changes,
+            heads,
+        },
+        accepted: Vec::new(),
+        refused,
+        numbered: Vec::new(),
+    }
+}
+
+fn start_fallback(room: &mut Room, state: &mut State) -> Served {
+    *state = State::new();
+    let message = room.doc_mut().sync().generate_sync_message(state);
+    match message {
+        Some(m) => Served::just(Outcome::SyncMessage {
+            message: m.encode(),
+        }),
+        None => Served::just(Outcome::Updated {
+            accepted: 0,
+            changes: Vec::new(),
+            heads: to_wire(&room.heads()),
+        }),
+    }
+}
+
+/// One round of Automerge's sync protocol. The device's changes inside the message are
+/// checked like any others: they are first merged into a copy, the new changes read back and
+/// validated, and only then merged into the room.
+fn fallback(
+    room: &mut Room,
+    bytes: &[u8],
+    who: &Writer,
+    relay: &Author,
+    now: Timestamp,
+    next_post_no: &mut dyn FnMut() -> u64,
+    state: &mut State,
+) -> Served {
+    let Ok(message) = Message::decode(bytes) else {
+        return refused(
+            room,
+            &[],
+            "the sync message could not be decoded",
+            Vec::new(),
+        );
+    };
+    let before = room.heads();
+    let mut accepted = Vec::new();
+    let mut numbered = Vec::new();
+    if !message.changes.is_empty() {
+        let mut copy = room.doc_mut().fork();
+        let mut copy_state = state.clone();
+        if copy
+            .sync()
+            .receive_sync_message(&mut copy_state, message.clone())
+            .is_err()
+        {
+            return refused(
+                room,
+                &before,
+                "the sync message could not be merged",
+                Vec::new(),
+            );
+        }
+        let new: Vec<Change> = copy.get_changes(&before);
+        match check_changes(room, &new, who) {
+            Check::Accept { new_reports } => {
+                accepted = new.iter().map(Change::hash).collect();
+                if room
+                    .doc_mut()
+                    .sync()
+                    .receive_sync_message(state, message)
+                    .is_err()
+                {
+                    return refused(
+                        room,
+                        &before,
+                        "the sync message could not be merged",
+                        Vec::new(),
+                    );
+                }
+                room.note_merged(&before);
+                numbered = number(room, &new_reports, relay, now, next_post_no);
+            }
+            Check::Refuse(r) => {
+                return refused(room, &before, &r.0, new.iter().map(Change::hash).collect());
+            }
+            Check::Missing(_) => {
+                // The device will send the missing history in the next round; take nothing yet.
+            }
+        }
+    } else if room
+        .doc_mut()
+        .sync()
+        .receive_sync_message(state, message)
+        .is_err()
+    {
+        return refused(
+            room,
+            &before,
+            "the sync message could not be merged",
+            Vec::new(),
+        );
+    }
+    let reply = room.doc_mut().sync().generate_sync_message(state);
+    let outcome = match reply {
+        Some(m) => Outcome::SyncMessage {
+            message: m.encode(),
+        },
+        None => Outcome::Updated {
+            accepted: u32::try_from(accepted.len()).unwrap_or(u32::MAX),
+            changes: Vec::new(),
+            heads: to_wire(&room.heads()),
+        },
+    };
+    Served {
+        outcome,
+        accepted,
+        refused: Vec::new(),
+        numbered,
+    }
+}

@@ -1,0 +1,467 @@
+//! The relay's handling of one document (`sync::relay::serve_doc`) and the write rules, on
+//! real rooms: what is accepted, numbered and returned, and every forbidden change refused.
+
+use crate::fixtures::{author, second_device, soap};
+use automerge::ReadDoc;
+use automerge::sync::State;
+use automerge::transaction::{CommitOptions, Transactable};
+use kizuna_core::room::{ChangeNote, Scope, actor_of};
+use kizuna_core::sync::protocol::{DocSync, Outcome, from_wire, to_wire};
+use kizuna_core::sync::relay::{Served, serve_doc};
+use kizuna_core::sync::validate::Writer;
+use kizuna_core::{Author, Profession, Role, Room, RoomId, RoomKind, Timestamp};
+
+struct Relay {
+    room: Room,
+    me: Author,
+    next: u64,
+}
+
+impl Relay {
+    fn new(id: RoomId) -> Self {
+        Relay {
+            room: Room::new(id, RoomKind::Patient),
+            me: author("relay", Profession::Other),
+            next: 0,
+        }
+    }
+
+    fn serve(
+        &mut self,
+        device: &mut Room,
+        known: &[automerge::ChangeHash],
+        who: &Author,
+        role: Role,
+        admin: bool,
+    ) -> Served {
+        let changes = device
+            .doc_mut()
+            .get_changes(known)
+            .into_iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect();
+        let req = DocSync {
+            doc: self.room.id(),
+            known_heads: to_wire(known),
+            changes,
+            create: None,
+            sync_message: None,
+        };
+        let w = Writer {
+            professional: who.professional,
+            device: who.device,
+            role,
+            admin,
+        };
+        let mut next = || {
+            self.next += 1;
+            self.next
+        };
+        serve_doc(
+            &mut self.room,
+            &req,
+            &w,
+            &self.me,
+            Timestamp(9_000),
+            &mut next,
+            &mut State::new(),
+        )
+    }
+}
+
+fn apply(device: &mut Room, served: &Served) -> Vec<automerge::ChangeHash> {
+    match &served.outcome {
+        Outcome::Updated { changes, heads, .. } | Outcome::Refused { changes, heads, .. } => {
+            for c in changes {
+                device.apply(c).unwrap();
+            }
+            from_wire(heads)
+        }
+        Outcome::Unchanged => device.heads(),
+        other => panic!("unexpected outcome {other:?}"),
+    }
+}
+
+fn refusal(served: &Served) -> String {
+    match &served.outcome {
+        Outcome::Refused { reason, .. } => reason.clone(),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn posts_are_accepted_numbered_and_sent_back_in_one_round_trip() {
+    let id = RoomId::new();
+    let mut relay = Relay::new(id);
+    let nurse = author("佐藤", Profession::Nurse);
+    let doctor = author("田中", Profession::Doctor);
+    let mut a = Room::new(id, RoomKind::Patient);
+    let mut b = Room::new(id, RoomKind::Patient);
+    let genesis = a.heads();
+    let r1 = a.post_report(&nurse, Timestamp(1), &soap(1, "a")).unwrap();
+    let r2 = b.post_report(&doctor, Timestamp(2), &soap(2, "b")).unwrap();
+    let s = relay.serve(&mut a, &genesis, &nurse, Role::Writer, false);
+    assert_eq!(s.accepted.len(), 1);
+    assert_eq!(s.numbered, vec![(r1, 1)]);
+    let ka = apply(&mut a, &s);
+    assert_eq!(
+        a.report(r1).unwrap().post_no,
+        Some(1),
+        "the number comes back in the same answer"
+    );
+    let s = relay.serve(&mut b, &genesis, &doctor, Role::Writer, false);
+    let kb = apply(&mut b, &s);
+    assert_eq!(b.report(r2).unwrap().post_no, Some(2));
+    assert_eq!(b.report(r1).unwrap().post_no, Some(1));
+    let s = relay.serve(&mut a, &ka, &nurse, Role::Writer, false);
+    apply(&mut a, &s);
+    assert_eq!(a.heads(), b.heads());
+    assert_eq!(a.heads(), relay.room.heads());
+    // Nothing new on either side: nothing comes back.
+    let hb = b.heads();
+    let s = relay.serve(&mut b, &hb, &doctor, Role::Writer, false);
+    assert!(matches!(s.outcome, Outcome::Unchanged));
+    let _ = kb;
+}
+
+/// Makes a raw change on `device` as `who`, bypassing the typed API's own checks, as a
+/// modified app could.
+fn raw_change(device: &mut Room, who: &Author, f: impl FnOnce(&mut automerge::AutoCommit)) {
+    device.doc_mut().set_actor(actor_of(who.device));
+    f(device.doc_mut());
+    let note = ChangeNote {
+        op: "raw".into(),
+        pro: who.professional,
+        dev: who.device,
+        target: None,
+    };
+    device
+        .doc_mut()
+        .commit_with(CommitOptions::default().with_message(serde_json::to_string(&note).unwrap()));
+}
+
+fn map(doc: &automerge::AutoCommit, path: &[&str]) -> automerge::ObjId {
+    let mut obj = automerge::ROOT;
+    for k in path {
+        obj = doc.get(&obj, *k).unwrap().unwrap().1;
+    }
+    obj
+}
+
+#[test]
+fn every_forbidden_change_is_refused_and_nothing_is_stored() {
+    let id = RoomId::new();
+    let mut relay = Relay::new(id);
+    let nurse = author("佐藤", Profession::Nurse);
+    let doctor = author("田中", Profession::Doctor);
+    let reader = author("読者", Profession::Helper);
+    let admin = author("市", Profession::CityAdministrator);
+    let mut base = Room::new(id, RoomKind::Patient);
+    let g = base.heads();
+    let rid = base
+        .post_report(&nurse, Timestamp(1), &soap(1, "x"))
+        .unwrap();
+    let cid = base
+        .add_comment(&doctor, Timestamp(2), rid, "了解")
+        .unwrap();
+    // Put the shared history on the relay through its rightful authors.
+    let mut nurse_dev = Room::new(id, RoomKind::Patient);
+    nurse_dev.apply(&base.save_after(&g)).unwrap();
+    let shared = base.heads();
+    relay.room.apply(&base.save_after(&g)).unwrap();
+    let rid_s = rid.to_string();
+    let cid_s = cid.to_string();
+
+    type Attack = Box<dyn Fn(&mut Room)>;
+    let cases: Vec<(&str, Author, Role, bool, Attack)> = vec![
+        (
+            "another author's report",
+            doctor.clone(),
+            Role::Writer,
+            false,
+            {
+                let rid_s = rid_s.clone();
+                Box::new(move |d: &mut Room| {
+                    let content = map(d.doc(), &["reports", &rid_s, "content"]);
+                    let doc = d.doc_mut();
+                    doc.put(&content, "importance", 3_i64).unwrap();
+                })
+            },
+        ),
+        ("relay fields", nurse.clone(), Role::Writer, false, {
+            let rid_s = rid_s.clone();
+            Box::new(move |d: &mut Room| {
+                let r = map(d.doc(), &["reports", &rid_s]);
+                d.doc_mut()
+                    .put_object(&r, "relay", automerge::ObjType::Map)
+                    .unwrap();
+            })
+        }),
+        ("another's comment", nurse.clone(), Role::Writer, false, {
+            let (rid_s, cid_s) = (rid_s.clone(), cid_s.clone());
+            Box::new(move |d: &mut Room| {
+                let c = map(d.doc(), &["reports", &rid_s, "comments", &cid_s]);
+                d.doc_mut().put(&c, "text", "書き換え").unwrap();
+            })
+        }),
+        ("deleting a comment", doctor.clone(), Role::Writer, false, {
+            let (rid_s, cid_s) = (rid_s.clone(), cid_s.clone());
+            Box::new(move |d: &mut Room| {
+                let c = map(d.doc(), &["reports", &rid_s, "comments"]);
+                d.doc_mut().delete(&c, cid_s.as_str()).unwrap();
+            })
+        }),
+        ("another's receipt", doctor.clone(), Role::Writer, false, {
+            let rid_s = rid_s.clone();
+            let nurse_id = nurse.professional.to_string();
+            Box::new(move |d: &mut Room| {
+                let r = map(d.doc(), &["reports", &rid_s, "receipts"]);
+                d.doc_mut().put(&r, nurse_id.as_str(), 5_i64).unwrap();
+            })
+        }),
+        (
+            "consent by a nurse",
+            nurse.clone(),
+            Role::Writer,
+            false,
+            Box::new(|d: &mut Room| {
+                let c = map(d.doc(), &["consent"]);
+                d.doc_mut().put(&c, "given_by", "x").unwrap();
+            }),
+        ),
+        (
+            "replacing a section",
+            nurse.clone(),
+            Role::Writer,
+            false,
+            Box::new(|d: &mut Room| {
+                d.doc_mut()
+                    .put_object(automerge::ROOT, "reports", automerge::ObjType::Map)
+                    .unwrap();
+            }),
+        ),
+        ("deleting a report", nurse.clone(), Role::Writer, false, {
+            let rid_s = rid_s.clone();
+            Box::new(move |d: &mut Room| {
+                let r = map(d.doc(), &["reports"]);
+                d.doc_mut().delete(&r, rid_s.as_str()).unwrap();
+            })
+        }),
+        (
+            "a reader editing the profile",
+            reader.clone(),
+            Role::Reader,
+            false,
+            Box::new(|d: &mut Room| {
+                let p = map(d.doc(), &["profile", "basic"]);
+                d.doc_mut().put(&p, "phone", "000").unwrap();
+            }),
+        ),
+    ];
+    let mut reasons = Vec::new();
+    for (name, who, role, is_admin, attack) in cases {
+        let mut tmp = Room::new(id, RoomKind::Patient);
+        tmp.apply(&base.save_after(&g)).unwrap();
+        raw_change(&mut tmp, &who, |_| {});
+        tmp.doc_mut().set_actor(actor_of(who.device));
+        attack(&mut tmp);
+        let note = ChangeNote {
+            op: "raw".into(),
+            pro: who.professional,
+            dev: who.device,
+            target: None,
+        };
+        tmp.doc_mut().commit_with(
+            CommitOptions::default().with_message(serde_json::to_string(&note).unwrap()),
+        );
+        assert_eq!(
+            tmp.doc_mut().get_changes(&shared).len(),
+            1,
+            "{name}: one attacking change"
+        );
+        let relay_heads = relay.room.heads();
+        let s = relay.serve(&mut tmp, &shared, &who, role, is_admin);
+        let why = refusal(&s);
+        reasons.push(why.clone());
+        assert!(!why.is_empty(), "{name}");
+        assert!(s.accepted.is_empty(), "{name}: nothing accepted");
+        assert_eq!(
+            relay.room.heads(),
+            relay_heads,
+            "{name}: the relay stored nothing"
+        );
+        assert!(
+            !why.contains("identity"),
+            "{name}: refused for the wrong reason: {why}"
+        );
+    }
+
+    assert_eq!(
+        reasons,
+        [
+            "only the author changes a report",
+            "post numbers and received times are set by the relay only",
+            "only the author of a comment changes it",
+            "comments are never deleted",
+            "a read receipt may only be set for oneself",
+            "only administrators write here",
+            "the top-level sections of a room are fixed",
+            "reports are never deleted or replaced",
+            "readers may only mark what they read",
+        ]
+    );
+
+    // The reader may set their own receipt; the administrator may write consent.
+    let mut dev = Room::new(id, RoomKind::Patient);
+    dev.apply(&base.save_after(&g)).unwrap();
+    dev.mark_read(&reader, Timestamp(5), rid).unwrap();
+    let s = relay.serve(&mut dev, &shared, &reader, Role::Reader, false);
+    assert_eq!(s.accepted.len(), 1, "{:?}", s.outcome);
+    let consent = kizuna_core::model::Consent {
+        given_by: "山田 太郎".into(),
+        relation: "本人".into(),
+        date: "2026-04-01".parse().unwrap(),
+        obtained_by: "市 職員".into(),
+        obtained_by_id: None,
+        form: None,
+    };
+    let known = relay.room.heads();
+    let mut dev = Room::new(id, RoomKind::Patient);
+    dev.apply(&relay.room.save()).unwrap();
+    dev.set_consent(&admin, Timestamp(6), &consent).unwrap();
+    let s = relay.serve(&mut dev, &known, &admin, Role::Writer, true);
+    assert_eq!(s.accepted.len(), 1, "{:?}", s.outcome);
+    let _ = nurse_dev;
+}
+
+#[test]
+fn a_change_under_another_devices_actor_is_refused() {
+    let id = RoomId::new();
+    let mut relay = Relay::new(id);
+    let nurse = author("佐藤", Profession::Nurse);
+    let thief = second_device(&nurse);
+    let mut dev = Room::new(id, RoomKind::Patient);
+    let g = dev.heads();
+    dev.post_report(&nurse, Timestamp(1), &soap(1, "x"))
+        .unwrap();
+    // Sent by `thief` (another device of the same person): the actor is not its own.
+    let s = relay.serve(&mut dev, &g, &thief, Role::Writer, false);
+    assert_eq!(refusal(&s), "a change claims another device's identity");
+    // A change that names another professional in its note.
+    let other = author("田中", Profession::Doctor);
+    let mut dev = Room::new(id, RoomKind::Patient);
+    let forged = Author {
+        professional: other.professional,
+        ..nurse.clone()
+    };
+    dev.post_report(&forged, Timestamp(1), &soap(1, "x"))
+        .unwrap();
+    let s = relay.serve(&mut dev, &g, &nurse, Role::Writer, false);
+    assert_eq!(
+        refusal(&s),
+        "a change does not name its own professional and device"
+    );
+}
+
+#[test]
+fn unknown_heads_fall_back_to_the_sync_protocol_and_converge() {
+    let id = RoomId::new();
+    let mut relay = Relay::new(id);
+    let nurse = author("佐藤", Profession::Nurse);
+    let mut dev = Room::new(id, RoomKind::Patient);
+    let g = dev.heads();
+    dev.post_report(&nurse, Timestamp(1), &soap(1, "x"))
+        .unwrap();
+    let known = dev.heads(); // the relay has never seen these
+    let w = Writer {
+        professional: nurse.professional,
+        device: nurse.device,
+        role: Role::Writer,
+        admin: false,
+    };
+    let mut relay_state = State::new();
+    let mut dev_state = State::new();
+    let mut req = DocSync {
+        doc: id,
+        known_heads: to_wire(&known),
+        changes: vec![],
+        create: None,
+        sync_message: None,
+    };
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        assert!(rounds < 10, "fallback did not converge");
+        let mut next = || 1;
+        let s = serve_doc(
+            &mut relay.room,
+            &req,
+            &w,
+            &relay.me,
+            Timestamp(5),
+            &mut next,
+            &mut relay_state,
+        );
+        match s.outcome {
+            Outcome::SyncMessage { message } => {
+                use automerge::sync::{Message, SyncDoc};
+                let m = Message::decode(&message).unwrap();
+                dev.doc_mut()
+                    .sync()
+                    .receive_sync_message(&mut dev_state, m)
+                    .unwrap();
+                let reply = dev.doc_mut().sync().generate_sync_message(&mut dev_state);
+                req = DocSync {
+                    doc: id,
+                    known_heads: vec![],
+                    changes: vec![],
+                    create: None,
+                    sync_message: reply.map(|m| m.encode()),
+                };
+                if req.sync_message.is_none() {
+                    break;
+                }
+            }
+            Outcome::Updated { .. } | Outcome::Unchanged => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        relay.room.report_ids().unwrap().len(),
+        1,
+        "the report reached the relay via the fallback"
+    );
+    let _ = g;
+}
+
+#[test]
+fn restricted_reports_live_only_in_their_audience_document() {
+    let id = RoomId::new();
+    let nurse = author("佐藤", Profession::Nurse);
+    let doctor = author("田中", Profession::Doctor);
+    let mut main = Room::new(id, RoomKind::Patient);
+    let mut content = soap(1, "秘密");
+    content.scope = kizuna_core::model::ShareScope::Members {
+        members: vec![doctor.professional],
+    };
+    assert!(
+        main.post_report(&nurse, Timestamp(1), &content).is_err(),
+        "never into the main document"
+    );
+    let scope = Scope::new(id, vec![doctor.professional, nurse.professional]);
+    let mut scoped = Room::new_scoped(scope.clone());
+    scoped.post_report(&nurse, Timestamp(1), &content).unwrap();
+    assert_eq!(scoped.room_id(), id);
+    let bytes = scoped.save();
+    assert!(
+        !main
+            .save()
+            .windows("秘密".len())
+            .any(|w| w == "秘密".as_bytes())
+    );
+    let reloaded = Room::load(scope.doc_id(), &bytes).unwrap();
+    assert_eq!(reloaded.scope(), Some(&scope));
+    // The same audience from another device maps to the same document.
+    let other_order = Scope::new(id, vec![nurse.professional, doctor.professional]);
+    assert_eq!(other_order.doc_id(), scoped.id());
+}
