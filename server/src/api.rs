@@ -289,6 +289,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(ensure_problem))
         .layer(axum::middleware::from_fn(request_log))
         .with_state(state)
 }
@@ -321,6 +322,37 @@ async fn request_log(req: Request, next: Next) -> Response {
         resp.headers_mut().insert("x-request-id", v);
     }
     resp
+}
+
+/// Turns any error response that is not already problem+json (axum's own rejections, such
+/// as a body over the limit read as bytes or a path that is not UTF-8) into one, dropping
+/// its text so no internal detail or echoed input leaves the relay.
+async fn ensure_problem(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_problem = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if is_problem {
+        return resp;
+    }
+    let (kind, title) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "Request too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "Unsupported media type"),
+        s if s.is_server_error() => ("internal", "Internal error"),
+        _ => ("invalid", "Invalid request"),
+    };
+    let mut problem = Problem::new(status, kind, title, None).into_response();
+    if let Some(allow) = resp.headers().get(axum::http::header::ALLOW) {
+        problem
+            .headers_mut()
+            .insert(axum::http::header::ALLOW, allow.clone());
+    }
+    problem
 }
 
 async fn not_found() -> Problem {

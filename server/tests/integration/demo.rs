@@ -6,17 +6,29 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Starts the demo in `cwd` and returns the child and its stdout up to the end of the guide.
-fn start_demo(cwd: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kizuna"))
-        .args(["demo", "--listen", "127.0.0.1:0"])
-        .current_dir(cwd)
-        .env("KIZUNA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+/// The demo process; killed and reaped when dropped, also when an assertion fails.
+struct Demo(Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the demo in `cwd` and returns it and its stdout up to the end of the guide.
+fn start_demo(cwd: &Path) -> (Demo, String) {
+    let mut child = Demo(
+        Command::new(env!("CARGO_BIN_EXE_kizuna"))
+            .args(["demo", "--listen", "127.0.0.1:0"])
+            .current_dir(cwd)
+            .env("KIZUNA_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
@@ -41,13 +53,12 @@ fn start_demo(cwd: &Path) -> (Child, String) {
             Err(_) => break,
         }
     }
-    let _ = child.kill();
+    drop(child);
     panic!("the demo did not print its guide:\n{out}");
 }
 
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+fn stop(child: Demo) {
+    drop(child);
 }
 
 fn has_curl() -> bool {

@@ -120,11 +120,25 @@ async fn admin_routes_need_an_administrator_and_patient_rooms_need_consent() {
     for (path, status) in [
         ("/v1/nothing-here", 404),
         ("/v1/admin/rooms/not-a-uuid", 400),
+        ("/v1/admin/rooms/%FF%FE", 400),
     ] {
         let resp = raw.get(format!("{}{path}", t.url)).send().await.unwrap();
         assert_eq!(resp.status(), status, "{path}");
         assert_eq!(resp.headers()["content-type"], "application/problem+json");
     }
+    // A body over the limit on a route that reads raw bytes, and a wrong method.
+    let device = t.admin().devices().await.unwrap()[0].id;
+    let resp = raw
+        .post(format!("{}/v1/admin/devices/{device}/revoke", t.url))
+        .body(vec![b' '; 100 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    let resp = raw.delete(format!("{}/v1/me", t.url)).send().await.unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
 }
 
 #[tokio::test]
