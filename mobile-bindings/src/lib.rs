@@ -1,4 +1,11 @@
-//! Mobile bindings for Kizuna. The uniffi surface arrives with the mobile issue; for now this
-//! crate re-exports the core so the workspace shape is fixed from the start.
+//! Kizuna on the phone: the core plus what only an app needs — the one tokio runtime of the
+//! process, the HTTPS transport to the relay, and the sync loop. The uniffi surface for Swift
+//! and Kotlin is built on these (issue 6).
+
+pub mod runtime;
+pub mod sync_client;
+pub mod transport;
 
 pub use kizuna_core as core;
+pub use sync_client::{SyncClient, SyncError};
+pub use transport::{HttpsTransport, LiveEvents, Transport, TransportError};

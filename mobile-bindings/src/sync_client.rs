@@ -1,0 +1,93 @@
+//! The device's sync loop: build a request from the store, send it, apply the answer, repeat
+//! while the fallback protocol needs more rounds; retry with backoff while offline. The store
+//! is the source of truth, so a sync cut at any point loses nothing and simply runs again.
+
+use crate::transport::{Transport, TransportError};
+use kizuna_core::sync::device::{SyncReport, apply_response, build_request};
+use kizuna_core::sync::protocol::SyncResponse;
+use kizuna_core::{CoreError, RoomStore};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Most request/response rounds in one `sync_now` (the fallback protocol takes a few).
+pub const MAX_ROUNDS: usize = 8;
+
+/// Why a sync did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The transfer failed (offline, revoked, refused).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The local store failed, or the relay's answer could not be used.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The relay's answer was not a valid sync response.
+    #[error("the relay's answer is not a valid sync response")]
+    Protocol,
+}
+
+/// Syncs one device store with the relay.
+pub struct SyncClient {
+    store: RoomStore,
+    transport: Arc<dyn Transport>,
+}
+
+impl SyncClient {
+    /// A client over `store` that talks through `transport`.
+    pub fn new(store: RoomStore, transport: Arc<dyn Transport>) -> Self {
+        SyncClient { store, transport }
+    }
+
+    /// The store being synced.
+    pub fn store(&self) -> &RoomStore {
+        &self.store
+    }
+
+    /// The transport in use.
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.transport
+    }
+
+    /// One complete sync: rounds until nothing is left to exchange.
+    pub fn sync_now(&self) -> Result<SyncReport, SyncError> {
+        let mut total = SyncReport::default();
+        for _ in 0..MAX_ROUNDS {
+            let request = build_request(&self.store, true)?;
+            let bytes = self.transport.exchange(request.encode())?;
+            let response = SyncResponse::decode(&bytes).map_err(|_| SyncError::Protocol)?;
+            let report = apply_response(&self.store, &response)?;
+            let again = report.again;
+            total.updated.extend(report.updated);
+            total.added.extend(report.added);
+            total.removed.extend(report.removed);
+            total.refused.extend(report.refused);
+            if !again {
+                break;
+            }
+        }
+        total.updated.sort();
+        total.updated.dedup();
+        Ok(total)
+    }
+
+    /// `sync_now`, retried while offline with exponential backoff (from `first` doubling up
+    /// to 30 s) for at most `attempts` tries. Revocation and refusals are not retried.
+    pub fn sync_with_retry(&self, attempts: u32, first: Duration) -> Result<SyncReport, SyncError> {
+        let mut wait = first;
+        let mut last = None;
+        for _ in 0..attempts.max(1) {
+            match self.sync_now() {
+                Err(SyncError::Transport(TransportError::Offline(e))) => {
+                    tracing::debug!("relay unreachable; retrying");
+                    last = Some(TransportError::Offline(e));
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+                other => return other,
+            }
+        }
+        Err(SyncError::Transport(last.unwrap_or(
+            TransportError::Offline("no attempt made".into()),
+        )))
+    }
+}
