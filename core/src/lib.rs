@@ -8,6 +8,7 @@ pub mod ids;
 pub mod model;
 pub mod people;
 pub mod room;
+pub mod search;
 pub mod store;
 pub mod sync;
 pub mod time;

@@ -57,6 +57,8 @@ pub enum Space {
     Chunk = 3,
     /// Report list rows, so a room lists its newest reports before its document loads.
     Summary = 4,
+    /// The search index (`crate::search`): per-document postings, entry lists and texts.
+    Search = 5,
 }
 
 /// Builds a key: the space byte followed by the parts.

@@ -5,5 +5,6 @@
 mod fixtures;
 mod merge;
 mod props;
+mod search;
 mod store;
 mod sync;
