@@ -36,6 +36,10 @@ pub struct LiveEvents {
     pub cursor: u64,
     /// Documents that changed (rooms or restricted documents this device may see).
     pub docs: Vec<kizuna_core::RoomId>,
+    /// The relay did not know the cursor (restarted, or the device was away long): sync
+    /// every document.
+    #[serde(default)]
+    pub resync: bool,
 }
 
 /// Carries sync requests to the relay. Blocking: call from a background thread, never from
@@ -99,7 +103,7 @@ pub fn device_tls(
 
 #[derive(Deserialize)]
 struct Problem {
-    #[serde(default)]
+    #[serde(default, rename = "type")]
     kind: String,
     #[serde(default)]
     detail: Option<String>,

@@ -19,7 +19,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use kizuna_core::{DeviceId, ProfessionalId, RoomId};
+use kizuna_core::sync::protocol::{MAX_MESSAGE_BYTES, ProtocolError, SyncRequest};
+use kizuna_core::{DeviceId, ProfessionalId, RoomId, Timestamp};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -286,6 +287,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/admin/devices", get(list_devices))
         .route("/v1/admin/devices/{id}/revoke", post(revoke_device))
+        .route("/v1/admin/audit", get(audit_export))
+        .route("/v1/admin/audit/verify", get(audit_verify))
+        .route(
+            "/v1/sync",
+            post(sync).layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES)),
+        )
+        .route("/v1/events", get(events))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -410,34 +418,36 @@ async fn list_professionals(
 
 async fn add_professional(
     State(relay): State<AppState>,
-    _: Admin,
+    admin: Admin,
     ApiJson(req): ApiJson<NewProfessional>,
 ) -> Result<(StatusCode, Json<crate::directory::Professional>), Problem> {
-    Ok((StatusCode::CREATED, Json(relay.add_professional(req)?)))
+    let p = relay.add_professional(req)?;
+    admin_audit(&relay, &admin, "admin.professional.add", None, p.id)?;
+    Ok((StatusCode::CREATED, Json(p)))
 }
 
 async fn remove_professional(
     State(relay): State<AppState>,
-    _: Admin,
+    admin: Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     let id: ProfessionalId = parse_id(&id, "professional id")?;
     relay.remove_professional(id)?;
+    admin_audit(&relay, &admin, "admin.professional.remove", None, id)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn enroll_code(
     State(relay): State<AppState>,
-    _: Admin,
+    admin: Admin,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<EnrollCodeResponse>), Problem> {
     let id: ProfessionalId = parse_id(&id, "professional id")?;
     let hours = optional_json::<EnrollCodeRequest>(&body)?.valid_hours;
-    Ok((
-        StatusCode::CREATED,
-        Json(relay.create_enroll_code(id, hours)?),
-    ))
+    let code = relay.create_enroll_code(id, hours)?;
+    admin_audit(&relay, &admin, "admin.enroll_code", None, id)?;
+    Ok((StatusCode::CREATED, Json(code)))
 }
 
 async fn list_rooms(
@@ -449,10 +459,11 @@ async fn list_rooms(
 
 async fn create_room(
     State(relay): State<AppState>,
-    _: Admin,
+    admin: Admin,
     ApiJson(req): ApiJson<NewRoom>,
 ) -> Result<(StatusCode, Json<RoomView>), Problem> {
     let room = relay.create_room(req)?;
+    admin_audit(&relay, &admin, "admin.room.create", Some(room.id), room.id)?;
     Ok((StatusCode::CREATED, Json(relay.room_view(room.id)?)))
 }
 
@@ -467,24 +478,38 @@ async fn show_room(
 
 async fn invite(
     State(relay): State<AppState>,
-    _: Admin,
+    admin: Admin,
     Path((room, professional)): Path<(String, String)>,
     ApiJson(req): ApiJson<InviteRequest>,
 ) -> Result<Json<RoomView>, Problem> {
     let room: RoomId = parse_id(&room, "room id")?;
     let professional: ProfessionalId = parse_id(&professional, "professional id")?;
     relay.invite(room, professional, req.role)?;
+    admin_audit(
+        &relay,
+        &admin,
+        "admin.member.invite",
+        Some(room),
+        professional,
+    )?;
     Ok(Json(relay.room_view(room)?))
 }
 
 async fn remove_member(
     State(relay): State<AppState>,
-    _: Admin,
+    admin: Admin,
     Path((room, professional)): Path<(String, String)>,
 ) -> Result<StatusCode, Problem> {
     let room: RoomId = parse_id(&room, "room id")?;
     let professional: ProfessionalId = parse_id(&professional, "professional id")?;
     relay.remove_member(room, professional)?;
+    admin_audit(
+        &relay,
+        &admin,
+        "admin.member.remove",
+        Some(room),
+        professional,
+    )?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -497,12 +522,210 @@ async fn list_devices(
 
 async fn revoke_device(
     State(relay): State<AppState>,
-    _: Admin,
+    admin: Admin,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, Problem> {
     let id: DeviceId = parse_id(&id, "device id")?;
     let wipe = optional_json::<RevokeRequest>(&body)?.wipe;
     relay.revoke_device(id, wipe)?;
+    let action = if wipe {
+        "admin.device.revoke_wipe"
+    } else {
+        "admin.device.revoke"
+    };
+    admin_audit(&relay, &admin, action, None, id)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Records an administrator's act in the audit log (ids only).
+pub fn admin_audit(
+    relay: &Relay,
+    admin: &Admin,
+    action: &'static str,
+    room: Option<RoomId>,
+    subject: impl std::fmt::Display,
+) -> Result<(), Problem> {
+    relay
+        .audit()
+        .record(crate::audit::Entry {
+            professional: Some(admin.0.professional.id),
+            device: Some(admin.0.device.id),
+            action,
+            room,
+            subject: Some(subject.to_string()),
+            ..crate::audit::Entry::default()
+        })
+        .map_err(|e| RelayError::Internal(e.to_string()).into())
+}
+
+/// The media type of sync requests and answers (postcard, `docs/protocol.md`).
+pub const SYNC_MEDIA_TYPE: &str = "application/x-kizuna-sync";
+
+fn protocol_problem(e: &ProtocolError) -> Problem {
+    match e {
+        ProtocolError::TooLarge => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Request too large",
+            Some(e.to_string()),
+        ),
+        ProtocolError::Version(_) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "protocol-version",
+            "Unsupported protocol version",
+            Some(e.to_string()),
+        ),
+        _ => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "Invalid request",
+            Some(e.to_string()),
+        ),
+    }
+}
+
+async fn sync(
+    State(relay): State<AppState>,
+    auth: Authed,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    let media = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .map(HeaderValue::as_bytes);
+    if media != Some(SYNC_MEDIA_TYPE.as_bytes()) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            Some(format!("send the body as {SYNC_MEDIA_TYPE}")),
+        ));
+    }
+    let req = SyncRequest::decode(&body).map_err(|e| protocol_problem(&e))?;
+    drop(body);
+    // Merging and checking Automerge changes is CPU work and sled writes block: keep them off
+    // the async workers. A panic in here fails this request only.
+    let answer =
+        tokio::task::spawn_blocking(move || relay.sync(&auth.professional, &auth.device, &req))
+            .await
+            .map_err(|_| RelayError::Internal("the sync task failed".into()))??;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, SYNC_MEDIA_TYPE)],
+        answer.encode(),
+    )
+        .into_response())
+}
+
+/// Query of `GET /v1/events`.
+#[derive(Debug, serde::Deserialize)]
+struct EventsQuery {
+    /// The cursor of the previous answer (absent or 0: start now).
+    #[serde(default)]
+    cursor: u64,
+    /// Seconds to wait at most (capped at [`MAX_EVENTS_WAIT`]).
+    #[serde(default)]
+    timeout: Option<u64>,
+}
+
+/// Longest long poll, well under the idle-connection timeout.
+pub const MAX_EVENTS_WAIT: std::time::Duration = std::time::Duration::from_secs(55);
+
+async fn events(
+    State(relay): State<AppState>,
+    auth: Authed,
+    axum::extract::Query(q): axum::extract::Query<EventsQuery>,
+) -> Result<Json<crate::events::Changed>, Problem> {
+    if q.cursor == 0 {
+        return Ok(Json(crate::events::Changed {
+            cursor: relay.events().cursor(),
+            docs: Vec::new(),
+            resync: false,
+        }));
+    }
+    let wait = std::time::Duration::from_secs(q.timeout.unwrap_or(25)).min(MAX_EVENTS_WAIT);
+    let me = auth.professional.id;
+    let r = relay.clone();
+    let visible = move || r.visible_docs(me).unwrap_or_default();
+    Ok(Json(relay.events().wait(q.cursor, me, wait, visible).await))
+}
+
+/// Query of `GET /v1/admin/audit`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct AuditQuery {
+    room: Option<String>,
+    professional: Option<String>,
+    /// Milliseconds since the epoch, or RFC 3339.
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<usize>,
+}
+
+fn parse_time(s: &str, what: &str) -> Result<Timestamp, Problem> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(Timestamp(ms));
+    }
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| Timestamp(i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)))
+        .map_err(|_| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "Invalid request",
+                Some(format!(
+                    "{what}: give milliseconds since 1970 or an RFC 3339 time"
+                )),
+            )
+        })
+}
+
+async fn audit_export(
+    State(relay): State<AppState>,
+    _: Admin,
+    axum::extract::Query(q): axum::extract::Query<AuditQuery>,
+) -> Result<Response, Problem> {
+    let filter = crate::audit::Filter {
+        room: q.room.as_deref().map(|r| parse_id(r, "room")).transpose()?,
+        professional: q
+            .professional
+            .as_deref()
+            .map(|r| parse_id(r, "professional"))
+            .transpose()?,
+        since: q
+            .since
+            .as_deref()
+            .map(|t| parse_time(t, "since"))
+            .transpose()?,
+        until: q
+            .until
+            .as_deref()
+            .map(|t| parse_time(t, "until"))
+            .transpose()?,
+    };
+    let limit = q.limit.unwrap_or(100_000).min(1_000_000);
+    let records = tokio::task::spawn_blocking(move || relay.audit().export(&filter, limit))
+        .await
+        .map_err(|_| RelayError::Internal("the audit task failed".into()))?
+        .map_err(|e| RelayError::Internal(e.to_string()))?;
+    let mut body = String::new();
+    for r in records {
+        body.push_str(&serde_json::to_string(&r).unwrap_or_default());
+        body.push('\n');
+    }
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        body,
+    )
+        .into_response())
+}
+
+async fn audit_verify(
+    State(relay): State<AppState>,
+    _: Admin,
+) -> Result<Json<crate::audit::Verdict>, Problem> {
+    let verdict = tokio::task::spawn_blocking(move || relay.audit().verify())
+        .await
+        .map_err(|_| RelayError::Internal("the audit task failed".into()))?
+        .map_err(|e| RelayError::Internal(e.to_string()))?;
+    Ok(Json(verdict))
 }

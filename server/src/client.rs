@@ -259,4 +259,37 @@ impl Client {
         )
         .await
     }
+
+    /// Checks the audit log's hash chain.
+    pub async fn audit_verify(&self) -> Result<crate::audit::Verdict, ClientError> {
+        self.get("/v1/admin/audit/verify").await
+    }
+
+    /// Audit records as JSON lines, filtered by `query` pairs (room, professional, since,
+    /// until, limit).
+    pub async fn audit_export(&self, query: &[(&str, String)]) -> Result<String, ClientError> {
+        let mut url = format!("{}/v1/admin/audit?", self.base);
+        for (k, v) in query {
+            url.push_str(k);
+            url.push('=');
+            for b in v.bytes() {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    url.push(char::from(b));
+                } else {
+                    url.push_str(&format!("%{b:02X}"));
+                }
+            }
+            url.push('&');
+        }
+        let resp = self.http.get(url).send().await.map_err(connect_err)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(connect_err)?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ProblemBody>(&bytes) {
+                Ok(p) => ClientError::Problem(p),
+                Err(_) => ClientError::Decode(format!("status {status}")),
+            });
+        }
+        String::from_utf8(bytes.to_vec()).map_err(|e| ClientError::Decode(e.to_string()))
+    }
 }

@@ -4,15 +4,19 @@
 //! Layout of `DIR`:
 //! - `ca.crt`, `ca.key` (0600): the relay's CA;
 //! - `directory/`: the sled store (one process at a time);
+//! - `store.key` (0600): the key of the encrypted room store; `rooms/`: the room documents,
+//!   sealed with AES-256-GCM; `audit/`: the hash-chained audit log;
 //! - `relay.json`: the URL of the running relay, read by `kizuna admin`;
 //! - `admin/admin.crt`, `admin/admin.key` (0600): the administrator's first identity, made at
 //!   first start by `kizuna serve` (the demo puts it in `demo/admin.*` instead).
 //!
 //! The server certificate is made afresh at every start and kept in memory only.
 
+use crate::audit::AuditLog;
 use crate::directory::{Professional, SledDirectory};
+use crate::documents::{self, Documents, MemoryBudget};
 use crate::pki::{self, Ca};
-use crate::relay::{Relay, RelayConfig};
+use crate::relay::{Relay, RelayConfig, Storage};
 use crate::wire::NewProfessional;
 use kizuna_core::{Organisation, Profession, ProfessionalId};
 use std::net::SocketAddr;
@@ -70,7 +74,13 @@ pub fn prepare(
         )
     })?;
     let url = public_url(listen, hostname);
-    let relay = Arc::new(Relay::new(Arc::new(dir), ca.clone(), url, config)?);
+    let key = documents::load_or_create_key(&data.join("store.key"))?;
+    let documents = Documents::open(&data.join("rooms"), &key, MemoryBudget::default())
+        .map_err(|e| format!("cannot open the room store in {}: {e}", data.display()))?;
+    let audit = AuditLog::open(&data.join("audit"))
+        .map_err(|e| format!("cannot open the audit log in {}: {e}", data.display()))?;
+    let storage = Storage { documents, audit };
+    let relay = Arc::new(Relay::new(Arc::new(dir), ca.clone(), url, config, storage)?);
     let mut names = vec![
         "localhost".to_string(),
         "127.0.0.1".to_string(),

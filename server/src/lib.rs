@@ -4,19 +4,26 @@
 //! - [`pki`]: the relay's CA, device certificates, TLS 1.3 configurations.
 //! - [`directory`]: storage of the directory behind a trait (sled today).
 //! - [`relay`]: the rules (who may see which room, enrollment, revocation).
+//! - [`sync`]: serving `POST /v1/sync` (visibility, write checks, post numbers);
+//!   [`documents`]: the encrypted room documents, loaded on demand and unloaded when idle;
+//!   [`events`]: the live channel; [`audit`]: the hash-chained audit log.
 //! - [`api`]: `router(state) -> Router`, problem+json errors, per-request identity checks.
 //! - [`net`]: `serve(listener, tls, router, shutdown)`, the TLS accept loop.
 //! - [`data`]: the data directory and start-up; [`demo`]: the demo city.
 //! - [`client`]: the HTTPS client used by `kizuna admin` and the tests.
 
 pub mod api;
+pub mod audit;
 pub mod client;
 pub mod data;
 pub mod demo;
 pub mod directory;
+pub mod documents;
+pub mod events;
 pub mod net;
 pub mod pki;
 pub mod relay;
+pub mod sync;
 pub mod wire;
 
 pub use api::router;

@@ -85,6 +85,30 @@ enum AdminCmd {
     /// List or revoke devices.
     #[command(subcommand)]
     Device(DeviceCmd),
+    /// Check or export the audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCmd {
+    /// Check the hash chain: prints "intact" or the first broken record (exit status 1).
+    Verify,
+    /// Print records as JSON lines, oldest first.
+    Export {
+        /// Only this room (or restricted document).
+        #[arg(long)]
+        room: Option<String>,
+        /// Only this professional.
+        #[arg(long)]
+        professional: Option<String>,
+        /// Only records at or after this time (RFC 3339, or milliseconds since 1970).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only records before this time.
+        #[arg(long)]
+        until: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -564,6 +588,48 @@ async fn run_admin(args: AdminArgs) -> Result<(), data::StartError> {
                     );
                 }
             }
+        }
+        AdminCmd::Audit(AuditCmd::Verify) => {
+            let v = client.audit_verify().await?;
+            if json {
+                print_json(&v)?;
+            } else if v.intact {
+                println!("intact: {} records, chain unbroken", v.records);
+            } else {
+                println!(
+                    "BROKEN at record {}: {}",
+                    v.first_broken.unwrap_or(0),
+                    v.problem.as_deref().unwrap_or("unknown")
+                );
+            }
+            if !v.intact {
+                return Err("the audit log is not intact".into());
+            }
+        }
+        AdminCmd::Audit(AuditCmd::Export {
+            room,
+            professional,
+            since,
+            until,
+        }) => {
+            if let Some(r) = &room {
+                parse::<RoomId>(r, "room id")?;
+            }
+            if let Some(p) = &professional {
+                parse::<ProfessionalId>(p, "professional id")?;
+            }
+            let mut q = Vec::new();
+            for (k, v) in [
+                ("room", room),
+                ("professional", professional),
+                ("since", since),
+                ("until", until),
+            ] {
+                if let Some(v) = v {
+                    q.push((k, v));
+                }
+            }
+            print!("{}", client.audit_export(&q).await?);
         }
         AdminCmd::Device(DeviceCmd::Revoke { device_id, wipe }) => {
             let id: DeviceId = parse(&device_id, "device id")?;

@@ -4,14 +4,19 @@
 //! Every rule is here, in plain functions the HTTP layer calls, so the demo, the HTTP API and
 //! the tests all go through the same checks.
 
+use crate::audit::AuditLog;
 use crate::directory::{DirError, Directory, EnrollCode, Professional, Room};
+use crate::documents::Documents;
+use crate::events::Events;
 use crate::pki::{Ca, CsrError, DeviceIdentity};
 use crate::wire::{
     DirectoryView, EnrollCodeResponse, EnrollResponse, MeDevice, MeProfessional, MeResponse,
     MeRoom, MemberView, NewProfessional, NewRoom, RoomView,
 };
 use kizuna_core::validate::{Check, check_text};
-use kizuna_core::{DeviceId, Profession, ProfessionalId, Role, RoomId, RoomKind, Timestamp};
+use kizuna_core::{
+    Author, DeviceId, Profession, ProfessionalId, Role, RoomId, RoomKind, Timestamp,
+};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -168,9 +173,45 @@ fn pct(s: &str) -> String {
 }
 
 const META_NOTICES: &str = "room:city_notices";
+const META_AUTHOR: &str = "relay:author";
+
+/// The relay's author identity, made once and kept in the directory: its device id is the
+/// actor of every change the relay writes.
+fn relay_author(dir: &dyn Directory) -> Result<Author, RelayError> {
+    let ids = match dir.meta(META_AUTHOR)? {
+        Some(b) if b.len() == 32 => b,
+        _ => {
+            let mut b = ProfessionalId::new().as_bytes().to_vec();
+            b.extend_from_slice(DeviceId::new().as_bytes());
+            dir.set_meta(META_AUTHOR, &b)?;
+            dir.flush()?;
+            b
+        }
+    };
+    let id = |s: &[u8]| uuid::Uuid::from_slice(s).map_err(|e| RelayError::Internal(e.to_string()));
+    Ok(Author {
+        professional: ProfessionalId(id(&ids[..16])?),
+        device: DeviceId(id(&ids[16..])?),
+        display_name: "Kizuna".into(),
+        profession: Profession::CityAdministrator,
+        organisation: String::new(),
+    })
+}
 const META_ALERTS: &str = "room:alerts";
 
-/// The relay: the directory, the CA and the rules.
+/// Where the relay keeps room documents and the audit log.
+#[derive(Debug)]
+pub struct Storage {
+    /// The room documents (encrypted at rest).
+    pub documents: Documents,
+    /// The hash-chained audit log.
+    pub audit: AuditLog,
+}
+
+/// Fallback sync states by device and document.
+pub(crate) type FallbackStates = Mutex<HashMap<(DeviceId, RoomId), automerge::sync::State>>;
+
+/// The relay: the directory, the CA, the room documents, the audit log and the rules.
 pub struct Relay {
     dir: Arc<dyn Directory>,
     ca: Arc<Ca>,
@@ -179,6 +220,11 @@ pub struct Relay {
     limiter: RateLimiter,
     /// Serialises creation of direct rooms so two racing requests make one room.
     direct_lock: Mutex<()>,
+    documents: Documents,
+    audit: AuditLog,
+    events: Events,
+    author: Author,
+    fallback: FallbackStates,
 }
 
 impl std::fmt::Debug for Relay {
@@ -197,7 +243,9 @@ impl Relay {
         ca: Arc<Ca>,
         public_url: String,
         config: RelayConfig,
+        storage: Storage,
     ) -> Result<Relay, RelayError> {
+        let author = relay_author(dir.as_ref())?;
         let relay = Relay {
             dir,
             ca,
@@ -205,6 +253,11 @@ impl Relay {
             config,
             limiter: RateLimiter::default(),
             direct_lock: Mutex::new(()),
+            documents: storage.documents,
+            audit: storage.audit,
+            events: Events::new(),
+            author,
+            fallback: Mutex::default(),
         };
         relay.ensure_city_room(META_NOTICES, RoomKind::CityNotices, "市からのお知らせ")?;
         relay.ensure_city_room(META_ALERTS, RoomKind::Alerts, "災害・感染症アラート")?;
@@ -219,6 +272,30 @@ impl Relay {
     /// The CA.
     pub fn ca(&self) -> &Arc<Ca> {
         &self.ca
+    }
+
+    /// The room documents.
+    pub fn documents(&self) -> &Documents {
+        &self.documents
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// The live channel.
+    pub fn events(&self) -> &Events {
+        &self.events
+    }
+
+    /// The relay's own identity in documents (it writes post numbers, members, consent).
+    pub fn relay_author(&self) -> &Author {
+        &self.author
+    }
+
+    pub(crate) fn fallback_states(&self) -> &FallbackStates {
+        &self.fallback
     }
 
     /// The URL devices use to reach the relay (put into QR codes).
@@ -301,6 +378,11 @@ impl Relay {
             self.dir
                 .set_membership(self.alerts_room()?, p.id, city_role)?;
         }
+        self.dir.flush()?;
+        self.membership_changed(self.notices_room()?, p.id)?;
+        if p.is_admin() || p.profession.is_care_provider() {
+            self.membership_changed(self.alerts_room()?, p.id)?;
+        }
         tracing::info!(professional = %p.id, profession = p.profession.key(), "professional added");
         Ok(p)
     }
@@ -326,8 +408,9 @@ impl Relay {
                 "administrators cannot be removed through the API".into(),
             ));
         }
-        for (room, _) in self.dir.memberships_of(id)? {
-            self.dir.remove_membership(room, id)?;
+        let rooms = self.dir.memberships_of(id)?;
+        for (room, _) in &rooms {
+            self.dir.remove_membership(*room, id)?;
         }
         for mut d in self.dir.devices()? {
             if d.professional == id && d.revoked_at.is_none() {
@@ -339,6 +422,9 @@ impl Relay {
         p.removed_at = Some(Timestamp::now());
         self.dir.put_professional(&p)?;
         self.dir.flush()?;
+        for (room, _) in rooms {
+            self.membership_changed(room, id)?;
+        }
         tracing::info!(professional = %id, "professional removed");
         Ok(())
     }
@@ -622,6 +708,7 @@ impl Relay {
         }
         self.dir.set_membership(room, professional, role)?;
         self.dir.flush()?;
+        self.membership_changed(room, professional)?;
         tracing::info!(room = %room, professional = %professional, role = ?role, "member invited");
         Ok(())
     }
@@ -636,6 +723,7 @@ impl Relay {
             return Err(RelayError::NotFound("membership"));
         }
         self.dir.flush()?;
+        self.membership_changed(room, professional)?;
         tracing::info!(room = %room, professional = %professional, "member removed");
         Ok(())
     }
@@ -741,6 +829,8 @@ impl Relay {
         self.dir.set_membership(id, a, Role::Writer)?;
         self.dir.set_membership(id, b, Role::Writer)?;
         self.dir.flush()?;
+        self.membership_changed(id, a)?;
+        self.membership_changed(id, b)?;
         Ok(MeRoom {
             id,
             kind: RoomKind::Direct,

@@ -133,6 +133,9 @@ pub struct RoomStore {
     /// Rooms open somewhere in this process: one in-memory copy per room, shared by every
     /// handle, dropped when the last handle goes.
     open: Arc<Mutex<HashMap<RoomId, Weak<Mutex<Open>>>>>,
+    /// Whether writes count changes the relay has not acknowledged (devices only; the relay
+    /// *is* the relay, and counting would walk a room's whole history on every write).
+    track_pending: bool,
 }
 
 impl std::fmt::Debug for RoomStore {
@@ -153,7 +156,14 @@ impl RoomStore {
         Ok(RoomStore {
             vault: Vault::open(backend, store_key)?,
             open: Arc::default(),
+            track_pending: true,
         })
+    }
+
+    /// The same store as kept by the relay: no "pending upload" bookkeeping on writes.
+    pub fn relay_side(mut self) -> Self {
+        self.track_pending = false;
+        self
     }
 
     /// The vault, for other encrypted records kept beside the rooms (sync state, blobs…).
@@ -201,8 +211,11 @@ impl RoomStore {
         }
         let snapshot = room.save();
         let heads = room.heads();
-        let pending =
-            u32::try_from(room.doc_mut().get_changes(&relay_heads).len()).unwrap_or(u32::MAX);
+        let pending = if self.track_pending {
+            u32::try_from(room.doc_mut().get_changes(&relay_heads).len()).unwrap_or(u32::MAX)
+        } else {
+            0
+        };
         let meta = RoomMeta {
             id,
             kind: room.kind(),
@@ -231,6 +244,7 @@ impl RoomStore {
             meta,
             room: Some(room),
             removed: false,
+            track_pending: self.track_pending,
         }));
         open.insert(id, Arc::downgrade(&inner));
         Ok(RoomHandle { id, inner })
@@ -253,6 +267,7 @@ impl RoomStore {
             meta,
             room: None,
             removed: false,
+            track_pending: self.track_pending,
         }));
         open.retain(|_, w| w.strong_count() > 0);
         open.insert(id, Arc::downgrade(&inner));
@@ -366,6 +381,7 @@ struct Open {
     meta: RoomMeta,
     room: Option<Room>,
     removed: bool,
+    track_pending: bool,
 }
 
 impl std::fmt::Debug for RoomHandle {
@@ -599,9 +615,11 @@ impl Open {
                 meta.next_chunk += 1;
             }
             meta.saved_heads = heads.iter().map(|h| h.0).collect();
-            let relay = meta.relay_heads();
-            meta.pending =
-                u32::try_from(room.doc_mut().get_changes(&relay).len()).unwrap_or(u32::MAX);
+            if self.track_pending {
+                let relay = meta.relay_heads();
+                meta.pending =
+                    u32::try_from(room.doc_mut().get_changes(&relay).len()).unwrap_or(u32::MAX);
+            }
         }
         writes.push(Write::Put(meta_key(id), encode(&meta)?));
         self.vault.apply(writes)?;

@@ -99,7 +99,10 @@ fn concat(changes: &[Vec<u8>]) -> Vec<u8> {
 /// Applies the relay's answer: merges what arrived, records the relay's heads, adds new
 /// documents, deletes withdrawn ones, and carries the fallback protocol forward.
 pub fn apply_response(store: &RoomStore, resp: &SyncResponse) -> Result<SyncReport> {
-    let mut report = SyncReport::default();
+    let mut report = SyncReport {
+        again: resp.more,
+        ..SyncReport::default()
+    };
     for result in &resp.docs {
         let id = result.doc;
         match &result.outcome {

@@ -66,6 +66,8 @@ pub struct SyncResponse {
     pub version: u16,
     /// Results; documents the device listed that are unchanged may be left out.
     pub docs: Vec<DocResult>,
+    /// The relay held back some documents to keep this answer small: ask again at once.
+    pub more: bool,
 }
 
 /// The relay's answer for one document.

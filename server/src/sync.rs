@@ -1,0 +1,443 @@
+//! Serving `POST /v1/sync`: for each document a device names, decide whether it may see it
+//! (member of the room, and in the audience of a restricted document), then let the core
+//! check, merge and number its changes under the room's lock, persist durably, and answer
+//! with what the device lacks. With `discover`, documents the device may see but did not name
+//! are sent whole. Every access goes into the audit log before the answer leaves.
+
+use crate::audit::Entry;
+use crate::directory::{Device, Professional};
+use crate::documents::Documents;
+use crate::events::Target;
+use crate::relay::{Relay, RelayError};
+use kizuna_core::room::{MemberInfo, Scope};
+use kizuna_core::sync::protocol::{
+    DocInfo, DocResult, DocSync, Outcome, PROTOCOL_VERSION, SyncRequest, SyncResponse, to_wire,
+};
+use kizuna_core::sync::relay::serve_doc;
+use kizuna_core::sync::validate::Writer;
+use kizuna_core::{CoreError, ProfessionalId, Role, Room, RoomHandle, RoomId, Timestamp};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Whole documents (`New`) sent in one answer stop after this many bytes; the answer then
+/// says `more` and the device asks again. Keeps every answer far below the decode limit.
+pub const NEW_DOCS_BUDGET: usize = 8 * 1024 * 1024;
+/// Fallback (Automerge sync protocol) states kept in memory at most; a forgotten state only
+/// costs the device one more round.
+pub const MAX_FALLBACK_STATES: usize = 10_000;
+
+fn core(e: CoreError) -> RelayError {
+    RelayError::Internal(e.to_string())
+}
+
+fn hex(h: &automerge::ChangeHash) -> String {
+    h.0.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Everything one request did, gathered for the audit log and the live channel.
+#[derive(Default)]
+struct Trail {
+    audit: Vec<Entry>,
+    changed: Vec<Target>,
+}
+
+impl Trail {
+    fn log(
+        &mut self,
+        p: &Professional,
+        d: &Device,
+        action: &'static str,
+        doc: RoomId,
+        changes: Vec<String>,
+        reason: Option<String>,
+    ) {
+        self.audit.push(Entry {
+            professional: Some(p.id),
+            device: Some(d.id),
+            action,
+            room: Some(doc),
+            subject: None,
+            changes,
+            reason,
+        });
+    }
+}
+
+impl Relay {
+    /// Serves one sync request of device `d` of professional `p`.
+    pub fn sync(
+        &self,
+        p: &Professional,
+        d: &Device,
+        req: &SyncRequest,
+    ) -> Result<SyncResponse, RelayError> {
+        let memberships: HashMap<RoomId, Role> =
+            self.directory().memberships_of(p.id)?.into_iter().collect();
+        let mut trail = Trail::default();
+        let mut results = Vec::new();
+        let mut seen = HashSet::new();
+        for doc in &req.docs {
+            if !seen.insert(doc.doc) {
+                continue;
+            }
+            if let Some(r) = self.sync_doc(p, d, &memberships, doc, &mut trail)? {
+                results.push(r);
+            }
+        }
+        let mut more = false;
+        if req.discover {
+            let mut budget = NEW_DOCS_BUDGET;
+            let mut wanted: Vec<RoomId> = memberships.keys().copied().collect();
+            wanted.sort();
+            let mut candidates = Vec::new();
+            for room in wanted {
+                candidates.push((room, None));
+                for scope in self.documents().scopes_of(room) {
+                    if scope.audience.contains(&p.id) {
+                        candidates.push((room, Some(scope)));
+                    }
+                }
+            }
+            for (room, scope) in candidates {
+                let id = scope.as_ref().map_or(room, Scope::doc_id);
+                if seen.contains(&id) {
+                    continue;
+                }
+                if budget == 0 {
+                    more = true;
+                    break;
+                }
+                if let Some((r, size)) = self.send_whole(p, d, room, scope.as_ref(), &mut trail)? {
+                    budget = budget.saturating_sub(size);
+                    results.push(r);
+                }
+            }
+        }
+        self.audit()
+            .append(trail.audit)
+            .map_err(|e| RelayError::Internal(e.to_string()))?;
+        self.events().publish(trail.changed);
+        Ok(SyncResponse {
+            version: PROTOCOL_VERSION,
+            docs: results,
+            more,
+        })
+    }
+
+    /// The documents professional `p` may see now (for the live channel's filter).
+    pub fn visible_docs(&self, p: ProfessionalId) -> Result<HashSet<RoomId>, RelayError> {
+        let mut out = HashSet::new();
+        for (room, _) in self.directory().memberships_of(p)? {
+            out.insert(room);
+            for s in self.documents().scopes_of(room) {
+                if s.audience.contains(&p) {
+                    out.insert(s.doc_id());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn sync_doc(
+        &self,
+        p: &Professional,
+        d: &Device,
+        memberships: &HashMap<RoomId, Role>,
+        req: &DocSync,
+        trail: &mut Trail,
+    ) -> Result<Option<DocResult>, RelayError> {
+        let docs = self.documents();
+        let existing = docs.get(req.doc).map_err(core)?;
+        let scope = match &existing {
+            Some(h) => h.meta().scope,
+            None => req.create.clone().filter(|s| s.doc_id() == req.doc),
+        };
+        let parent = scope.as_ref().map_or(req.doc, |s| s.parent);
+        let role = memberships.get(&parent).copied();
+        let visible = role.is_some() && scope.as_ref().is_none_or(|s| s.audience.contains(&p.id));
+        let gone = |trail: &mut Trail| {
+            trail.log(p, d, "denied", req.doc, Vec::new(), None);
+            Ok(Some(DocResult {
+                doc: req.doc,
+                outcome: Outcome::Gone,
+            }))
+        };
+        let Some(role) = role.filter(|_| visible) else {
+            return gone(trail);
+        };
+        // The common case of a reconnect: nothing new on either side. Answered from the
+        // stored metadata without loading the document.
+        if let Some(h) = &existing {
+            let meta = h.meta();
+            if req.changes.is_empty()
+                && req.sync_message.is_none()
+                && to_wire(&meta.saved_heads()) == req.known_heads
+            {
+                return Ok(None);
+            }
+        }
+        let lock = docs.room_lock(parent);
+        let mut state = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let handle = match existing {
+            Some(h) => h,
+            None => match &scope {
+                Some(s) => {
+                    if let Some(why) = self.scope_refusal(p, role, s)? {
+                        trail.log(p, d, "refused", req.doc, Vec::new(), Some(why.clone()));
+                        return Ok(Some(DocResult {
+                            doc: req.doc,
+                            outcome: Outcome::Refused {
+                                reason: why,
+                                changes: Vec::new(),
+                                heads: Vec::new(),
+                            },
+                        }));
+                    }
+                    trail.log(p, d, "created", req.doc, Vec::new(), None);
+                    docs.get_or_create_scoped(s).map_err(core)?
+                }
+                None => match self.directory_room_doc(parent)? {
+                    Some(h) => h,
+                    None => return gone(trail),
+                },
+            },
+        };
+        let writer = Writer {
+            professional: p.id,
+            device: d.id,
+            role,
+            admin: p.is_admin(),
+        };
+        let key = (d.id, req.doc);
+        let mut fallback = self
+            .fallback_states()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&key)
+            .unwrap_or_default();
+        let mut last = docs.last_post_no(&mut state, parent).map_err(core)?;
+        let now = Timestamp::now();
+        let author = self.relay_author();
+        let served = handle.write(|room| {
+            Ok(serve_doc(
+                room,
+                req,
+                &writer,
+                author,
+                now,
+                &mut || {
+                    last += 1;
+                    last
+                },
+                &mut fallback,
+            ))
+        });
+        let served = match served {
+            Ok(s) => s,
+            Err(e) => {
+                Documents::forget_post_no(&mut state);
+                return Err(core(e));
+            }
+        };
+        Documents::set_last_post_no(&mut state, last);
+        drop(state);
+        if matches!(served.outcome, Outcome::SyncMessage { .. }) {
+            let mut states = self
+                .fallback_states()
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if states.len() >= MAX_FALLBACK_STATES {
+                states.clear();
+            }
+            states.insert(key, fallback);
+        }
+        if !served.accepted.is_empty() {
+            trail.log(
+                p,
+                d,
+                "write",
+                req.doc,
+                served.accepted.iter().map(hex).collect(),
+                None,
+            );
+            trail.changed.push(Target::Doc(req.doc));
+        }
+        if !served.refused.is_empty() || matches!(served.outcome, Outcome::Refused { .. }) {
+            let reason = match &served.outcome {
+                Outcome::Refused { reason, .. } => Some(reason.clone()),
+                _ => None,
+            };
+            trail.log(
+                p,
+                d,
+                "refused",
+                req.doc,
+                served.refused.iter().map(hex).collect(),
+                reason,
+            );
+        }
+        let sent = match &served.outcome {
+            Outcome::Updated { changes, heads, .. } | Outcome::Refused { changes, heads, .. } => {
+                (!changes.is_empty()).then(|| heads.clone())
+            }
+            Outcome::SyncMessage { .. } => Some(Vec::new()),
+            _ => None,
+        };
+        if let Some(heads) = sent {
+            let heads = heads
+                .iter()
+                .map(|h| hex(&automerge::ChangeHash(*h)))
+                .collect();
+            trail.log(p, d, "read", req.doc, heads, None);
+        }
+        Ok(Some(DocResult {
+            doc: req.doc,
+            outcome: served.outcome,
+        }))
+    }
+
+    /// Why `p` may not create a restricted document for `scope`, if not.
+    fn scope_refusal(
+        &self,
+        p: &Professional,
+        role: Role,
+        scope: &Scope,
+    ) -> Result<Option<String>, RelayError> {
+        if role != Role::Writer {
+            return Ok(Some("readers cannot post restricted reports".into()));
+        }
+        if !scope.audience.contains(&p.id) {
+            return Ok(Some(
+                "the author must be in the audience of a restricted document".into(),
+            ));
+        }
+        let members: HashSet<ProfessionalId> = self
+            .directory()
+            .members_of(scope.parent)?
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect();
+        if scope.audience.iter().any(|m| !members.contains(m)) {
+            return Ok(Some(
+                "a restricted report may only be shared with members of the room".into(),
+            ));
+        }
+        Ok(None)
+    }
+
+    /// The document of a directory room, created with its members (and consent) on first use.
+    fn directory_room_doc(&self, id: RoomId) -> Result<Option<RoomHandle>, RelayError> {
+        let Some(room) = self.directory().room(id)? else {
+            return Ok(None);
+        };
+        let members = self.member_infos(id)?;
+        let author = self.relay_author().clone();
+        let h = self
+            .documents()
+            .get_or_create(id, room.kind, |doc: &mut Room| {
+                let now = Timestamp::now();
+                if let Some(c) = &room.consent {
+                    doc.set_consent(&author, now, c)?;
+                }
+                doc.set_members(&author, now, &members)
+            })
+            .map_err(core)?;
+        Ok(Some(h))
+    }
+
+    /// The directory's member list of a room, as mirrored into its document.
+    pub(crate) fn member_infos(
+        &self,
+        room: RoomId,
+    ) -> Result<BTreeMap<ProfessionalId, MemberInfo>, RelayError> {
+        let mut out = BTreeMap::new();
+        for (pid, role) in self.directory().members_of(room)? {
+            if let Some(m) = self.directory().professional(pid)? {
+                out.insert(
+                    pid,
+                    MemberInfo {
+                        role,
+                        name: m.name,
+                        profession: m.profession,
+                        organisation: m.organisation.name,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// After a membership change: mirrors the member list into the room's document (if the
+    /// relay has it yet) and tells the professional's devices to sync.
+    pub(crate) fn membership_changed(
+        &self,
+        room: RoomId,
+        who: ProfessionalId,
+    ) -> Result<(), RelayError> {
+        let lock = self.documents().room_lock(room);
+        let guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(h) = self.documents().get(room).map_err(core)? {
+            let members = self.member_infos(room)?;
+            let author = self.relay_author().clone();
+            h.write(|doc| {
+                if doc.members()? != members {
+                    doc.set_members(&author, Timestamp::now(), &members)?;
+                }
+                Ok(())
+            })
+            .map_err(core)?;
+        }
+        drop(guard);
+        let mut targets = vec![Target::Doc(room), Target::Professional(who, room)];
+        for s in self.documents().scopes_of(room) {
+            targets.push(Target::Professional(who, s.doc_id()));
+        }
+        self.events().publish(targets);
+        Ok(())
+    }
+
+    /// A whole document for a device that did not have it.
+    fn send_whole(
+        &self,
+        p: &Professional,
+        d: &Device,
+        room: RoomId,
+        scope: Option<&Scope>,
+        trail: &mut Trail,
+    ) -> Result<Option<(DocResult, usize)>, RelayError> {
+        let lock = self.documents().room_lock(room);
+        let guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let handle = match scope {
+            Some(s) => self.documents().get(s.doc_id()).map_err(core)?,
+            None => self.directory_room_doc(room)?,
+        };
+        drop(guard);
+        let Some(handle) = handle else {
+            return Ok(None);
+        };
+        let kind = handle.kind();
+        let (bytes, heads) = handle.read(|r| Ok((r.save(), r.heads()))).map_err(core)?;
+        let heads_hex = heads.iter().map(hex).collect();
+        trail.log(p, d, "read", handle.id(), heads_hex, None);
+        let size = bytes.len();
+        Ok(Some((
+            DocResult {
+                doc: handle.id(),
+                outcome: Outcome::New {
+                    info: DocInfo {
+                        kind,
+                        scope: scope.cloned(),
+                    },
+                    bytes,
+                    heads: to_wire(&heads),
+                },
+            },
+            size,
+        )))
+    }
+}
