@@ -4,4 +4,5 @@
 pub mod loopback;
 pub mod measure;
 pub mod prose;
+pub mod samod_w2;
 pub mod workload;
