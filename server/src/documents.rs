@@ -325,3 +325,46 @@ fn sweep(inner: &Inner) -> usize {
     }
     n
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn idle_and_over_budget_documents_are_unloaded_and_reload_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = MemoryBudget {
+            max_docs: 2,
+            max_saved_bytes: u64::MAX,
+            idle: Duration::from_secs(3600),
+        };
+        let docs = Documents::open(dir.path(), &[3; 32], budget).unwrap();
+        let ids: Vec<RoomId> = (0..4).map(|_| RoomId::new()).collect();
+        for id in &ids {
+            let h = docs
+                .get_or_create(*id, RoomKind::Patient, |_| Ok(()))
+                .unwrap();
+            h.read(|r| Ok(r.heads())).unwrap();
+        }
+        assert_eq!(docs.loaded_count(), 4);
+        assert_eq!(docs.sweep(), 2, "the two least recently used go");
+        assert!(docs.loaded_count() <= 2);
+        let h = docs.get(ids[0]).unwrap().unwrap();
+        assert_eq!(h.read(|r| Ok(r.kind())).unwrap(), RoomKind::Patient);
+
+        let quick = MemoryBudget {
+            idle: Duration::from_millis(1),
+            ..MemoryBudget::default()
+        };
+        drop(h);
+        drop(docs);
+        let docs = Documents::open(dir.path(), &[3; 32], quick).unwrap();
+        let h = docs.get(ids[1]).unwrap().unwrap();
+        h.read(|r| Ok(r.heads())).unwrap();
+        drop(h);
+        std::thread::sleep(Duration::from_millis(5));
+        docs.sweep();
+        assert_eq!(docs.loaded_count(), 0, "idle documents leave memory");
+    }
+}

@@ -5,4 +5,5 @@ pub mod loopback;
 pub mod measure;
 pub mod prose;
 pub mod samod_w2;
+pub mod w2;
 pub mod workload;

@@ -182,33 +182,44 @@ impl LoopRelay {
     /// Enrolls a new phone for `p` the way the app does (one-time code, key made on the
     /// device, CSR), with its store in `dir`.
     pub fn enroll(&self, p: &Professional, dir: &Path) -> Fallible<Phone> {
-        let id = p.id;
-        let code = self.with_admin(async move |c| c.enroll_code(id, None).await)?;
-        let (key, csr) = pki::new_device_key_and_csr().map_err(err)?;
-        let anon = Client::new(&self.url, &self.ca_pem, None).map_err(err)?;
-        let enrolled = self
-            .rt
-            .block_on(anon.enroll(&EnrollRequest {
-                code: code.code,
-                csr_pem: csr,
-                label: Some("loopback phone".into()),
-            }))
-            .map_err(err)?;
-        let identity = Identity {
-            url: self.url.clone(),
-            ca_pem: enrolled.ca_pem.clone(),
-            crt_pem: enrolled.certificate_pem.clone(),
-            key_pem: key.serialize_pem(),
-        };
-        let author = Author {
-            professional: p.id,
-            device: enrolled.device,
-            display_name: p.name.clone(),
-            profession: p.profession,
-            organisation: p.organisation.name.clone(),
-        };
-        Phone::open(dir, author, identity)
+        enroll(&self.rt, &self.admin()?, &self.url, &self.ca_pem, p, dir)
     }
+}
+
+/// Enrolls a new phone for `p` with the relay at `url` (administered through `admin`), with
+/// its store in `dir`.
+pub fn enroll(
+    rt: &tokio::runtime::Runtime,
+    admin: &Client,
+    url: &str,
+    ca_pem: &str,
+    p: &Professional,
+    dir: &Path,
+) -> Fallible<Phone> {
+    let code = rt.block_on(admin.enroll_code(p.id, None)).map_err(err)?;
+    let (key, csr) = pki::new_device_key_and_csr().map_err(err)?;
+    let anon = Client::new(url, ca_pem, None).map_err(err)?;
+    let enrolled = rt
+        .block_on(anon.enroll(&EnrollRequest {
+            code: code.code,
+            csr_pem: csr,
+            label: Some("loopback phone".into()),
+        }))
+        .map_err(err)?;
+    let identity = Identity {
+        url: url.to_string(),
+        ca_pem: enrolled.ca_pem.clone(),
+        crt_pem: enrolled.certificate_pem.clone(),
+        key_pem: key.serialize_pem(),
+    };
+    let author = Author {
+        professional: p.id,
+        device: enrolled.device,
+        display_name: p.name.clone(),
+        profession: p.profession,
+        organisation: p.organisation.name.clone(),
+    };
+    Phone::open(dir, author, identity)
 }
 
 async fn bind_retry(addr: SocketAddr) -> Fallible<tokio::net::TcpListener> {
@@ -259,7 +270,6 @@ pub struct Phone {
 impl Phone {
     /// Opens (or reopens after a "restart") a phone's store.
     pub fn open(dir: &Path, author: Author, identity: Identity) -> Fallible<Phone> {
-        let store = RoomStore::open(dir, &PHONE_KEY).map_err(err)?;
         let transport = HttpsTransport::new(
             &identity.url,
             &identity.ca_pem,
@@ -267,7 +277,18 @@ impl Phone {
             &identity.key_pem,
         )
         .map_err(err)?;
-        let transport: Arc<dyn Transport> = Arc::new(transport);
+        Self::with_transport(dir, author, identity, Arc::new(transport))
+    }
+
+    /// Opens a phone's store with a transport of the caller's (a byte-counting one in the
+    /// benchmarks).
+    pub fn with_transport(
+        dir: &Path,
+        author: Author,
+        identity: Identity,
+        transport: Arc<dyn Transport>,
+    ) -> Fallible<Phone> {
+        let store = RoomStore::open(dir, &PHONE_KEY).map_err(err)?;
         Ok(Phone {
             author,
             identity,

@@ -38,6 +38,21 @@ enum Workload {
         #[arg(long, default_value_t = 7)]
         runs: usize,
     },
+    /// W2: the nurse reconnects after a day offline (and samod on the same states).
+    W2 {
+        /// Seed of the generated work.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Patient rooms (30 is the standard workload).
+        #[arg(long, default_value_t = 30)]
+        rooms: usize,
+        /// Reports of history per room (365 is the standard workload).
+        #[arg(long, default_value_t = 365)]
+        history: usize,
+        /// Repetitions (each on a fresh relay).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Internal: opens a W1 store in a fresh process and reports its memory.
     #[command(hide = true)]
     W1Open {
@@ -58,6 +73,12 @@ fn main() {
             runs,
         } => w1(keep, seed, days, runs),
         Workload::W1Open { dir, room } => w1_open(&dir, room),
+        Workload::W2 {
+            seed,
+            rooms,
+            history,
+            runs,
+        } => w2(seed, rooms, history, runs),
     };
     if let Err(e) = result {
         eprintln!("kizuna-bench: {e}");
@@ -177,5 +198,61 @@ fn w1_open(dir: &Path, room: RoomId) -> Res {
     h.write(|r| r.post_report(&team[0], now, &content))?;
     h.read(|r| r.list_reports())?;
     report_value("w1", "peak_rss_mb", proc_status_mb("VmHWM:"), "MiB");
+    Ok(())
+}
+
+/// W2: each run on a fresh relay process; medians over the runs.
+fn w2(seed: u64, rooms: usize, history: usize, runs: usize) -> Res {
+    use kizuna_tests::w2::{W2Shape, run};
+    let shape = W2Shape {
+        rooms,
+        history,
+        ..W2Shape::standard()
+    };
+    let mut all = Vec::new();
+    for i in 0..runs.max(1) {
+        let work = tempfile::tempdir()?;
+        all.push(run(work.path(), &shape, seed + i as u64)?);
+    }
+    let col = |f: &dyn Fn(&kizuna_tests::w2::W2Figures) -> f64| -> Vec<f64> {
+        all.iter().map(f).collect()
+    };
+    report_median("w2", "doc_bytes", &col(&|f| f.doc_bytes as f64), "B");
+    report_median("w2", "doc_up_bytes", &col(&|f| f.up_bytes as f64), "B");
+    report_median("w2", "doc_down_bytes", &col(&|f| f.down_bytes as f64), "B");
+    report_median("w2", "floor_bytes", &col(&|f| f.floor_bytes as f64), "B");
+    report_median(
+        "w2",
+        "doc_vs_floor",
+        &col(&|f| f.doc_bytes as f64 / f.floor_bytes.max(1) as f64),
+        "x",
+    );
+    report_median("w2", "round_trips", &col(&|f| f.round_trips as f64), "n");
+    report_median("w2", "wall_ms", &col(&|f| f.wall_ms), "ms");
+    report_median("w2", "relay_cpu_ms", &col(&|f| f.relay_cpu_ms), "ms");
+    report_median(
+        "w2",
+        "samod_doc_bytes",
+        &col(&|f| f.samod.doc_bytes as f64),
+        "B",
+    );
+    report_median(
+        "w2",
+        "samod_round_trips",
+        &col(&|f| f.samod.round_trips as f64),
+        "n",
+    );
+    report_median("w2", "samod_wall_ms", &col(&|f| f.samod.wall_ms), "ms");
+    report_median(
+        "w2",
+        "samod_vs_kizuna_doc_bytes",
+        &col(&|f| f.samod.doc_bytes as f64 / f.doc_bytes.max(1) as f64),
+        "x",
+    );
+    println!(
+        "{}",
+        serde_json::json!({"workload": "w2", "figure": "blob_bytes", "value": null,
+            "note": "photo uploads arrive with the attachments issue (5); the two photos are referenced by hash only"})
+    );
     Ok(())
 }

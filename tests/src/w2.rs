@@ -1,0 +1,432 @@
+//! W2 — the nurse reconnects after a day offline (`../shared/design/performance.md`).
+//!
+//! The relay runs as its own process (the real `kizuna serve`), so its CPU time is read from
+//! `/proc`. A history phone fills 30 patient rooms with a year of reports each; the nurse's
+//! phone and a colleague's sync everything; then the nurse works offline for a day (5 reports,
+//! 8 reads, 3 comments) while the colleague posts 20 reports; then the nurse reconnects
+//! through a transport that counts every body byte and every exchange. The same two states
+//! (relay and device documents) then go through samod for comparison.
+
+use crate::loopback::{Fallible, Identity, Phone, enroll};
+use crate::samod_w2::{SamodFigures, samod_reconnect};
+use crate::workload::report_content;
+use kizuna_core::{Profession, ReportId, Role, RoomId, Timestamp};
+use kizuna_mobile::{LiveEvents, Transport, TransportError};
+use kizuna_server::client::Client;
+use kizuna_server::wire::{NewProfessional, NewRoom};
+use rand::{Rng, SeedableRng};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The shape of the workload (the standard one is [`W2Shape::standard`]).
+#[derive(Clone, Debug)]
+pub struct W2Shape {
+    /// Patient rooms.
+    pub rooms: usize,
+    /// Reports of history in each.
+    pub history: usize,
+    /// Reports the nurse writes offline.
+    pub own_reports: usize,
+    /// Reports the nurse marks read.
+    pub reads: usize,
+    /// Comments the nurse adds.
+    pub comments: usize,
+    /// Reports colleagues post meanwhile.
+    pub others: usize,
+}
+
+impl W2Shape {
+    /// The standard W2: 30 rooms × 365 reports; 5 reports, 8 reads, 3 comments; 20 others.
+    pub fn standard() -> W2Shape {
+        W2Shape {
+            rooms: 30,
+            history: 365,
+            own_reports: 5,
+            reads: 8,
+            comments: 3,
+            others: 20,
+        }
+    }
+}
+
+/// What one W2 run measured.
+#[derive(Clone, Debug)]
+pub struct W2Figures {
+    /// Request plus response body bytes of the reconnect.
+    pub doc_bytes: u64,
+    /// Request body bytes.
+    pub up_bytes: u64,
+    /// Response body bytes.
+    pub down_bytes: u64,
+    /// The new changes themselves: Σ `save_after(yesterday's heads)` over the rooms.
+    pub floor_bytes: u64,
+    /// HTTP exchanges.
+    pub round_trips: u64,
+    /// Until the device holds the relay's heads for every room.
+    pub wall_ms: f64,
+    /// Relay process CPU time during the reconnect.
+    pub relay_cpu_ms: f64,
+    /// samod on the same two states.
+    pub samod: SamodFigures,
+}
+
+/// Counts the bytes and exchanges of a transport.
+pub struct Counting {
+    inner: Arc<dyn Transport>,
+    /// Request bytes.
+    pub up: AtomicU64,
+    /// Response bytes.
+    pub down: AtomicU64,
+    /// Exchanges.
+    pub exchanges: AtomicU64,
+}
+
+impl Counting {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Transport>) -> Counting {
+        Counting {
+            inner,
+            up: AtomicU64::new(0),
+            down: AtomicU64::new(0),
+            exchanges: AtomicU64::new(0),
+        }
+    }
+
+    /// Zeroes the counters.
+    pub fn reset(&self) {
+        self.up.store(0, Ordering::SeqCst);
+        self.down.store(0, Ordering::SeqCst);
+        self.exchanges.store(0, Ordering::SeqCst);
+    }
+}
+
+impl Transport for Counting {
+    fn exchange(&self, request: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        self.up.fetch_add(request.len() as u64, Ordering::SeqCst);
+        self.exchanges.fetch_add(1, Ordering::SeqCst);
+        let r = self.inner.exchange(request)?;
+        self.down.fetch_add(r.len() as u64, Ordering::SeqCst);
+        Ok(r)
+    }
+
+    fn wait_for_changes(
+        &self,
+        cursor: u64,
+        timeout: Duration,
+    ) -> Result<LiveEvents, TransportError> {
+        self.inner.wait_for_changes(cursor, timeout)
+    }
+}
+
+/// The relay as a child process (`kizuna serve`), killed when dropped.
+pub struct ChildRelay {
+    child: Child,
+    /// Its data directory.
+    pub data: PathBuf,
+    /// Its URL.
+    pub url: String,
+}
+
+impl ChildRelay {
+    /// Starts `kizuna` (found next to the running executable) on a free loopback port.
+    pub fn start(data: &Path) -> Fallible<ChildRelay> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let bin = exe
+            .parent()
+            .map(|d| d.join("kizuna"))
+            .filter(|p| p.exists())
+            .ok_or("the kizuna binary is not built next to kizuna-bench (cargo build --release -p kizuna-server)")?;
+        let port = free_port()?;
+        let child = Command::new(bin)
+            .args(["serve", "--data"])
+            .arg(data)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("KIZUNA_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start kizuna: {e}"))?;
+        let url = format!("https://127.0.0.1:{port}");
+        let relay = ChildRelay {
+            child,
+            data: data.to_path_buf(),
+            url,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !(data.join("relay.json").exists() && data.join("admin/admin.key").exists()) {
+            if Instant::now() > deadline {
+                return Err("the relay did not start within 30 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(relay)
+    }
+
+    /// CPU time (user + system) the relay process has used, in milliseconds.
+    pub fn cpu_ms(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) start after the last ')'.
+        let rest = stat.rsplit_once(')').map_or("", |x| x.1);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the ')'.
+        (ticks(11) + ticks(12)) * 10.0
+    }
+}
+
+impl Drop for ChildRelay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Fallible<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn syncs_until_quiet(p: &Phone) -> Fallible<()> {
+    for _ in 0..50 {
+        let r = p.sync().map_err(err)?;
+        if !r.again && r.updated.is_empty() && r.added.is_empty() {
+            return Ok(());
+        }
+    }
+    Err("sync did not settle".into())
+}
+
+/// Runs W2 once in `work` (a fresh directory).
+pub fn run(work: &Path, shape: &W2Shape, seed: u64) -> Fallible<W2Figures> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let relay = ChildRelay::start(&work.join("relay"))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(err)?;
+    let admin = Client::admin_from_data_dir(&relay.data, None).map_err(err)?;
+    let ca_pem = std::fs::read_to_string(relay.data.join("ca.crt")).map_err(err)?;
+    let mut wait = 0;
+    while rt.block_on(admin.health()).is_err() {
+        wait += 1;
+        if wait > 200 {
+            return Err("the relay does not answer".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let person = |name: &str, profession| NewProfessional {
+        name: name.into(),
+        kana: "かんごし".into(),
+        profession,
+        organisation: kizuna_core::Organisation {
+            name: "みどり訪問看護ステーション".into(),
+            office_number: None,
+        },
+    };
+    let add = |n: NewProfessional| rt.block_on(admin.add_professional(&n)).map_err(err);
+    let nurse = add(person("佐藤 美咲", Profession::Nurse))?;
+    let history = add(person("高橋 一郎", Profession::Nurse))?;
+    let colleague = add(person("田中 医師", Profession::Doctor))?;
+    let mut rooms: Vec<RoomId> = Vec::new();
+    for i in 0..shape.rooms {
+        let r = rt
+            .block_on(admin.create_room(&NewRoom {
+                kind: kizuna_core::RoomKind::Patient,
+                display_name: format!("患者 {i}"),
+                consent: Some(kizuna_core::model::Consent {
+                    given_by: "本人".into(),
+                    relation: "本人".into(),
+                    date: kizuna_core::Date::new(2025, 11, 1).map_err(err)?,
+                    obtained_by: "市".into(),
+                    obtained_by_id: None,
+                    form: None,
+                }),
+            }))
+            .map_err(err)?;
+        for p in [&nurse, &history, &colleague] {
+            rt.block_on(admin.invite(r.id, p.id, Role::Writer))
+                .map_err(err)?;
+        }
+        rooms.push(r.id);
+    }
+    let hist = enroll(
+        &rt,
+        &admin,
+        &relay.url,
+        &ca_pem,
+        &history,
+        &work.join("history"),
+    )?;
+    syncs_until_quiet(&hist)?;
+    let year_ago = Timestamp::now().plus_millis(-365 * 86_400_000);
+    for room in &rooms {
+        for d in 0..shape.history {
+            let t = year_ago.plus_millis(i64::try_from(d).unwrap_or(0) * 86_400_000);
+            hist.post(*room, &report_content(&mut rng, t))?;
+        }
+    }
+    syncs_until_quiet(&hist)?;
+    drop(hist);
+
+    // The nurse's phone, with a counting transport.
+    let plain = enroll(
+        &rt,
+        &admin,
+        &relay.url,
+        &ca_pem,
+        &nurse,
+        &work.join("nurse-enroll"),
+    )?;
+    let identity: Identity = plain.identity.clone();
+    let author = plain.author.clone();
+    drop(plain);
+    let https = kizuna_mobile::HttpsTransport::new(
+        &identity.url,
+        &identity.ca_pem,
+        &identity.crt_pem,
+        &identity.key_pem,
+    )
+    .map_err(err)?;
+    let counting = Arc::new(Counting::new(Arc::new(https)));
+    let phone = Phone::with_transport(&work.join("nurse"), author, identity, counting.clone())?;
+    syncs_until_quiet(&phone)?;
+    let other = enroll(
+        &rt,
+        &admin,
+        &relay.url,
+        &ca_pem,
+        &colleague,
+        &work.join("colleague"),
+    )?;
+    syncs_until_quiet(&other)?;
+
+    let base: Vec<Vec<automerge::ChangeHash>> = rooms
+        .iter()
+        .map(|r| {
+            phone
+                .store()
+                .open_room(*r)
+                .and_then(|h| h.read(|room| Ok(room.heads())))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+
+    // A day offline.
+    let now = Timestamp::now();
+    for i in 0..shape.own_reports {
+        let room = rooms[rng.random_range(0..rooms.len())];
+        let mut c = report_content(&mut rng, now);
+        if i >= 2 {
+            c.attachments.clear();
+        }
+        phone.post(room, &c)?;
+    }
+    let pick = |rng: &mut rand_chacha::ChaCha8Rng| -> Fallible<(RoomId, ReportId)> {
+        let room = rooms[rng.random_range(0..rooms.len())];
+        let list = phone.store().room_reports(room, 50).map_err(err)?;
+        let r = list
+            .get(rng.random_range(0..list.len().max(1)))
+            .ok_or("empty room")?;
+        Ok((room, r.id))
+    };
+    for _ in 0..shape.reads {
+        let (room, report) = pick(&mut rng)?;
+        let h = phone.store().open_room(room).map_err(err)?;
+        h.write(|r| r.mark_read(&phone.author, Timestamp::now(), report))
+            .map_err(err)?;
+    }
+    for i in 0..shape.comments {
+        let (room, report) = pick(&mut rng)?;
+        let h = phone.store().open_room(room).map_err(err)?;
+        h.write(|r| {
+            r.add_comment(
+                &phone.author,
+                Timestamp::now(),
+                report,
+                &format!("了解しました。次回訪問時に確認します。({i})"),
+            )
+        })
+        .map_err(err)?;
+    }
+    for _ in 0..shape.others {
+        let room = rooms[rng.random_range(0..rooms.len())];
+        let mut c = report_content(&mut rng, now);
+        c.attachments.clear();
+        other.post(room, &c)?;
+    }
+    syncs_until_quiet(&other)?;
+
+    // The two states samod starts from, saved before the reconnect.
+    let save = |p: &Phone| -> Fallible<Vec<Vec<u8>>> {
+        rooms
+            .iter()
+            .map(|r| {
+                p.store()
+                    .open_room(*r)
+                    .and_then(|h| h.read(|room| Ok(room.save())))
+                    .map_err(err)
+            })
+            .collect()
+    };
+    let relay_docs = save(&other)?;
+    let device_docs = save(&phone)?;
+
+    // Reconnect: exchanges until the device holds the relay's heads for every room.
+    counting.reset();
+    let cpu0 = relay.cpu_ms();
+    let t0 = Instant::now();
+    let converged = |p: &Phone| -> Fallible<bool> {
+        for r in &rooms {
+            let meta = p.store().open_room(*r).map_err(err)?.meta();
+            if meta.saved_heads() != meta.relay_heads() || meta.pending() > 0 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
+    let mut tries = 0;
+    loop {
+        let report = phone.sync().map_err(err)?;
+        tries += 1;
+        if !report.again && converged(&phone)? {
+            break;
+        }
+        if tries > 20 {
+            return Err("the reconnect did not converge".into());
+        }
+    }
+    let wall_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let relay_cpu_ms = relay.cpu_ms() - cpu0;
+    let mut floor = 0u64;
+    for (r, b) in rooms.iter().zip(&base) {
+        let h = phone.store().open_room(*r).map_err(err)?;
+        floor += h
+            .read(|room| Ok(room.save_after(b).len() as u64))
+            .map_err(err)?;
+    }
+    let exchanges = counting.exchanges.load(Ordering::SeqCst);
+    let samod = samod_reconnect(relay_docs, device_docs)?;
+    Ok(W2Figures {
+        doc_bytes: counting.up.load(Ordering::SeqCst) + counting.down.load(Ordering::SeqCst),
+        up_bytes: counting.up.load(Ordering::SeqCst),
+        down_bytes: counting.down.load(Ordering::SeqCst),
+        floor_bytes: floor,
+        round_trips: exchanges,
+        wall_ms,
+        relay_cpu_ms,
+        samod,
+    })
+}
