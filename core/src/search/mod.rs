@@ -796,10 +796,7 @@ type Snippet = (String, String, Option<(u32, u32)>);
 /// Checks that every term (one of its alternatives) occurs in the folded fields, and makes
 /// the snippet around the first term's first occurrence. With no terms, the snippet is the
 /// start of the first field.
-fn verify(
-    fields: &[(String, String)],
-    terms: &[Vec<Vec<char>>],
-) -> Option<Snippet> {
+fn verify(fields: &[(String, String)], terms: &[Vec<Vec<char>>]) -> Option<Snippet> {
     if terms.is_empty() {
         let (label, text) = fields.first()?;
         return Some((
