@@ -6,4 +6,5 @@ pub mod measure;
 pub mod prose;
 pub mod samod_w2;
 pub mod w2;
+pub mod w5;
 pub mod workload;

@@ -53,6 +53,38 @@ enum Workload {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// W5: search on the phone (30 rooms × 10 years ≈ 100,000 reports on one device).
+    W5 {
+        /// Leave the device store it built in this folder.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+        /// Seed of the generated rooms.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Patient rooms.
+        #[arg(long, default_value_t = 30)]
+        rooms: usize,
+        /// Days per room (one report a day); 3,650 is the standard workload.
+        #[arg(long, default_value_t = 3650)]
+        days: usize,
+        /// Queries of each kind.
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+    },
+    /// Internal: opens a W5 store in a fresh process and measures the queries.
+    #[command(hide = true)]
+    W5Query {
+        /// The store folder.
+        dir: PathBuf,
+        /// Seed of the generated rooms.
+        seed: u64,
+        /// Patient rooms.
+        rooms: usize,
+        /// Days per room.
+        days: usize,
+        /// Queries of each kind.
+        runs: usize,
+    },
     /// Internal: opens a W1 store in a fresh process and reports its memory.
     #[command(hide = true)]
     W1Open {
@@ -79,6 +111,20 @@ fn main() {
             history,
             runs,
         } => w2(seed, rooms, history, runs),
+        Workload::W5 {
+            keep,
+            seed,
+            rooms,
+            days,
+            runs,
+        } => w5(keep, seed, rooms, days, runs),
+        Workload::W5Query {
+            dir,
+            seed,
+            rooms,
+            days,
+            runs,
+        } => kizuna_tests::w5::query(&dir, seed, rooms, days, runs),
     };
     if let Err(e) = result {
         eprintln!("kizuna-bench: {e}");
@@ -173,6 +219,30 @@ fn w1(keep: Option<PathBuf>, seed: u64, days: usize, runs: usize) -> Res {
     report_value("w1", "plaintext_hits", hits as f64, "files");
     if hits > 0 {
         return Err("generated text found in plain bytes in the store".into());
+    }
+    Ok(())
+}
+
+/// Builds and indexes the corpus here, then measures the queries in a fresh process (as a
+/// phone opening the app would), so the build's memory does not count.
+fn w5(keep: Option<PathBuf>, seed: u64, rooms: usize, days: usize, runs: usize) -> Res {
+    let temp = tempfile::tempdir()?;
+    let dir = match &keep {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            d.clone()
+        }
+        None => temp.path().to_path_buf(),
+    };
+    kizuna_tests::w5::build(&dir, seed, rooms, days)?;
+    let out = Command::new(std::env::current_exe()?)
+        .arg("w5-query")
+        .arg(&dir)
+        .args([seed, rooms as u64, days as u64, runs as u64].map(|v| v.to_string()))
+        .output()?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    if !out.status.success() {
+        return Err(format!("w5-query failed: {}", String::from_utf8_lossy(&out.stderr)).into());
     }
     Ok(())
 }
