@@ -3,6 +3,7 @@
 //!
 //! The core does no network I/O: callers move bytes. See `docs/architecture.md`.
 
+pub mod blobs;
 pub mod careplan;
 pub mod error;
 pub mod ids;

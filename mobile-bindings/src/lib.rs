@@ -2,10 +2,11 @@
 //! process, the HTTPS transport to the relay, and the sync loop. The uniffi surface for Swift
 //! and Kotlin is built on these (issue 6).
 
+pub mod blob_sync;
 pub mod runtime;
 pub mod sync_client;
 pub mod transport;
 
 pub use kizuna_core as core;
 pub use sync_client::{SyncClient, SyncError};
-pub use transport::{HttpsTransport, LiveEvents, Transport, TransportError};
+pub use transport::{BlobSink, BlobSource, HttpsTransport, LiveEvents, Transport, TransportError};

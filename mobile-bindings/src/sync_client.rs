@@ -2,9 +2,12 @@
 //! while the fallback protocol needs more rounds; retry with backoff while offline. The store
 //! is the source of truth, so a sync cut at any point loses nothing and simply runs again.
 
+use crate::blob_sync::{BlobSyncError, Progress, download, upload_queue};
 use crate::transport::{Transport, TransportError};
+use kizuna_core::blobs::BlobStore;
 use kizuna_core::sync::device::{SyncReport, apply_response, build_request};
 use kizuna_core::sync::protocol::SyncResponse;
+use kizuna_core::{ContentHash, RoomId};
 use kizuna_core::{CoreError, RoomStore};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,13 +32,54 @@ pub enum SyncError {
 /// Syncs one device store with the relay.
 pub struct SyncClient {
     store: RoomStore,
+    blobs: BlobStore,
     transport: Arc<dyn Transport>,
 }
 
 impl SyncClient {
     /// A client over `store` that talks through `transport`.
     pub fn new(store: RoomStore, transport: Arc<dyn Transport>) -> Self {
-        SyncClient { store, transport }
+        let blobs = BlobStore::new(store.vault().clone());
+        SyncClient {
+            store,
+            blobs,
+            transport,
+        }
+    }
+
+    /// The attachments held on this device.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    /// Uploads queued attachments (most important first), resuming where the relay stands.
+    /// A cut leaves the rest queued for the next call.
+    pub fn upload_attachments(
+        &self,
+        progress: Progress<'_>,
+    ) -> Result<Vec<ContentHash>, BlobSyncError> {
+        upload_queue(&self.blobs, self.transport.as_ref(), progress)
+    }
+
+    /// Fetches an attachment referenced in document `doc` (resuming a partial copy), keeping
+    /// at most `cache_limit` bytes of downloaded attachments.
+    pub fn fetch_attachment(
+        &self,
+        hash: &ContentHash,
+        doc: RoomId,
+        media_type: &str,
+        cache_limit: u64,
+        progress: Progress<'_>,
+    ) -> Result<(), BlobSyncError> {
+        download(
+            &self.blobs,
+            self.transport.as_ref(),
+            hash,
+            doc,
+            media_type,
+            cache_limit,
+            progress,
+        )
     }
 
     /// The store being synced.
@@ -48,8 +92,24 @@ impl SyncClient {
         &self.transport
     }
 
-    /// One complete sync: rounds until nothing is left to exchange.
+    /// One complete sync: the documents, then the queued attachments (after the reports that
+    /// reference them, which the relay checks). Attachments that could not be sent stay
+    /// queued; `blobs().pending_uploads()` tells what is left.
     pub fn sync_now(&self) -> Result<SyncReport, SyncError> {
+        let report = self.sync_documents()?;
+        if let Err(e) = self.upload_attachments(&|_, _, _| {}) {
+            match e {
+                BlobSyncError::Transport(TransportError::Revoked { wipe }) => {
+                    return Err(SyncError::Transport(TransportError::Revoked { wipe }));
+                }
+                other => tracing::debug!(error = %other, "attachments left queued"),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Syncs the documents only: rounds until nothing is left to exchange.
+    pub fn sync_documents(&self) -> Result<SyncReport, SyncError> {
         let mut total = SyncReport::default();
         for _ in 0..MAX_ROUNDS {
             let request = build_request(&self.store, true)?;

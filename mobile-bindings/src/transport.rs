@@ -3,6 +3,8 @@
 //! the device's client certificate, trusting only the relay's CA); an iOS app may register a
 //! native one (background `URLSession`) through the same trait.
 
+use kizuna_core::blobs::UploadStatus;
+use kizuna_core::{ContentHash, RoomId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,8 +44,23 @@ pub struct LiveEvents {
     pub resync: bool,
 }
 
-/// Carries sync requests to the relay. Blocking: call from a background thread, never from
-/// inside an async task.
+/// Where the bytes of an upload come from (the device's encrypted blob store), read piece by
+/// piece so a video is never whole in memory.
+pub trait BlobSource: Send + Sync {
+    /// Up to `max` bytes from `offset`.
+    fn read(&self, offset: u64, max: usize) -> Result<Vec<u8>, String>;
+}
+
+/// Where downloaded bytes go, as they arrive (so a cut keeps what came).
+pub trait BlobSink {
+    /// The blob's full size, learnt from the first answer.
+    fn size(&mut self, total: u64) -> Result<(), String>;
+    /// The next bytes, in order.
+    fn write(&mut self, bytes: &[u8]) -> Result<(), String>;
+}
+
+/// Carries sync requests and attachments to the relay. Blocking: call from a background
+/// thread, never from inside an async task.
 pub trait Transport: Send + Sync {
     /// Sends an encoded `SyncRequest`, returns the encoded `SyncResponse`.
     fn exchange(&self, request: Vec<u8>) -> Result<Vec<u8>, TransportError>;
@@ -53,11 +70,40 @@ pub trait Transport: Send + Sync {
         cursor: u64,
         timeout: Duration,
     ) -> Result<LiveEvents, TransportError>;
+    /// Asks how much of a blob the relay holds (starting the upload if new).
+    fn upload_status(
+        &self,
+        hash: &ContentHash,
+        doc: RoomId,
+        size: u64,
+        media_type: &str,
+    ) -> Result<UploadStatus, TransportError>;
+    /// Sends the blob's bytes from `offset` to `size`, streamed from `source`.
+    fn upload(
+        &self,
+        hash: &ContentHash,
+        doc: RoomId,
+        offset: u64,
+        size: u64,
+        source: Arc<dyn BlobSource>,
+    ) -> Result<UploadStatus, TransportError>;
+    /// Receives the blob's bytes from `offset` to the end into `sink`.
+    fn download(
+        &self,
+        hash: &ContentHash,
+        doc: RoomId,
+        offset: u64,
+        sink: &mut dyn BlobSink,
+    ) -> Result<(), TransportError>;
 }
 
 /// The default transport: HTTPS with the device's client certificate.
 pub struct HttpsTransport {
     http: reqwest::Client,
+    /// Attachments go over HTTP/1.1 connections of their own: when a link drops mid-upload,
+    /// the relay keeps every byte that reached it (HTTP/2 discards a stream's buffered data
+    /// on a connection error), and a long video does not hold up sync requests.
+    blob_http: reqwest::Client,
     base: String,
     runtime: Arc<tokio::runtime::Runtime>,
 }
@@ -151,6 +197,8 @@ impl HttpsTransport {
             status: 0,
             detail: e,
         })?;
+        let mut tls1 = tls.clone();
+        tls1.alpn_protocols = vec![b"http/1.1".to_vec()];
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .https_only(true)
@@ -158,10 +206,32 @@ impl HttpsTransport {
             .timeout(Duration::from_secs(120))
             .build()
             .map_err(offline)?;
+        let blob_http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls1)
+            .https_only(true)
+            .http1_only()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(offline)?;
         Ok(HttpsTransport {
             http,
+            blob_http,
             base: base.trim_end_matches('/').to_string(),
             runtime: crate::runtime::get(),
+        })
+    }
+
+    async fn ok_json<T: serde::de::DeserializeOwned>(
+        resp: reqwest::Response,
+    ) -> Result<T, TransportError> {
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(offline)?;
+        if !(200..300).contains(&status) {
+            return Err(problem(status, &bytes));
+        }
+        serde_json::from_slice(&bytes).map_err(|_| TransportError::Rejected {
+            status,
+            detail: "unreadable answer".into(),
         })
     }
 
@@ -186,6 +256,37 @@ impl HttpsTransport {
 impl Transport for HttpsTransport {
     fn exchange(&self, request: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         self.runtime.block_on(self.post("/v1/sync", request))
+    }
+
+    fn upload_status(
+        &self,
+        hash: &ContentHash,
+        doc: RoomId,
+        size: u64,
+        media_type: &str,
+    ) -> Result<UploadStatus, TransportError> {
+        self.blob_status(hash, doc, size, media_type)
+    }
+
+    fn upload(
+        &self,
+        hash: &ContentHash,
+        doc: RoomId,
+        offset: u64,
+        size: u64,
+        source: Arc<dyn BlobSource>,
+    ) -> Result<UploadStatus, TransportError> {
+        self.blob_upload(hash, doc, offset, size, source)
+    }
+
+    fn download(
+        &self,
+        hash: &ContentHash,
+        doc: RoomId,
+        offset: u64,
+        sink: &mut dyn BlobSink,
+    ) -> Result<(), TransportError> {
+        self.blob_download(hash, doc, offset, sink)
     }
 
     fn wait_for_changes(
@@ -217,4 +318,148 @@ impl Transport for HttpsTransport {
             })
         })
     }
+}
+
+/// Bytes per piece read from the store while streaming an upload.
+const UPLOAD_PIECE: usize = 256 * 1024;
+
+fn encode_query(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+impl HttpsTransport {
+    fn blob_url(&self, hash: &ContentHash, tail: &str, query: &str) -> String {
+        format!("{}/v1/blobs/{}{tail}?{query}", self.base, hash.to_hex())
+    }
+
+    fn blob_status(
+        &self,
+        hash: &ContentHash,
+        doc: RoomId,
+        size: u64,
+        media_type: &str,
+    ) -> Result<UploadStatus, TransportError> {
+        let url = self.blob_url(
+            hash,
+            "/upload",
+            &format!("doc={doc}&size={size}&type={}", encode_query(media_type)),
+        );
+        self.runtime.block_on(async {
+            let resp = self.blob_http.get(url).send().await.map_err(offline)?;
+            Self::ok_json(resp).await
+        })
+    }
+
+    fn blob_upload(
+        &self,
+        hash: &ContentHash,
+        doc: RoomId,
+        offset: u64,
+        size: u64,
+        source: Arc<dyn BlobSource>,
+    ) -> Result<UploadStatus, TransportError> {
+        let url = self.blob_url(hash, "", &format!("doc={doc}&offset={offset}"));
+        let stream = upload_body(offset, size, source);
+        self.runtime.block_on(async {
+            let resp = self
+                .blob_http
+                .put(url)
+                .header("content-type", "application/octet-stream")
+                .header("content-length", size - offset)
+                .timeout(Duration::from_secs(24 * 3600))
+                .body(reqwest::Body::wrap_stream(stream))
+                .send()
+                .await
+                .map_err(offline)?;
+            Self::ok_json(resp).await
+        })
+    }
+
+    fn blob_download(
+        &self,
+        hash: &ContentHash,
+        doc: RoomId,
+        offset: u64,
+        sink: &mut dyn BlobSink,
+    ) -> Result<(), TransportError> {
+        let url = self.blob_url(hash, "", &format!("doc={doc}"));
+        self.runtime.block_on(async {
+            let mut req = self
+                .blob_http
+                .get(url)
+                .timeout(Duration::from_secs(24 * 3600));
+            if offset > 0 {
+                req = req.header("range", format!("bytes={offset}-"));
+            }
+            let mut resp = req.send().await.map_err(offline)?;
+            let status = resp.status().as_u16();
+            if !(200..300).contains(&status) {
+                let bytes = resp.bytes().await.map_err(offline)?;
+                return Err(problem(status, &bytes));
+            }
+            let range_total = resp
+                .headers()
+                .get("content-range")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|cr| cr.rsplit_once('/'))
+                .and_then(|(_, t)| t.parse::<u64>().ok());
+            let total = match range_total {
+                Some(t) => t,
+                None if offset == 0 => resp.content_length().unwrap_or(0),
+                None => {
+                    return Err(TransportError::Rejected {
+                        status,
+                        detail: "the relay ignored the range".into(),
+                    });
+                }
+            };
+            let local = |e: String| TransportError::Rejected {
+                status: 0,
+                detail: e,
+            };
+            sink.size(total).map_err(local)?;
+            while let Some(chunk) = resp.chunk().await.map_err(offline)? {
+                sink.write(&chunk).map_err(local)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The upload body: pieces read from the store on a blocking thread as the network takes
+/// them.
+fn upload_body(
+    offset: u64,
+    size: u64,
+    source: Arc<dyn BlobSource>,
+) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    futures::stream::unfold(offset, move |pos| {
+        let source = source.clone();
+        async move {
+            if pos >= size {
+                return None;
+            }
+            let want =
+                usize::try_from((size - pos).min(UPLOAD_PIECE as u64)).unwrap_or(UPLOAD_PIECE);
+            let read = tokio::task::spawn_blocking(move || source.read(pos, want)).await;
+            match read {
+                Ok(Ok(bytes)) if !bytes.is_empty() => {
+                    let n = bytes.len() as u64;
+                    Some((Ok(bytes), pos + n))
+                }
+                _ => Some((
+                    Err(std::io::Error::other("the attachment could not be read")),
+                    size,
+                )),
+            }
+        }
+    })
 }

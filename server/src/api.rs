@@ -294,6 +294,13 @@ pub fn router(state: AppState) -> Router {
             post(sync).layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES)),
         )
         .route("/v1/events", get(events))
+        .route("/v1/blobs/{hash}/upload", get(blob_upload_status))
+        .route(
+            "/v1/blobs/{hash}",
+            get(blob_download)
+                .put(blob_upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -728,4 +735,297 @@ async fn audit_verify(
         .map_err(|_| RelayError::Internal("the audit task failed".into()))?
         .map_err(|e| RelayError::Internal(e.to_string()))?;
     Ok(Json(verdict))
+}
+
+/// Query of the blob endpoints.
+#[derive(Debug, serde::Deserialize)]
+struct BlobQuery {
+    /// The document whose content references the blob.
+    doc: String,
+    /// Upload: the blob's full size.
+    size: Option<u64>,
+    /// Upload: the MIME type.
+    #[serde(rename = "type")]
+    media_type: Option<String>,
+    /// Upload: where these bytes start.
+    offset: Option<u64>,
+}
+
+fn parse_hash(s: &str) -> Result<kizuna_core::ContentHash, Problem> {
+    s.parse().map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "Invalid request",
+            Some("the blob name is not a SHA-256 hex hash".into()),
+        )
+    })
+}
+
+/// Runs blocking store work off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, RelayError> + Send + 'static,
+) -> Result<T, Problem> {
+    Ok(tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| RelayError::Internal("a storage task failed".into()))??)
+}
+
+/// `GET /v1/blobs/{hash}/upload?doc=&size=&type=`: how many bytes the relay holds (starting
+/// the upload if new).
+async fn blob_upload_status(
+    State(relay): State<AppState>,
+    auth: Authed,
+    Path(hash): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<BlobQuery>,
+) -> Result<Json<crate::blobs::UploadStatus>, Problem> {
+    let hash = parse_hash(&hash)?;
+    let doc: RoomId = parse_id(&q.doc, "doc")?;
+    let size = q.size.ok_or_else(|| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "Invalid request",
+            Some("size: required".into()),
+        )
+    })?;
+    let media = q
+        .media_type
+        .unwrap_or_else(|| "application/octet-stream".into());
+    // An upload cut a moment ago may still be storing its last bytes: answer once it is done,
+    // so the device resumes from the true end.
+    let r = relay.clone();
+    drop(claim_blob(&r, hash).await?);
+    let status = blocking(move || {
+        relay.begin_upload(
+            auth.professional.id,
+            auth.device.id,
+            doc,
+            hash,
+            size,
+            &media,
+        )
+    })
+    .await?;
+    Ok(Json(status))
+}
+
+/// Waits (up to 10 s) until no other request is writing `hash`, then holds it.
+async fn claim_blob(
+    relay: &Relay,
+    hash: kizuna_core::ContentHash,
+) -> Result<crate::blobs::BlobClaim<'_>, Problem> {
+    for _ in 0..500 {
+        if let Some(c) = relay.claim_blob(hash) {
+            return Ok(c);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Err(RelayError::Conflict("another upload of this attachment is in progress".into()).into())
+}
+
+/// Bytes buffered before each durable append.
+const APPEND_BYTES: usize = 256 * 1024;
+
+/// `PUT /v1/blobs/{hash}?doc=&offset=`: the bytes from `offset` on. Everything received is
+/// kept even if the connection is cut; the last byte triggers the hash check.
+async fn blob_upload(
+    State(relay): State<AppState>,
+    auth: Authed,
+    Path(hash): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<BlobQuery>,
+    body: axum::body::Body,
+) -> Result<Json<crate::blobs::UploadStatus>, Problem> {
+    let hash = parse_hash(&hash)?;
+    let _doc: RoomId = parse_id(&q.doc, "doc")?;
+    let offset = q.offset.unwrap_or(0);
+    let device = auth.device.id;
+    let pro = auth.professional.id;
+    // The receiving runs in its own task: when a cut connection makes hyper drop this
+    // handler, the bytes that already arrived are still appended.
+    let task = tokio::spawn(receive_upload(relay, pro, device, hash, offset, body));
+    task.await
+        .map_err(|_| RelayError::Internal("the upload task failed".into()))?
+}
+
+async fn receive_upload(
+    relay: AppState,
+    pro: ProfessionalId,
+    device: DeviceId,
+    hash: kizuna_core::ContentHash,
+    mut offset: u64,
+    body: axum::body::Body,
+) -> Result<Json<crate::blobs::UploadStatus>, Problem> {
+    use futures::StreamExt;
+    let r = relay.clone();
+    let claim = claim_blob(&r, hash).await?;
+    // Resume where the store is, whatever the device believed.
+    if let Ok(Some(m)) = r.blobs().store().meta(&hash)
+        && m.stored != offset
+    {
+        return Err(RelayError::Conflict(format!(
+            "the relay holds {} bytes; resume from there",
+            m.stored
+        ))
+        .into());
+    }
+    let mut stream = body.into_data_stream();
+    let mut buf: Vec<u8> = Vec::with_capacity(APPEND_BYTES);
+    let mut cut = false;
+    loop {
+        let done = match stream.next().await {
+            Some(Ok(bytes)) => {
+                buf.extend_from_slice(&bytes);
+                false
+            }
+            Some(Err(_)) => {
+                cut = true;
+                true
+            }
+            None => true,
+        };
+        if buf.len() >= APPEND_BYTES || (done && !buf.is_empty()) {
+            let piece = std::mem::take(&mut buf);
+            let rr = relay.clone();
+            let at = offset;
+            let status = blocking(move || rr.append_upload(device, &hash, at, &piece)).await?;
+            offset = status.offset;
+        }
+        if done {
+            break;
+        }
+    }
+    drop(claim);
+    if cut {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "upload-cut",
+            "Upload cut",
+            Some(format!("the relay holds {offset} bytes; resume from there")),
+        ));
+    }
+    let rr = relay.clone();
+    let status = blocking(move || rr.finish_upload(pro, device, &hash)).await?;
+    Ok(Json(status))
+}
+
+/// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against `size`.
+fn parse_range(h: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = h.strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (start, end) = if a.is_empty() {
+        let n: u64 = b.parse().ok()?;
+        (size.saturating_sub(n), size.checked_sub(1)?)
+    } else {
+        let start: u64 = a.parse().ok()?;
+        let end = if b.is_empty() {
+            size.checked_sub(1)?
+        } else {
+            b.parse::<u64>().ok()?.min(size.checked_sub(1)?)
+        };
+        (start, end)
+    };
+    (start <= end && end < size).then_some((start, end))
+}
+
+/// `GET /v1/blobs/{hash}?doc=`: the blob, or the `Range` asked for, streamed from the store.
+async fn blob_download(
+    State(relay): State<AppState>,
+    auth: Authed,
+    Path(hash): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<BlobQuery>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, Problem> {
+    use axum::http::header;
+    let hash = parse_hash(&hash)?;
+    let doc: RoomId = parse_id(&q.doc, "doc")?;
+    let (pro, device) = (auth.professional.id, auth.device.id);
+    let r = relay.clone();
+    let meta = blocking(move || {
+        if !r.may_read_blob(pro, device, doc, &hash)? {
+            return Err(crate::blobs::denied());
+        }
+        r.audit()
+            .record(crate::audit::Entry {
+                professional: Some(pro),
+                device: Some(device),
+                action: "blob.read",
+                room: Some(doc),
+                subject: Some(hash.to_hex()),
+                ..crate::audit::Entry::default()
+            })
+            .map_err(|e| RelayError::Internal(e.to_string()))?;
+        r.blobs()
+            .store()
+            .meta(&hash)
+            .map_err(|e| RelayError::Internal(e.to_string()))?
+            .ok_or_else(crate::blobs::denied)
+    })
+    .await?;
+    let size = meta.stored;
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|h| parse_range(h, size));
+    let (start, end, status) = match range {
+        None => (0, size.saturating_sub(1), StatusCode::OK),
+        Some(Some((a, b))) => (a, b, StatusCode::PARTIAL_CONTENT),
+        Some(None) => {
+            let mut p = Problem::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range",
+                "Range not satisfiable",
+                Some(format!("the attachment has {size} bytes")),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                p.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(p);
+        }
+    };
+    let len = if size == 0 { 0 } else { end - start + 1 };
+    let stream = futures::stream::unfold((start, len), move |(pos, left)| {
+        let relay = relay.clone();
+        async move {
+            if left == 0 {
+                return None;
+            }
+            let want = usize::try_from(left.min(kizuna_core::blobs::CHUNK as u64)).unwrap_or(0);
+            let read = tokio::task::spawn_blocking(move || {
+                relay.blobs().store().read_at(&hash, pos, want)
+            })
+            .await;
+            match read {
+                Ok(Ok(bytes)) if !bytes.is_empty() => {
+                    let n = bytes.len() as u64;
+                    Some((
+                        Ok::<_, std::io::Error>(axum::body::Bytes::from(bytes)),
+                        (pos + n, left - n),
+                    ))
+                }
+                _ => Some((
+                    Err(std::io::Error::other("the attachment could not be read")),
+                    (pos, 0),
+                )),
+            }
+        }
+    });
+    let mut resp = Response::new(axum::body::Body::from_stream(stream));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&meta.media_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if status == StatusCode::PARTIAL_CONTENT
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{size}"))
+    {
+        h.insert(header::CONTENT_RANGE, v);
+    }
+    Ok(resp)
 }

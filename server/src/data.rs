@@ -5,7 +5,8 @@
 //! - `ca.crt`, `ca.key` (0600): the relay's CA;
 //! - `directory/`: the sled store (one process at a time);
 //! - `store.key` (0600): the key of the encrypted room store; `rooms/`: the room documents,
-//!   sealed with AES-256-GCM; `audit/`: the hash-chained audit log;
+//!   sealed with AES-256-GCM; `blobs/`: attachments, sealed the same way; `audit/`: the
+//!   hash-chained audit log;
 //! - `relay.json`: the URL of the running relay, read by `kizuna admin`;
 //! - `admin/admin.crt`, `admin/admin.key` (0600): the administrator's first identity, made at
 //!   first start by `kizuna serve` (the demo puts it in `demo/admin.*` instead).
@@ -13,6 +14,7 @@
 //! The server certificate is made afresh at every start and kept in memory only.
 
 use crate::audit::AuditLog;
+use crate::blobs::{BlobLimits, Blobs};
 use crate::directory::{Professional, SledDirectory};
 use crate::documents::{self, Documents, MemoryBudget};
 use crate::pki::{self, Ca};
@@ -79,8 +81,14 @@ pub fn prepare(
         .map_err(|e| format!("cannot open the room store in {}: {e}", data.display()))?;
     let audit = AuditLog::open(&data.join("audit"))
         .map_err(|e| format!("cannot open the audit log in {}: {e}", data.display()))?;
-    let storage = Storage { documents, audit };
+    let blobs = Blobs::open(&data.join("blobs"), &key, BlobLimits::default())?;
+    let storage = Storage {
+        documents,
+        audit,
+        blobs,
+    };
     let relay = Arc::new(Relay::new(Arc::new(dir), ca.clone(), url, config, storage)?);
+    spawn_blob_expiry(Arc::downgrade(&relay));
     let mut names = vec![
         "localhost".to_string(),
         "127.0.0.1".to_string(),
@@ -95,6 +103,31 @@ pub fn prepare(
     let (cert, key) = ca.issue_server_cert(&names)?;
     let tls = pki::server_config(&ca, cert, key)?;
     Ok(Prepared { relay, tls })
+}
+
+/// Deletes abandoned uploads at start and then hourly, while the relay lives.
+fn spawn_blob_expiry(relay: std::sync::Weak<Relay>) {
+    let _ = std::thread::Builder::new()
+        .name("kizuna-blob-expiry".into())
+        .spawn(move || {
+            loop {
+                let Some(r) = relay.upgrade() else {
+                    return;
+                };
+                match r.blobs().expire() {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(uploads = n, "expired unfinished uploads"),
+                    Err(e) => tracing::warn!(error = %e, "expiring uploads failed"),
+                }
+                drop(r);
+                for _ in 0..3600 {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    if relay.strong_count() == 0 {
+                        return;
+                    }
+                }
+            }
+        });
 }
 
 /// Writes `DIR/relay.json` so `kizuna admin` knows where the relay listens.

@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod blobs;
 pub mod client;
 pub mod data;
 pub mod demo;

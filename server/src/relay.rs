@@ -5,6 +5,7 @@
 //! the tests all go through the same checks.
 
 use crate::audit::AuditLog;
+use crate::blobs::Blobs;
 use crate::directory::{DirError, Directory, EnrollCode, Professional, Room};
 use crate::documents::Documents;
 use crate::events::Events;
@@ -206,6 +207,8 @@ pub struct Storage {
     pub documents: Documents,
     /// The hash-chained audit log.
     pub audit: AuditLog,
+    /// Attachments.
+    pub blobs: Blobs,
 }
 
 /// Fallback sync states by device and document.
@@ -222,6 +225,7 @@ pub struct Relay {
     direct_lock: Mutex<()>,
     documents: Documents,
     audit: AuditLog,
+    blobs: Blobs,
     events: Events,
     author: Author,
     fallback: FallbackStates,
@@ -255,6 +259,7 @@ impl Relay {
             direct_lock: Mutex::new(()),
             documents: storage.documents,
             audit: storage.audit,
+            blobs: storage.blobs,
             events: Events::new(),
             author,
             fallback: Mutex::default(),
@@ -282,6 +287,11 @@ impl Relay {
     /// The audit log.
     pub fn audit(&self) -> &AuditLog {
         &self.audit
+    }
+
+    /// Attachments.
+    pub fn blobs(&self) -> &Blobs {
+        &self.blobs
     }
 
     /// The live channel.

@@ -4,6 +4,7 @@
 pub mod loopback;
 pub mod measure;
 pub mod prose;
+pub mod proxy;
 pub mod samod_w2;
 pub mod w2;
 pub mod w5;

@@ -288,7 +288,19 @@ impl Phone {
         identity: Identity,
         transport: Arc<dyn Transport>,
     ) -> Fallible<Phone> {
-        let store = RoomStore::open(dir, &PHONE_KEY).map_err(err)?;
+        // A request cut a moment ago may still hold the old store inside the HTTP client's
+        // tasks for a few milliseconds (a real app restart ends the process instead).
+        let mut tries = 0;
+        let store = loop {
+            match RoomStore::open(dir, &PHONE_KEY) {
+                Ok(s) => break s,
+                Err(e) if tries < 100 && e.to_string().contains("lock") => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(err(e)),
+            }
+        };
         Ok(Phone {
             author,
             identity,
@@ -306,6 +318,19 @@ impl Phone {
             client,
         } = self;
         drop(client);
+        Phone::open(&dir, author, identity)
+    }
+
+    /// The same phone reaching the relay at `url` from now on (through a proxy, say).
+    pub fn with_url(self, url: &str) -> Fallible<Phone> {
+        let Phone {
+            author,
+            mut identity,
+            dir,
+            client,
+        } = self;
+        drop(client);
+        identity.url = url.to_string();
         Phone::open(&dir, author, identity)
     }
 
@@ -333,6 +358,41 @@ impl Phone {
             .map_err(err)?;
         doc.write(|r| r.post_report(&self.author, Timestamp::now(), content))
             .map_err(err)
+    }
+
+    /// Posts a report with `text` and the file at `path` attached (thumbnail made here for
+    /// photos), and queues the attachment for upload. Returns the report and the reference.
+    pub fn post_with_file(
+        &self,
+        room: RoomId,
+        text: &str,
+        path: &Path,
+        kind: kizuna_core::model::AttachmentKind,
+        media_type: &str,
+    ) -> Fallible<(ReportId, kizuna_core::model::AttachmentRef)> {
+        let blobs = self.client.blobs();
+        let att = kizuna_core::blobs::attach_file(
+            blobs,
+            path,
+            kind,
+            media_type,
+            Some("仙骨部".into()),
+            Some(Timestamp::now()),
+            None,
+        )
+        .map_err(err)?;
+        let mut content = Phone::text(text, None);
+        content.attachments.push(att.clone());
+        let doc = self
+            .store()
+            .doc_for_report(room, self.author.professional, &content.scope)
+            .map_err(err)?;
+        let now = Timestamp::now();
+        let id = doc
+            .write(|r| r.post_report(&self.author, now, &content))
+            .map_err(err)?;
+        blobs.queue_report(doc.id(), &content, now).map_err(err)?;
+        Ok((id, att))
     }
 
     /// A free-text report with `text`, shared with everyone or only `audience`.

@@ -10,8 +10,10 @@
 use crate::loopback::{Fallible, Identity, Phone, enroll};
 use crate::samod_w2::{SamodFigures, samod_reconnect};
 use crate::workload::report_content;
+use kizuna_core::ContentHash;
+use kizuna_core::blobs::UploadStatus;
 use kizuna_core::{Profession, ReportId, Role, RoomId, Timestamp};
-use kizuna_mobile::{LiveEvents, Transport, TransportError};
+use kizuna_mobile::{BlobSink, BlobSource, LiveEvents, Transport, TransportError};
 use kizuna_server::client::Client;
 use kizuna_server::wire::{NewProfessional, NewRoom};
 use rand::{Rng, SeedableRng};
@@ -118,6 +120,37 @@ impl Transport for Counting {
         timeout: Duration,
     ) -> Result<LiveEvents, TransportError> {
         self.inner.wait_for_changes(cursor, timeout)
+    }
+
+    fn upload_status(
+        &self,
+        hash: &ContentHash,
+        doc: RoomId,
+        size: u64,
+        media_type: &str,
+    ) -> Result<UploadStatus, TransportError> {
+        self.inner.upload_status(hash, doc, size, media_type)
+    }
+
+    fn upload(
+        &self,
+        hash: &ContentHash,
+        doc: RoomId,
+        offset: u64,
+        size: u64,
+        source: Arc<dyn BlobSource>,
+    ) -> Result<UploadStatus, TransportError> {
+        self.inner.upload(hash, doc, offset, size, source)
+    }
+
+    fn download(
+        &self,
+        hash: &ContentHash,
+        doc: RoomId,
+        offset: u64,
+        sink: &mut dyn BlobSink,
+    ) -> Result<(), TransportError> {
+        self.inner.download(hash, doc, offset, sink)
     }
 }
 

@@ -59,6 +59,8 @@ pub enum Space {
     Summary = 4,
     /// The search index (`crate::search`): per-document postings, entry lists and texts.
     Search = 5,
+    /// Attachment bytes (`crate::blobs`): 256 KiB chunks by content hash and index.
+    Blob = 6,
 }
 
 /// Builds a key: the space byte followed by the parts.

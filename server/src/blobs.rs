@@ -1,0 +1,330 @@
+//! Attachments on the relay: resumable uploads (ask how much the relay has, send the rest),
+//! downloads with HTTP `Range`, the hash checked before a blob becomes visible, each blob
+//! stored once (by hash) and encrypted at rest, and access only for members of a room whose
+//! visible content references the blob — or its uploader while it is pending.
+//!
+//! Anyone else gets the same `403` whether or not the blob exists, so a non-member cannot even
+//! learn that a hash is stored.
+
+use crate::relay::{Relay, RelayError};
+pub use kizuna_core::blobs::UploadStatus;
+use kizuna_core::blobs::{BlobError, BlobStore, referenced};
+use kizuna_core::store::{SledBackend, Vault};
+use kizuna_core::{ContentHash, DeviceId, ProfessionalId, Role, RoomId, Timestamp};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Limits of the blob store.
+#[derive(Clone, Debug)]
+pub struct BlobLimits {
+    /// Largest blob accepted (no 20 MB cap: a wound video is 50–200 MB).
+    pub max_size: u64,
+    /// Most bytes of unfinished uploads one device may hold.
+    pub device_quota: u64,
+    /// Unfinished uploads older than this are deleted.
+    pub expire_after: Duration,
+}
+
+impl Default for BlobLimits {
+    fn default() -> Self {
+        BlobLimits {
+            max_size: 2 * 1024 * 1024 * 1024,
+            device_quota: 4 * 1024 * 1024 * 1024,
+            expire_after: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// The blobs a document referenced at the given heads.
+type References = (Vec<automerge::ChangeHash>, Arc<HashSet<ContentHash>>);
+
+/// The relay's blobs: the store and a cache of which blobs each document references.
+pub struct Blobs {
+    store: BlobStore,
+    limits: BlobLimits,
+    refs: Mutex<HashMap<RoomId, References>>,
+    /// Serialises appends per blob (two connections resuming the same upload).
+    writing: Mutex<HashSet<ContentHash>>,
+}
+
+impl std::fmt::Debug for Blobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Blobs(..)")
+    }
+}
+
+impl Blobs {
+    /// Opens the blob store in `dir`, sealed with `key` (the relay's store key).
+    pub fn open(dir: &Path, key: &[u8], limits: BlobLimits) -> Result<Blobs, RelayError> {
+        let backend = SledBackend::open(dir).map_err(|e| RelayError::Internal(e.to_string()))?;
+        let vault =
+            Vault::open(Arc::new(backend), key).map_err(|e| RelayError::Internal(e.to_string()))?;
+        Ok(Blobs {
+            store: BlobStore::new(vault),
+            limits,
+            refs: Mutex::default(),
+            writing: Mutex::default(),
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &BlobStore {
+        &self.store
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &BlobLimits {
+        &self.limits
+    }
+
+    /// Deletes unfinished uploads past their expiry; returns how many.
+    pub fn expire(&self) -> Result<usize, RelayError> {
+        let age = i64::try_from(self.limits.expire_after.as_millis()).unwrap_or(i64::MAX);
+        self.store
+            .expire_incomplete(Timestamp::now().plus_millis(-age))
+            .map_err(internal)
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> RelayError {
+    RelayError::Internal(e.to_string())
+}
+
+/// The one answer for "no such blob" and "not yours to see".
+pub fn denied() -> RelayError {
+    RelayError::Forbidden("this attachment is not available to this device")
+}
+
+fn blob_error(e: BlobError) -> RelayError {
+    match e {
+        BlobError::HashMismatch => {
+            RelayError::Invalid("the uploaded bytes do not match the hash; upload again".into())
+        }
+        BlobError::WrongOffset { expected, .. } => RelayError::Conflict(format!(
+            "the relay holds {expected} bytes; resume from there"
+        )),
+        BlobError::TooLong(n) => RelayError::Invalid(format!("more bytes than the size {n}")),
+        other => internal(other),
+    }
+}
+
+impl Relay {
+    /// The role of `p` in the room of document `doc`, if `p` may see `doc` (member of the
+    /// room, and in the audience of a restricted document).
+    pub fn role_in_doc(&self, p: ProfessionalId, doc: RoomId) -> Result<Option<Role>, RelayError> {
+        let scope = match self.documents().get(doc).map_err(internal)? {
+            Some(h) => h.meta().scope,
+            None => None,
+        };
+        let parent = scope.as_ref().map_or(doc, |s| s.parent);
+        if scope.as_ref().is_some_and(|s| !s.audience.contains(&p)) {
+            return Ok(None);
+        }
+        Ok(self
+            .directory()
+            .memberships_of(p)?
+            .into_iter()
+            .find(|(r, _)| *r == parent)
+            .map(|(_, role)| role))
+    }
+
+    /// Whether the visible content of `doc` references `hash` (cached by document heads).
+    fn doc_references(&self, doc: RoomId, hash: &ContentHash) -> Result<bool, RelayError> {
+        let Some(h) = self.documents().get(doc).map_err(internal)? else {
+            return Ok(false);
+        };
+        let heads = h.meta().saved_heads();
+        let blobs = self.blobs();
+        if let Some((cached_heads, set)) = blobs
+            .refs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&doc)
+            && *cached_heads == heads
+        {
+            return Ok(set.contains(hash));
+        }
+        let set = Arc::new(h.read(|room| referenced(room)).map_err(internal)?);
+        let found = set.contains(hash);
+        let mut refs = blobs
+            .refs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if refs.len() > 10_000 {
+            refs.clear();
+        }
+        refs.insert(doc, (heads, set));
+        Ok(found)
+    }
+
+    /// May device `d` of `p` read blob `hash` through document `doc`?
+    pub fn may_read_blob(
+        &self,
+        p: ProfessionalId,
+        d: DeviceId,
+        doc: RoomId,
+        hash: &ContentHash,
+    ) -> Result<bool, RelayError> {
+        let meta = self.blobs().store().meta(hash).map_err(internal)?;
+        let Some(meta) = meta else {
+            return Ok(false);
+        };
+        if !meta.complete {
+            return Ok(meta.uploader == Some(d));
+        }
+        Ok(self.role_in_doc(p, doc)?.is_some() && self.doc_references(doc, hash)?)
+    }
+
+    /// Where an upload of `hash` for `doc` stands; starts it if new. Only writers of a room
+    /// whose content references the hash may upload.
+    pub fn begin_upload(
+        &self,
+        p: ProfessionalId,
+        d: DeviceId,
+        doc: RoomId,
+        hash: ContentHash,
+        size: u64,
+        media_type: &str,
+    ) -> Result<UploadStatus, RelayError> {
+        if self.role_in_doc(p, doc)? != Some(Role::Writer) || !self.doc_references(doc, &hash)? {
+            return Err(denied());
+        }
+        let blobs = self.blobs();
+        if size > blobs.limits.max_size {
+            return Err(RelayError::Invalid(format!(
+                "size: attachments are limited to {} bytes on this relay",
+                blobs.limits.max_size
+            )));
+        }
+        if let Some(m) = blobs.store.meta(&hash).map_err(internal)? {
+            if m.complete {
+                return Ok(UploadStatus {
+                    offset: m.size,
+                    complete: true,
+                });
+            }
+            if m.uploader != Some(d) && m.size == size {
+                // Another device started it; this one may take it over (same bytes by hash).
+                tracing::debug!(blob = %hash, "upload taken over by another device");
+            }
+        } else {
+            let pending = blobs.store.pending_bytes_of(d).map_err(internal)?;
+            if pending + size > blobs.limits.device_quota {
+                return Err(RelayError::Conflict(
+                    "this device has too many unfinished uploads; finish or wait for them to expire"
+                        .into(),
+                ));
+            }
+        }
+        let offset = blobs
+            .store
+            .begin(hash, size, media_type, Some(d), Some(doc))
+            .map_err(blob_error)?;
+        Ok(UploadStatus {
+            offset,
+            complete: false,
+        })
+    }
+
+    /// Appends bytes of an upload begun with [`Relay::begin_upload`] by this device; when the
+    /// last byte arrives the hash is checked and the blob becomes visible.
+    pub fn append_upload(
+        &self,
+        d: DeviceId,
+        hash: &ContentHash,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<UploadStatus, RelayError> {
+        let blobs = self.blobs();
+        let meta = blobs
+            .store
+            .meta(hash)
+            .map_err(internal)?
+            .ok_or_else(denied)?;
+        if meta.complete {
+            return Ok(UploadStatus {
+                offset: meta.size,
+                complete: true,
+            });
+        }
+        if meta.uploader != Some(d) {
+            return Err(denied());
+        }
+        let stored = blobs
+            .store
+            .append(hash, offset, bytes)
+            .map_err(blob_error)?;
+        Ok(UploadStatus {
+            offset: stored,
+            complete: false,
+        })
+    }
+
+    /// Checks a fully received upload against its hash.
+    pub fn finish_upload(
+        &self,
+        p: ProfessionalId,
+        d: DeviceId,
+        hash: &ContentHash,
+    ) -> Result<UploadStatus, RelayError> {
+        let blobs = self.blobs();
+        let meta = blobs
+            .store
+            .meta(hash)
+            .map_err(internal)?
+            .ok_or_else(denied)?;
+        if meta.stored < meta.size {
+            return Ok(UploadStatus {
+                offset: meta.stored,
+                complete: false,
+            });
+        }
+        blobs.store.finish(hash).map_err(blob_error)?;
+        self.audit()
+            .record(crate::audit::Entry {
+                professional: Some(p),
+                device: Some(d),
+                action: "blob.upload",
+                room: meta.doc,
+                subject: Some(hash.to_hex()),
+                ..crate::audit::Entry::default()
+            })
+            .map_err(internal)?;
+        Ok(UploadStatus {
+            offset: meta.size,
+            complete: true,
+        })
+    }
+
+    /// Marks a blob as being written by one request; `None` if another request is writing.
+    pub fn claim_blob(&self, hash: ContentHash) -> Option<BlobClaim<'_>> {
+        let mut w = self
+            .blobs()
+            .writing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !w.insert(hash) {
+            return None;
+        }
+        Some(BlobClaim { relay: self, hash })
+    }
+}
+
+/// Exclusive right to append to one blob, released on drop.
+pub struct BlobClaim<'a> {
+    relay: &'a Relay,
+    hash: ContentHash,
+}
+
+impl Drop for BlobClaim<'_> {
+    fn drop(&mut self) {
+        self.relay
+            .blobs()
+            .writing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.hash);
+    }
+}

@@ -1,0 +1,331 @@
+//! Attachments end to end: a real relay on loopback, phones uploading and downloading through
+//! a proxy that cuts the connection, restarts mid-upload, wrong hashes, strangers.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use kizuna_core::model::AttachmentKind;
+use kizuna_core::{ContentHash, Profession, Role, RoomId};
+use kizuna_tests::loopback::{LoopRelay, Phone};
+use kizuna_tests::measure::files_containing;
+use kizuna_tests::proxy::CutProxy;
+use rand::{RngCore, SeedableRng};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+const MARKER: &[u8] = b"KIZUNA-PLAINTEXT-MARKER-7f3a";
+
+/// A "photo": JPEG magic, a marker, random bytes.
+fn fake_photo(dir: &Path, size: usize, seed: u64) -> PathBuf {
+    let mut bytes = vec![0u8; size];
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed).fill_bytes(&mut bytes);
+    bytes[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
+    bytes[4..4 + MARKER.len()].copy_from_slice(MARKER);
+    let p = dir.join(format!("photo-{seed}.jpg"));
+    std::fs::write(&p, &bytes).unwrap();
+    p
+}
+
+/// A real PNG picture, so the thumbnailer has something to decode.
+fn real_png(dir: &Path) -> PathBuf {
+    let img = image::RgbImage::from_fn(800, 600, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
+    });
+    let p = dir.join("wound.png");
+    img.save(&p).unwrap();
+    p
+}
+
+struct City {
+    tmp: tempfile::TempDir,
+    relay: LoopRelay,
+    room: RoomId,
+}
+
+fn city() -> City {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = LoopRelay::start(&tmp.path().join("relay"), None).unwrap();
+    let room = relay.patient_room("山田 花子").unwrap();
+    City { tmp, relay, room }
+}
+
+fn member(c: &City, name: &str, role: Option<Role>) -> Phone {
+    let p = c.relay.add(name, Profession::Nurse).unwrap();
+    if let Some(role) = role {
+        c.relay.invite(c.room, p.id, role).unwrap();
+    }
+    let phone = c
+        .relay
+        .enroll(&p, &c.tmp.path().join(format!("phone-{}", p.id)))
+        .unwrap();
+    phone.sync().unwrap();
+    phone
+}
+
+/// The same phone, talking through `url` (a proxy) from now on.
+fn via(phone: Phone, url: &str) -> Phone {
+    phone.with_url(url).unwrap()
+}
+
+fn sha(path: &Path) -> ContentHash {
+    ContentHash::of(&std::fs::read(path).unwrap())
+}
+
+fn upload_until_done(phone: &Phone) -> usize {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        assert!(attempts < 100, "the upload never finished");
+        let r = phone.client().upload_attachments(&|_, _, _| {});
+        if std::env::var("KIZUNA_DEBUG_UPLOAD").is_ok() {
+            eprintln!("attempt {attempts}: {r:?}");
+        }
+        if phone.client().blobs().pending_uploads().unwrap().is_empty() {
+            return attempts;
+        }
+    }
+}
+
+#[test]
+fn an_upload_cut_ten_times_completes_with_the_right_hash() {
+    let c = city();
+    let nurse = member(&c, "看護師", Some(Role::Writer));
+    let doctor = member(&c, "医師", Some(Role::Writer));
+    let proxy = CutProxy::start(c.relay.addr).unwrap();
+    let nurse = via(nurse, &proxy.url());
+    let path = fake_photo(c.tmp.path(), 6 * 1024 * 1024 + 123, 1);
+    let (_, att) = nurse
+        .post_with_file(
+            c.room,
+            "褥瘡の写真",
+            &path,
+            AttachmentKind::Photo,
+            "image/jpeg",
+        )
+        .unwrap();
+    assert_eq!(att.hash, sha(&path));
+    // The report first, then the upload, cut every 512 KiB, ten times.
+    nurse.client().sync_documents().unwrap();
+    proxy.state.reset();
+    proxy.state.cut_up_every.store(512 * 1024, Ordering::SeqCst);
+    proxy.state.max_cuts.store(10, Ordering::SeqCst);
+    let attempts = upload_until_done(&nurse);
+    assert_eq!(proxy.state.cuts.load(Ordering::SeqCst), 10);
+    assert!(attempts >= 10, "{attempts}");
+    // Each cut costs its TLS handshake, the status question and a partial TLS record
+    // (about 3 % at one cut per 512 KiB). Under CPU contention one segment in a run is
+    // occasionally not kept by the relay (not yet explained; see the issue note), so the
+    // bound allows one lost segment: a restart from zero would send 2 x or more.
+    let sent = proxy.state.up_bytes.load(Ordering::SeqCst) as f64;
+    assert!(
+        sent < att.size as f64 * 1.2,
+        "a cut must not restart the upload: sent {sent} for {}",
+        att.size
+    );
+
+    // The doctor downloads it (directly, then again through cuts) and gets the same bytes.
+    doctor.sync().unwrap();
+    doctor
+        .client()
+        .fetch_attachment(&att.hash, c.room, "image/jpeg", u64::MAX, &|_, _, _| {})
+        .unwrap();
+    let out = c.tmp.path().join("downloaded.jpg");
+    doctor.client().blobs().export(&att.hash, &out).unwrap();
+    assert_eq!(sha(&out), att.hash);
+}
+
+#[test]
+fn a_download_cut_several_times_resumes_and_checks_the_hash() {
+    let c = city();
+    let nurse = member(&c, "看護師", Some(Role::Writer));
+    let doctor = member(&c, "医師", Some(Role::Writer));
+    let path = fake_photo(c.tmp.path(), 3 * 1024 * 1024, 2);
+    let (_, att) = nurse
+        .post_with_file(c.room, "写真", &path, AttachmentKind::Photo, "image/jpeg")
+        .unwrap();
+    nurse.sync().unwrap();
+    assert!(nurse.client().blobs().pending_uploads().unwrap().is_empty());
+    doctor.sync().unwrap();
+    let proxy = CutProxy::start(c.relay.addr).unwrap();
+    let doctor = via(doctor, &proxy.url());
+    proxy
+        .state
+        .cut_down_every
+        .store(700 * 1024, Ordering::SeqCst);
+    proxy.state.max_cuts.store(4, Ordering::SeqCst);
+    let mut tries = 0;
+    while doctor
+        .client()
+        .fetch_attachment(&att.hash, c.room, "image/jpeg", u64::MAX, &|_, _, _| {})
+        .is_err()
+    {
+        tries += 1;
+        assert!(tries < 20);
+    }
+    assert!(tries >= 3, "the cuts happened: {tries}");
+    let got = doctor.client().blobs().meta(&att.hash).unwrap().unwrap();
+    assert!(got.complete);
+    let received = proxy.state.down_bytes.load(Ordering::SeqCst) as f64;
+    assert!(received < att.size as f64 * 1.2, "received {received}");
+}
+
+#[test]
+fn a_phone_restarted_mid_upload_resumes_where_the_relay_stands() {
+    let c = city();
+    let nurse = member(&c, "看護師", Some(Role::Writer));
+    let proxy = CutProxy::start(c.relay.addr).unwrap();
+    let nurse = via(nurse, &proxy.url());
+    let path = fake_photo(c.tmp.path(), 4 * 1024 * 1024, 3);
+    let (_, att) = nurse
+        .post_with_file(
+            c.room,
+            "動画の代わり",
+            &path,
+            AttachmentKind::Video,
+            "video/mp4",
+        )
+        .unwrap();
+    nurse.client().sync_documents().unwrap();
+    proxy.state.reset();
+    proxy
+        .state
+        .cut_up_every
+        .store(2 * 1024 * 1024, Ordering::SeqCst);
+    proxy.state.max_cuts.store(1, Ordering::SeqCst);
+    assert!(nurse.client().upload_attachments(&|_, _, _| {}).is_err());
+    // The app is killed and started again: the queue is on disk.
+    let nurse = nurse.restart().unwrap();
+    assert_eq!(nurse.client().blobs().pending_uploads().unwrap().len(), 1);
+    nurse.client().upload_attachments(&|_, _, _| {}).unwrap();
+    assert!(nurse.client().blobs().pending_uploads().unwrap().is_empty());
+    let sent = proxy.state.up_bytes.load(Ordering::SeqCst) as f64;
+    assert!(sent < att.size as f64 * 1.1, "sent {sent} for {}", att.size);
+    let relay_copy = c
+        .relay
+        .relay
+        .blobs()
+        .store()
+        .meta(&att.hash)
+        .unwrap()
+        .unwrap();
+    assert!(relay_copy.complete);
+}
+
+#[test]
+fn wrong_bytes_are_refused_and_strangers_learn_nothing() {
+    let c = city();
+    let nurse = member(&c, "看護師", Some(Role::Writer));
+    let stranger = member(&c, "他の事業所", None);
+    let path = fake_photo(c.tmp.path(), 100_000, 4);
+    let (_, att) = nurse
+        .post_with_file(c.room, "写真", &path, AttachmentKind::Photo, "image/jpeg")
+        .unwrap();
+    nurse.client().sync_documents().unwrap();
+    let t = kizuna_mobile::HttpsTransport::new(
+        &nurse.identity.url,
+        &nurse.identity.ca_pem,
+        &nurse.identity.crt_pem,
+        &nurse.identity.key_pem,
+    )
+    .unwrap();
+    use kizuna_mobile::Transport;
+    struct Wrong;
+    impl kizuna_mobile::BlobSource for Wrong {
+        fn read(&self, _offset: u64, max: usize) -> Result<Vec<u8>, String> {
+            Ok(vec![0xAB; max])
+        }
+    }
+    let st = t
+        .upload_status(&att.hash, c.room, att.size, "image/jpeg")
+        .unwrap();
+    assert_eq!(st.offset, 0);
+    let refused = t.upload(&att.hash, c.room, 0, att.size, std::sync::Arc::new(Wrong));
+    match refused {
+        Err(kizuna_mobile::TransportError::Rejected { status, .. }) => assert_eq!(status, 400),
+        other => panic!("wrong bytes accepted: {other:?}"),
+    }
+    let st = t
+        .upload_status(&att.hash, c.room, att.size, "image/jpeg")
+        .unwrap();
+    assert!(!st.complete);
+    assert_eq!(st.offset, 0, "the bad copy was thrown away");
+    // The real upload then goes through.
+    nurse.client().upload_attachments(&|_, _, _| {}).unwrap();
+
+    // A stranger: same refusal for a real hash and a made-up one, and zero bytes.
+    let raw = |hash: &str| {
+        let tls = kizuna_server::pki::client_config(
+            &stranger.identity.ca_pem,
+            Some((&stranger.identity.crt_pem, &stranger.identity.key_pem)),
+        )
+        .unwrap();
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .build()
+            .unwrap();
+        let url = format!("{}/v1/blobs/{hash}?doc={}", stranger.identity.url, c.room);
+        kizuna_mobile::runtime::get().block_on(async move {
+            let r = http.get(url).send().await.unwrap();
+            let status = r.status().as_u16();
+            let body = r.bytes().await.unwrap();
+            (status, body)
+        })
+    };
+    let (s1, b1) = raw(&att.hash.to_hex());
+    let (s2, b2) = raw(&ContentHash::of(b"nothing").to_hex());
+    assert_eq!(s1, 403);
+    assert_eq!((s1, b1.len()), (s2, b2.len()));
+    assert!(!b1.windows(MARKER.len()).any(|w| w == MARKER));
+    let err = stranger.client().fetch_attachment(
+        &att.hash,
+        c.room,
+        "image/jpeg",
+        u64::MAX,
+        &|_, _, _| {},
+    );
+    assert!(err.is_err());
+    assert!(stranger.client().blobs().meta(&att.hash).unwrap().is_none());
+}
+
+#[test]
+fn the_phone_store_holds_no_plain_image_bytes_and_makes_thumbnails() {
+    let c = city();
+    let nurse = member(&c, "看護師", Some(Role::Writer));
+    let photo = fake_photo(c.tmp.path(), 300_000, 5);
+    let (_, fake) = nurse
+        .post_with_file(c.room, "写真", &photo, AttachmentKind::Photo, "image/jpeg")
+        .unwrap();
+    assert_eq!(
+        fake.thumbnail, None,
+        "an undecodable photo is attached without a preview"
+    );
+    let png = real_png(c.tmp.path());
+    let (_, att) = nurse
+        .post_with_file(
+            c.room,
+            "本物の画像",
+            &png,
+            AttachmentKind::Photo,
+            "image/png",
+        )
+        .unwrap();
+    let thumb = att.thumbnail.expect("a photo gets a thumbnail");
+    let t = nurse.client().blobs().meta(&thumb).unwrap().unwrap();
+    assert!(t.size > 100 && t.size < 60_000, "{}", t.size);
+    let raw_png = std::fs::read(&png).unwrap();
+    drop(nurse);
+    let store_dirs: Vec<_> = std::fs::read_dir(c.tmp.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("phone-")
+        })
+        .collect();
+    for dir in store_dirs {
+        assert!(files_containing(&dir, MARKER).is_empty());
+        assert!(files_containing(&dir, &[0x89, b'P', b'N', b'G']).is_empty());
+        assert!(files_containing(&dir, &raw_png[100..164]).is_empty());
+    }
+}
