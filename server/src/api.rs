@@ -301,10 +301,13 @@ pub fn router(state: AppState) -> Router {
                 .put(blob_upload)
                 .layer(DefaultBodyLimit::disable()),
         )
+        .merge(crate::admin_api::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(ensure_problem))
+        // The browser console: its own body limits and HTML errors, the same request log.
+        .merge(crate::console::router(state.clone()))
         .layer(axum::middleware::from_fn(request_log))
         .with_state(state)
 }
@@ -428,8 +431,7 @@ async fn add_professional(
     admin: Admin,
     ApiJson(req): ApiJson<NewProfessional>,
 ) -> Result<(StatusCode, Json<crate::directory::Professional>), Problem> {
-    let p = relay.add_professional(req)?;
-    admin_audit(&relay, &admin, "admin.professional.add", None, p.id)?;
+    let p = crate::admin::add_professional(&relay, &(&admin).into(), req)?;
     Ok((StatusCode::CREATED, Json(p)))
 }
 
@@ -439,8 +441,7 @@ async fn remove_professional(
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     let id: ProfessionalId = parse_id(&id, "professional id")?;
-    relay.remove_professional(id)?;
-    admin_audit(&relay, &admin, "admin.professional.remove", None, id)?;
+    crate::admin::remove_professional(&relay, &(&admin).into(), id)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -452,8 +453,7 @@ async fn enroll_code(
 ) -> Result<(StatusCode, Json<EnrollCodeResponse>), Problem> {
     let id: ProfessionalId = parse_id(&id, "professional id")?;
     let hours = optional_json::<EnrollCodeRequest>(&body)?.valid_hours;
-    let code = relay.create_enroll_code(id, hours)?;
-    admin_audit(&relay, &admin, "admin.enroll_code", None, id)?;
+    let code = crate::admin::enroll_code(&relay, &(&admin).into(), id, hours)?;
     Ok((StatusCode::CREATED, Json(code)))
 }
 
@@ -469,9 +469,8 @@ async fn create_room(
     admin: Admin,
     ApiJson(req): ApiJson<NewRoom>,
 ) -> Result<(StatusCode, Json<RoomView>), Problem> {
-    let room = relay.create_room(req)?;
-    admin_audit(&relay, &admin, "admin.room.create", Some(room.id), room.id)?;
-    Ok((StatusCode::CREATED, Json(relay.room_view(room.id)?)))
+    let room = crate::admin::create_room(&relay, &(&admin).into(), req)?;
+    Ok((StatusCode::CREATED, Json(room)))
 }
 
 async fn show_room(
@@ -491,15 +490,8 @@ async fn invite(
 ) -> Result<Json<RoomView>, Problem> {
     let room: RoomId = parse_id(&room, "room id")?;
     let professional: ProfessionalId = parse_id(&professional, "professional id")?;
-    relay.invite(room, professional, req.role)?;
-    admin_audit(
-        &relay,
-        &admin,
-        "admin.member.invite",
-        Some(room),
-        professional,
-    )?;
-    Ok(Json(relay.room_view(room)?))
+    let view = crate::admin::invite(&relay, &(&admin).into(), room, professional, req.role)?;
+    Ok(Json(view))
 }
 
 async fn remove_member(
@@ -509,14 +501,7 @@ async fn remove_member(
 ) -> Result<StatusCode, Problem> {
     let room: RoomId = parse_id(&room, "room id")?;
     let professional: ProfessionalId = parse_id(&professional, "professional id")?;
-    relay.remove_member(room, professional)?;
-    admin_audit(
-        &relay,
-        &admin,
-        "admin.member.remove",
-        Some(room),
-        professional,
-    )?;
+    crate::admin::remove_member(&relay, &(&admin).into(), room, professional)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -535,17 +520,12 @@ async fn revoke_device(
 ) -> Result<StatusCode, Problem> {
     let id: DeviceId = parse_id(&id, "device id")?;
     let wipe = optional_json::<RevokeRequest>(&body)?.wipe;
-    relay.revoke_device(id, wipe)?;
-    let action = if wipe {
-        "admin.device.revoke_wipe"
-    } else {
-        "admin.device.revoke"
-    };
-    admin_audit(&relay, &admin, action, None, id)?;
+    crate::admin::revoke_device(&relay, &(&admin).into(), id, wipe)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Records an administrator's act in the audit log (ids only).
+/// Records an administrator's act in the audit log (ids only): `admin::audit`, the one
+/// audit path of every administrative act (API and console).
 pub fn admin_audit(
     relay: &Relay,
     admin: &Admin,
@@ -553,17 +533,7 @@ pub fn admin_audit(
     room: Option<RoomId>,
     subject: impl std::fmt::Display,
 ) -> Result<(), Problem> {
-    relay
-        .audit()
-        .record(crate::audit::Entry {
-            professional: Some(admin.0.professional.id),
-            device: Some(admin.0.device.id),
-            action,
-            room,
-            subject: Some(subject.to_string()),
-            ..crate::audit::Entry::default()
-        })
-        .map_err(|e| RelayError::Internal(e.to_string()).into())
+    crate::admin::audit(relay, &admin.into(), action, room, subject).map_err(Problem::from)
 }
 
 /// The media type of sync requests and answers (postcard, `docs/protocol.md`).

@@ -295,6 +295,33 @@ impl AuditLog {
         Ok(out)
     }
 
+    /// Records matching `filter`, newest first, at most `limit` (for the console's view).
+    pub fn newest(&self, filter: &Filter, limit: usize) -> Result<Vec<AuditRecord>, AuditError> {
+        let mut out = Vec::new();
+        for item in self.records.iter().rev() {
+            let (k, v) = item?;
+            let r: AuditRecord =
+                serde_json::from_slice(&v).map_err(|_| AuditError::Unreadable(seq_of(&k)))?;
+            if filter.accepts(&r) {
+                out.push(r);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records as JSON lines (one record per line), the export format.
+    pub fn to_json_lines(records: &[AuditRecord]) -> String {
+        let mut body = String::new();
+        for r in records {
+            body.push_str(&serde_json::to_string(r).unwrap_or_default());
+            body.push('\n');
+        }
+        body
+    }
+
     /// Number of records.
     pub fn len(&self) -> u64 {
         self.last

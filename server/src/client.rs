@@ -293,3 +293,95 @@ impl Client {
         String::from_utf8(bytes.to_vec()).map_err(|e| ClientError::Decode(e.to_string()))
     }
 }
+
+/// The admin routes added with the console (`admin_api`).
+impl Client {
+    async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    /// Edits a professional.
+    pub async fn update_professional(
+        &self,
+        id: ProfessionalId,
+        p: &NewProfessional,
+    ) -> Result<Professional, ClientError> {
+        self.put(&format!("/v1/admin/professionals/{id}/profile"), p)
+            .await
+    }
+
+    /// Archives (`true`) or restores a patient room.
+    pub async fn set_archived(
+        &self,
+        room: RoomId,
+        archived: bool,
+    ) -> Result<RoomView, ClientError> {
+        self.put(
+            &format!("/v1/admin/rooms/{room}/archived"),
+            &crate::admin_api::ArchiveRequest { archived },
+        )
+        .await
+    }
+
+    /// A patient room's activity (counts only).
+    pub async fn room_activity(
+        &self,
+        room: RoomId,
+    ) -> Result<crate::admin_docs::RoomActivity, ClientError> {
+        self.get(&format!("/v1/admin/rooms/{room}/activity")).await
+    }
+
+    /// Posts a city notice or alert.
+    pub async fn post_notice(
+        &self,
+        n: &crate::admin_api::NewNotice,
+    ) -> Result<crate::admin_api::PostedNotice, ClientError> {
+        self.post("/v1/admin/notices", n).await
+    }
+
+    /// Notices and alerts with who has read them (`room`: `notices`, `alerts` or both).
+    pub async fn notices(
+        &self,
+        room: Option<crate::admin_docs::CityRoom>,
+    ) -> Result<Vec<crate::admin_docs::NoticeView>, ClientError> {
+        match room {
+            Some(r) => {
+                self.get(&format!("/v1/admin/notices?room={}", r.key()))
+                    .await
+            }
+            None => self.get("/v1/admin/notices").await,
+        }
+    }
+
+    /// Imports care-plan files (name, bytes) into a patient room.
+    pub async fn import_care_plan(
+        &self,
+        room: RoomId,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<kizuna_core::careplan::ImportSummary, ClientError> {
+        let req = crate::admin_docs::CarePlanUploadRequest {
+            files: files
+                .iter()
+                .map(|(name, bytes)| crate::admin_docs::CarePlanUpload {
+                    name: name.clone(),
+                    data_base64: data_encoding::BASE64.encode(bytes),
+                })
+                .collect(),
+        };
+        self.post(&format!("/v1/admin/rooms/{room}/care-plans"), &req)
+            .await
+    }
+
+    /// Sets the calling administrator's console login, password and a new TOTP secret.
+    pub async fn console_credentials(
+        &self,
+        req: &crate::console::auth::CredentialsRequest,
+    ) -> Result<crate::console::auth::ConsoleSetup, ClientError> {
+        self.put("/v1/admin/console/credentials", req).await
+    }
+}

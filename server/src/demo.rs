@@ -190,7 +190,12 @@ pub fn seed(relay: &Relay, data: &Path) -> Result<bool, StartError> {
 
 /// What to do next, printed after the demo starts: the identities with their ids, and
 /// copy-paste commands.
-pub fn guide(relay: &Relay, data: &Path, url: &str) -> Result<String, StartError> {
+pub fn guide(
+    relay: &Relay,
+    data: &Path,
+    url: &str,
+    console: Option<&DemoConsole>,
+) -> Result<String, StartError> {
     let d = data.display();
     let professionals = relay.professionals()?;
     let devices = relay.devices()?;
@@ -243,6 +248,78 @@ pub fn guide(relay: &Relay, data: &Path, url: &str) -> Result<String, StartError
         "  kizuna admin --data {d} device revoke <DEVICE_ID> --wipe   (then the curl above fails)\n"
     ));
     s.push_str("  (with cargo: cargo run --release -p kizuna-server --bin kizuna -- admin …)\n");
+    if let Some(c) = console {
+        s.push('\n');
+        s.push_str(&console_guide(c, data, url));
+    }
     s.push_str("\nCtrl-C stops the relay; starting the demo again reuses this data.\n");
     Ok(s)
+}
+
+/// The demo administrator's console credentials, kept in `DIR/demo/console.json` (0600) so a
+/// second start prints the same ones.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct DemoConsole {
+    /// Login name.
+    pub login: String,
+    /// Password.
+    pub password: String,
+    /// Base32 TOTP secret.
+    pub totp_secret: String,
+}
+
+/// Makes sure the demo administrator can log in to the browser console: on a new demo (or
+/// one made before the console existed) sets a random password and TOTP secret through
+/// the same function as `kizuna admin console-setup`, and keeps them in the demo folder.
+pub fn ensure_console(relay: &Relay, data: &Path) -> Result<DemoConsole, StartError> {
+    let file = data.join("demo").join("console.json");
+    let admin = relay
+        .administrators()?
+        .into_iter()
+        .next()
+        .ok_or("the demo has no administrator")?;
+    if let Ok(bytes) = std::fs::read(&file) {
+        if let Ok(c) = serde_json::from_slice::<DemoConsole>(&bytes) {
+            if crate::console::auth::has_credentials(relay, admin.id)? {
+                return Ok(c);
+            }
+        }
+    }
+    let password = crate::console::password::random_password();
+    let actor = crate::admin::Actor {
+        professional: admin,
+        device: None,
+    };
+    let setup = crate::console::auth::set_credentials(
+        relay,
+        &actor,
+        &crate::console::auth::CredentialsRequest {
+            login: "admin".into(),
+            password: Some(password.clone()),
+        },
+    )?;
+    let c = DemoConsole {
+        login: setup.login,
+        password,
+        totp_secret: setup.totp_secret,
+    };
+    data::ensure_dir(&data.join("demo"))?;
+    crate::pki::write_private(&file, &serde_json::to_string_pretty(&c)?)?;
+    Ok(c)
+}
+
+/// How to log in to the console, printed after the guide.
+pub fn console_guide(c: &DemoConsole, data: &Path, url: &str) -> String {
+    let d = data.display();
+    format!(
+        "Admin console in a browser: {url}/console/
+  login: {}   password: {}
+  second factor: a TOTP code; add this setup key to an authenticator app:
+    {}
+  or print the current code with: kizuna totp {}
+  The browser does not know the demo's CA: import {d}/ca.crt as a trusted authority
+  (or accept the warning for this local demo). Credentials are in {d}/demo/console.json.
+",
+        c.login, c.password, c.totp_secret, c.totp_secret
+    )
 }

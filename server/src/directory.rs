@@ -89,6 +89,11 @@ pub struct Device {
     pub revoked_at: Option<Timestamp>,
     /// The device should erase its local data when it next reaches the relay.
     pub wipe: bool,
+    /// When the device last synced. Not stored with the device (a sync must never rewrite
+    /// the record a revocation writes): kept as its own small record and filled in when
+    /// devices are listed (`Relay::devices`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<Timestamp>,
 }
 
 /// A room's metadata. The content (reports, profile) is an Automerge document elsewhere.
@@ -105,6 +110,10 @@ pub struct Room {
     pub consent: Option<Consent>,
     /// When the room was created.
     pub created_at: Timestamp,
+    /// Set when an administrator archived the room (the patient left care): its documents
+    /// stay on the relay with their audit trail, but no device syncs it any more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<Timestamp>,
 }
 
 /// A one-time enrollment code, stored by the SHA-256 of the code so a copy of the store does
@@ -436,6 +445,7 @@ pub(crate) mod conformance {
             cert_fingerprint: "ab".into(),
             revoked_at: None,
             wipe: false,
+            last_seen: None,
         };
         d.put_device(&dev).unwrap();
         assert_eq!(d.device(dev.id).unwrap(), Some(dev.clone()));
@@ -446,6 +456,7 @@ pub(crate) mod conformance {
             display_name: "小林 トメ".into(),
             consent: None,
             created_at: Timestamp(4),
+            archived_at: None,
         };
         d.put_room(&room).unwrap();
         assert_eq!(d.room(room.id).unwrap(), Some(room.clone()));

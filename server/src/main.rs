@@ -5,7 +5,10 @@ use kizuna_core::model::Consent;
 use kizuna_core::{
     Date, DeviceId, Organisation, Profession, ProfessionalId, Role, RoomId, RoomKind, Timestamp,
 };
+use kizuna_server::admin_api::NewNotice;
+use kizuna_server::admin_docs::CityRoom;
 use kizuna_server::client::Client;
+use kizuna_server::console::auth::CredentialsRequest;
 use kizuna_server::relay::RelayConfig;
 use kizuna_server::wire::{NewProfessional, NewRoom, RoomView};
 use kizuna_server::{data, demo, net, router};
@@ -49,6 +52,12 @@ enum Cmd {
     },
     /// Manage the directory of a running relay as its administrator.
     Admin(AdminArgs),
+    /// Print the current one-time code of a TOTP secret (for people without an
+    /// authenticator app, e.g. trying the demo's console).
+    Totp {
+        /// The base32 secret.
+        secret: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -88,6 +97,80 @@ enum AdminCmd {
     /// Check or export the audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Post or list city notices and disaster/infection alerts.
+    #[command(subcommand)]
+    Notice(NoticeCmd),
+    /// Import care-plan files into a patient room.
+    #[command(subcommand)]
+    Careplan(CareplanCmd),
+    /// Set your console login and password and get a new TOTP secret (the browser console
+    /// at https://HOST:PORT/console/ asks for both factors).
+    ConsoleSetup {
+        /// Login name for the console.
+        #[arg(long, default_value = "admin")]
+        login: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+        /// No password: log in with this administrator certificate plus the TOTP code only.
+        #[arg(long, conflicts_with = "password_stdin")]
+        no_password: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CityRoomArg {
+    Notices,
+    Alerts,
+}
+
+impl CityRoomArg {
+    fn room(self) -> CityRoom {
+        match self {
+            CityRoomArg::Notices => CityRoom::Notices,
+            CityRoomArg::Alerts => CityRoom::Alerts,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum NoticeCmd {
+    /// Post a notice (to every professional) or an alert (to care providers).
+    Post {
+        /// Where: notices or alerts.
+        #[arg(long, value_enum)]
+        room: CityRoomArg,
+        /// Headline.
+        #[arg(long)]
+        title: String,
+        /// Text.
+        #[arg(long)]
+        body: String,
+        /// 1 to 3 (☆ to ☆☆☆).
+        #[arg(long, default_value_t = 2)]
+        importance: u8,
+        /// Hours until it shows as expired.
+        #[arg(long)]
+        expires_hours: Option<u32>,
+    },
+    /// List notices and alerts with how many have read each.
+    List {
+        /// Only notices or only alerts.
+        #[arg(long, value_enum)]
+        room: Option<CityRoomArg>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CareplanCmd {
+    /// Import the files (UPPLAN_…CSV, UP1KYO_…, UP2KYO_…, UPJSK_…, UPHOSOKU_…) as one change.
+    Import {
+        /// Room id.
+        room_id: String,
+        /// The CSV files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -137,6 +220,26 @@ enum ProfessionalCmd {
     Remove {
         /// The professional's id.
         id: String,
+    },
+    /// Change a professional's name, kana, profession or organisation.
+    Edit {
+        /// The professional's id.
+        id: String,
+        /// New full name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New kana.
+        #[arg(long)]
+        kana: Option<String>,
+        /// New profession.
+        #[arg(long)]
+        profession: Option<String>,
+        /// New organisation name.
+        #[arg(long)]
+        org: Option<String>,
+        /// New 10-digit office number ("" to clear).
+        #[arg(long)]
+        office_number: Option<String>,
     },
 }
 
@@ -192,6 +295,19 @@ enum RoomCmd {
         room_id: String,
         /// Professional id.
         professional_id: String,
+    },
+    /// Archive a patient room (no device syncs it any more), or restore it.
+    Archive {
+        /// Room id.
+        room_id: String,
+        /// Restore instead of archiving.
+        #[arg(long)]
+        restore: bool,
+    },
+    /// A patient room's activity: reports this week, unread must-reads (counts only).
+    Activity {
+        /// Room id.
+        room_id: String,
     },
 }
 
@@ -249,6 +365,14 @@ fn main() -> ExitCode {
             init_tracing("warn");
             rt.block_on(run_admin(args))
         }
+        Cmd::Totp { secret } => match kizuna_server::console::totp::decode_secret(&secret) {
+            Some(s) => {
+                let now = u64::try_from(Timestamp::now().0 / 1000).unwrap_or(0);
+                println!("{}", kizuna_server::console::totp::code_at(&s, now));
+                Ok(())
+            }
+            None => Err("the secret is not base32".into()),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -307,7 +431,7 @@ async fn run_relay(
             "介護支援課",
         )? {
             data::AdminSetup::Created(admin) => println!(
-                "First start: created the CA ({0}/ca.crt) and the administrator's identity ({0}/admin/admin.crt, professional id {1}).",
+                "First start: created the CA ({0}/ca.crt) and the administrator's identity ({0}/admin/admin.crt, professional id {1}).\nFor the browser console, set a password and TOTP: kizuna admin --data {0} console-setup",
                 data_dir.display(),
                 admin.id
             ),
@@ -321,7 +445,11 @@ async fn run_relay(
     }
     data::write_relay_info(&data_dir, &local_url)?;
     if is_demo {
-        println!("{}", demo::guide(&relay, &data_dir, &local_url)?);
+        let console = demo::ensure_console(&relay, &data_dir)?;
+        println!(
+            "{}",
+            demo::guide(&relay, &data_dir, &local_url, Some(&console))?
+        );
     } else {
         println!(
             "Kizuna relay on {} (devices use {}), CA fingerprint sha256:{}",
@@ -630,6 +758,200 @@ async fn run_admin(args: AdminArgs) -> Result<(), data::StartError> {
                 }
             }
             print!("{}", client.audit_export(&q).await?);
+        }
+        AdminCmd::Professional(ProfessionalCmd::Edit {
+            id,
+            name,
+            kana,
+            profession,
+            org,
+            office_number,
+        }) => {
+            let id: ProfessionalId = parse(&id, "professional id")?;
+            let current = client
+                .directory()
+                .await?
+                .professionals
+                .into_iter()
+                .find(|p| p.id == id)
+                .ok_or("no such professional")?;
+            let profession = match profession {
+                Some(p) => p
+                    .parse::<Profession>()
+                    .map_err(|_| format!("unknown profession {p:?}"))?,
+                None => current.profession,
+            };
+            let p = client
+                .update_professional(
+                    id,
+                    &NewProfessional {
+                        name: name.unwrap_or(current.name),
+                        kana: kana.unwrap_or(current.kana),
+                        profession,
+                        organisation: Organisation {
+                            name: org.unwrap_or(current.organisation.name),
+                            office_number: match office_number {
+                                Some(n) if n.is_empty() => None,
+                                Some(n) => Some(n),
+                                None => current.organisation.office_number,
+                            },
+                        },
+                    },
+                )
+                .await?;
+            if json {
+                print_json(&p)?;
+            } else {
+                println!(
+                    "updated {} {} ({}, {})",
+                    p.id,
+                    p.name,
+                    p.profession.label_ja(),
+                    p.organisation.name
+                );
+            }
+        }
+        AdminCmd::Room(RoomCmd::Archive { room_id, restore }) => {
+            let room: RoomId = parse(&room_id, "room id")?;
+            let r = client.set_archived(room, !restore).await?;
+            if json {
+                print_json(&r)?;
+            } else if restore {
+                println!("restored {room}; members' devices sync it again");
+            } else {
+                println!("archived {room}; members' devices delete their copies at next sync");
+            }
+        }
+        AdminCmd::Room(RoomCmd::Activity { room_id }) => {
+            let room: RoomId = parse(&room_id, "room id")?;
+            let a = client.room_activity(room).await?;
+            if json {
+                print_json(&a)?;
+            } else {
+                println!(
+                    "reports: {} (this week {}), unread must-reads: {}, newest post: {}",
+                    a.reports,
+                    a.reports_this_week,
+                    a.unread_must_reads,
+                    a.last_post.map_or_else(|| "-".to_string(), ts)
+                );
+            }
+        }
+        AdminCmd::Notice(NoticeCmd::Post {
+            room,
+            title,
+            body,
+            importance,
+            expires_hours,
+        }) => {
+            let importance = kizuna_core::model::Importance::try_from(importance)
+                .map_err(|e| format!("--importance: {e}"))?;
+            let expires_at =
+                expires_hours.map(|h| Timestamp::now().plus_millis(i64::from(h) * 3_600_000));
+            let posted = client
+                .post_notice(&NewNotice {
+                    room: room.room(),
+                    title,
+                    body,
+                    importance,
+                    expires_at,
+                })
+                .await?;
+            if json {
+                print_json(&posted)?;
+            } else {
+                println!("posted notice {} in room {}", posted.id, posted.room);
+            }
+        }
+        AdminCmd::Notice(NoticeCmd::List { room }) => {
+            let notices = client.notices(room.map(CityRoomArg::room)).await?;
+            if json {
+                print_json(&notices)?;
+            } else {
+                for n in &notices {
+                    println!(
+                        "{}  {}  {}  {}  read {}/{}{}",
+                        n.notice.id,
+                        n.room.key(),
+                        "☆".repeat(usize::from(n.notice.content.importance.stars())),
+                        n.notice.content.title,
+                        n.read_by.len(),
+                        n.audience,
+                        if n.expired { "  (expired)" } else { "" }
+                    );
+                }
+            }
+        }
+        AdminCmd::Careplan(CareplanCmd::Import { room_id, files }) => {
+            let room: RoomId = parse(&room_id, "room id")?;
+            let mut loaded = Vec::new();
+            for f in &files {
+                let name = f
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .ok_or_else(|| format!("{}: not a file name", f.display()))?
+                    .to_string();
+                let bytes =
+                    std::fs::read(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+                loaded.push((name, bytes));
+            }
+            let s = client.import_care_plan(room, &loaded).await?;
+            if json {
+                print_json(&s)?;
+            } else {
+                println!("imported {} into {room}:", s.id);
+                for (name, kind, rows) in &s.files {
+                    println!("  {name}  {kind:?}  {rows} rows");
+                }
+            }
+        }
+        AdminCmd::ConsoleSetup {
+            login,
+            password_stdin,
+            no_password,
+        } => {
+            let password = if no_password {
+                None
+            } else if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                Some(line.trim_end_matches(['\r', '\n']).to_string())
+            } else {
+                Some(kizuna_server::console::password::random_password())
+            };
+            let setup = client
+                .console_credentials(&CredentialsRequest {
+                    login,
+                    password: password.clone(),
+                })
+                .await?;
+            if json {
+                print_json(&serde_json::json!({
+                    "setup": setup,
+                    "password": if password_stdin { None } else { password.clone() },
+                }))?;
+            } else {
+                let qr = qrcode::QrCode::new(setup.otpauth_uri.as_bytes())
+                    .map_err(|e| format!("cannot draw the QR code: {e}"))?;
+                let drawing = qr
+                    .render::<qrcode::render::unicode::Dense1x2>()
+                    .dark_color(qrcode::render::unicode::Dense1x2::Light)
+                    .light_color(qrcode::render::unicode::Dense1x2::Dark)
+                    .quiet_zone(true)
+                    .build();
+                println!("{drawing}");
+                println!("Scan this with an authenticator app, or enter the setup key by hand.");
+                println!("  console login: {}", setup.login);
+                match (&password, password_stdin) {
+                    (Some(p), false) => {
+                        println!("  password:      {p}   (shown once; keep it safe)")
+                    }
+                    (Some(_), true) => println!("  password:      (the one you typed)"),
+                    (None, _) => println!("  password:      none (certificate + TOTP only)"),
+                }
+                println!("  TOTP setup key: {}", setup.totp_secret);
+                println!("Earlier console sessions of yours end at their next request.");
+            }
         }
         AdminCmd::Device(DeviceCmd::Revoke { device_id, wipe }) => {
             let id: DeviceId = parse(&device_id, "device id")?;

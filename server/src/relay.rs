@@ -199,6 +199,8 @@ fn relay_author(dir: &dyn Directory) -> Result<Author, RelayError> {
     })
 }
 const META_ALERTS: &str = "room:alerts";
+/// Prefix of the last-sync time of each device (`seen:<device id>` → ms, big-endian).
+const META_SEEN: &str = "seen:";
 
 /// Where the relay keeps room documents and the audit log.
 #[derive(Debug)]
@@ -330,6 +332,7 @@ impl Relay {
             display_name: name.to_string(),
             consent: None,
             created_at: Timestamp::now(),
+            archived_at: None,
         };
         self.dir.put_room(&room)?;
         self.dir.set_meta(key, room.id.as_bytes())?;
@@ -360,13 +363,7 @@ impl Relay {
         check_text("name", &new.name, 1, 100)?;
         check_text("kana", &new.kana, 1, 100)?;
         check_text("organisation.name", &new.organisation.name, 1, 100)?;
-        if let Some(no) = &new.organisation.office_number {
-            if no.len() != 10 || !no.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(RelayError::Invalid(
-                    "organisation.office_number: must be 10 digits".into(),
-                ));
-            }
-        }
+        check_office_number(&new.organisation)?;
         let p = Professional {
             id: ProfessionalId::new(),
             name: new.name,
@@ -437,6 +434,88 @@ impl Relay {
         }
         tracing::info!(professional = %id, "professional removed");
         Ok(())
+    }
+
+    /// Changes a professional's name, kana, profession or organisation. The member lists
+    /// mirrored into their rooms' documents follow. Administrators keep their profession
+    /// (it is what makes them administrators), and nobody becomes one this way.
+    pub fn update_professional(
+        &self,
+        id: ProfessionalId,
+        new: NewProfessional,
+    ) -> Result<Professional, RelayError> {
+        let mut p = self.active_professional(id)?;
+        check_text("name", &new.name, 1, 100)?;
+        check_text("kana", &new.kana, 1, 100)?;
+        check_text("organisation.name", &new.organisation.name, 1, 100)?;
+        check_office_number(&new.organisation)?;
+        if p.is_admin() != (new.profession == Profession::CityAdministrator) {
+            return Err(RelayError::Invalid(
+                "profession: administrators are made at first start, not by editing".into(),
+            ));
+        }
+        let provider_before = p.profession.is_care_provider();
+        p.name = new.name;
+        p.kana = new.kana;
+        p.profession = new.profession;
+        p.organisation = new.organisation;
+        self.dir.put_professional(&p)?;
+        // A care provider reads the alerts room; someone who no longer provides care does
+        // not (administrators always write it).
+        if !p.is_admin() && provider_before != p.profession.is_care_provider() {
+            let alerts = self.alerts_room()?;
+            if p.profession.is_care_provider() {
+                self.dir.set_membership(alerts, p.id, Role::Reader)?;
+            } else {
+                self.dir.remove_membership(alerts, p.id)?;
+                self.membership_changed(alerts, p.id)?;
+            }
+        }
+        self.dir.flush()?;
+        for (room, _) in self.dir.memberships_of(id)? {
+            self.membership_changed(room, id)?;
+        }
+        tracing::info!(professional = %id, profession = p.profession.key(), "professional updated");
+        Ok(p)
+    }
+
+    /// Archives a patient room (the patient left care) or restores it. An archived room
+    /// keeps its documents, members and audit trail on the relay, but no device syncs it:
+    /// members' devices are told at once and delete their copies (they get `Gone`).
+    pub fn set_archived(&self, room: RoomId, archived: bool) -> Result<RoomView, RelayError> {
+        let mut r = self.dir.room(room)?.ok_or(RelayError::NotFound("room"))?;
+        if r.kind != RoomKind::Patient {
+            return Err(RelayError::Invalid(
+                "room: only patient rooms are archived".into(),
+            ));
+        }
+        let changed = r.archived_at.is_some() != archived;
+        if changed {
+            r.archived_at = archived.then(Timestamp::now);
+            self.dir.put_room(&r)?;
+            self.dir.flush()?;
+            for (who, _) in self.dir.members_of(room)? {
+                self.membership_changed(room, who)?;
+            }
+            tracing::info!(room = %room, archived, "room archive state changed");
+        }
+        self.room_view(room)
+    }
+
+    /// The rooms a professional's devices may sync now: their memberships, without
+    /// archived rooms.
+    pub fn sync_memberships(
+        &self,
+        professional: ProfessionalId,
+    ) -> Result<Vec<(RoomId, Role)>, RelayError> {
+        let mut out = Vec::new();
+        for (room, role) in self.dir.memberships_of(professional)? {
+            match self.dir.room(room)? {
+                Some(r) if r.archived_at.is_some() => {}
+                _ => out.push((room, role)),
+            }
+        }
+        Ok(out)
     }
 
     /// Makes a one-time enrollment code for a professional's new device.
@@ -569,6 +648,7 @@ impl Relay {
             cert_fingerprint: crate::pki::pem_fingerprint(&cert_pem).unwrap_or_default(),
             revoked_at: None,
             wipe: false,
+            last_seen: None,
         };
         self.dir.put_device(&device)?;
         self.dir.flush()?;
@@ -625,11 +705,39 @@ impl Relay {
         Ok(())
     }
 
-    /// Every device, newest first.
+    /// Every device, newest first, with when each last synced.
     pub fn devices(&self) -> Result<Vec<crate::directory::Device>, RelayError> {
         let mut v = self.dir.devices()?;
+        for d in &mut v {
+            d.last_seen = self.last_seen(d.id)?;
+        }
         v.sort_by_key(|d| std::cmp::Reverse(d.enrolled_at));
         Ok(v)
+    }
+
+    /// When a device last synced, if ever.
+    pub fn last_seen(&self, device: DeviceId) -> Result<Option<Timestamp>, RelayError> {
+        Ok(self
+            .dir
+            .meta(&format!("{META_SEEN}{device}"))?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(|b| Timestamp(i64::from_be_bytes(b))))
+    }
+
+    /// Records that a device synced now. Written at most once a minute per device, as its
+    /// own record (never by rewriting the device, which would race with a revocation), and
+    /// not flushed: losing the last minute of it in a crash costs nothing.
+    pub fn note_seen(&self, device: DeviceId) -> Result<(), RelayError> {
+        let now = Timestamp::now();
+        if self
+            .last_seen(device)?
+            .is_some_and(|t| now.0.saturating_sub(t.0) < 60_000)
+        {
+            return Ok(());
+        }
+        self.dir
+            .set_meta(&format!("{META_SEEN}{device}"), &now.0.to_be_bytes())?;
+        Ok(())
     }
 
     /// Creates a patient room. Only patient rooms are created this way: the city rooms exist
@@ -653,6 +761,7 @@ impl Relay {
             display_name: new.display_name,
             consent: Some(consent),
             created_at: Timestamp::now(),
+            archived_at: None,
         };
         self.dir.put_room(&room)?;
         self.dir.flush()?;
@@ -681,6 +790,7 @@ impl Relay {
             display_name: room.display_name,
             consent: room.consent,
             created_at: room.created_at,
+            archived_at: room.archived_at,
             members,
         })
     }
@@ -703,6 +813,11 @@ impl Relay {
     ) -> Result<(), RelayError> {
         let r = self.dir.room(room)?.ok_or(RelayError::NotFound("room"))?;
         let p = self.active_professional(professional)?;
+        if r.archived_at.is_some() {
+            return Err(RelayError::Conflict(
+                "room: the room is archived; restore it before inviting".into(),
+            ));
+        }
         match r.kind {
             RoomKind::Direct => {
                 return Err(RelayError::Invalid(
@@ -749,6 +864,9 @@ impl Relay {
             let Some(room) = self.dir.room(rid)? else {
                 continue;
             };
+            if room.archived_at.is_some() {
+                continue;
+            }
             let display_name = if room.kind == RoomKind::Direct {
                 self.direct_partner_name(rid, p.id)?
                     .unwrap_or(room.display_name)
@@ -828,6 +946,7 @@ impl Relay {
                     display_name: format!("{} ・ {}", me.name, other.name),
                     consent: None,
                     created_at: Timestamp::now(),
+                    archived_at: None,
                 };
                 self.dir.put_room(&room)?;
                 self.dir.set_meta(&key, room.id.as_bytes())?;
@@ -874,6 +993,17 @@ impl Relay {
             .filter(|p| p.profession == Profession::CityAdministrator)
             .collect())
     }
+}
+
+fn check_office_number(org: &kizuna_core::Organisation) -> Result<(), RelayError> {
+    if let Some(no) = &org.office_number {
+        if no.len() != 10 || !no.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(RelayError::Invalid(
+                "organisation.office_number: must be 10 digits".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn kind_order(k: RoomKind) -> u8 {

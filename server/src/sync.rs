@@ -70,8 +70,8 @@ impl Relay {
         d: &Device,
         req: &SyncRequest,
     ) -> Result<SyncResponse, RelayError> {
-        let memberships: HashMap<RoomId, Role> =
-            self.directory().memberships_of(p.id)?.into_iter().collect();
+        let memberships: HashMap<RoomId, Role> = self.sync_memberships(p.id)?.into_iter().collect();
+        self.note_seen(d.id)?;
         let mut trail = Trail::default();
         let mut results = Vec::new();
         let mut seen = HashSet::new();
@@ -126,7 +126,7 @@ impl Relay {
     /// The documents professional `p` may see now (for the live channel's filter).
     pub fn visible_docs(&self, p: ProfessionalId) -> Result<HashSet<RoomId>, RelayError> {
         let mut out = HashSet::new();
-        for (room, _) in self.directory().memberships_of(p)? {
+        for (room, _) in self.sync_memberships(p)? {
             out.insert(room);
             for s in self.documents().scopes_of(room) {
                 if s.audience.contains(&p) {
@@ -327,7 +327,7 @@ impl Relay {
     }
 
     /// The document of a directory room, created with its members (and consent) on first use.
-    fn directory_room_doc(&self, id: RoomId) -> Result<Option<RoomHandle>, RelayError> {
+    pub(crate) fn directory_room_doc(&self, id: RoomId) -> Result<Option<RoomHandle>, RelayError> {
         let Some(room) = self.directory().room(id)? else {
             return Ok(None);
         };

@@ -137,6 +137,9 @@ pub struct RoomView {
     pub consent: Option<Consent>,
     /// When it was created.
     pub created_at: Timestamp,
+    /// When it was archived (no device syncs an archived room).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<Timestamp>,
     /// Its members.
     pub members: Vec<MemberView>,
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod cli;
+mod console;
 mod demo;
 mod enrollment;
 mod logs;

@@ -1,0 +1,304 @@
+//! The admin console over real TLS without a browser: the certificate + TOTP login path
+//! (headless Chromium cannot present a client certificate without a system NSS store and
+//! policies, so the browser tests use password + TOTP and this test covers the certificate),
+//! code replay, session binding to the certificate, brute-force limits, CSRF.
+
+use crate::support::TestRelay;
+use kizuna_server::console::auth::CredentialsRequest;
+use kizuna_server::console::totp;
+use kizuna_server::pki;
+
+fn client(t: &TestRelay, identity: Option<(&str, &str)>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(pki::client_config(&t.ca_pem, identity).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// An `application/x-www-form-urlencoded` body (reqwest's `form` feature is not enabled).
+fn encode_form(pairs: &[(&str, &str)]) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+fn now_code(secret: &str) -> String {
+    let s = totp::decode_secret(secret).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    totp::code_at(&s, now)
+}
+
+fn cookie_of(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap().to_string())
+}
+
+/// GETs the login page: (double-submit cookie, form token, body).
+async fn login_form(t: &TestRelay, c: &reqwest::Client) -> (String, String, String) {
+    let r = c
+        .get(format!("{}/console/login", t.url))
+        .send()
+        .await
+        .unwrap();
+    let cookie = cookie_of(&r, "__Host-kizuna-login").unwrap();
+    let body = r.text().await.unwrap();
+    let token = body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    (cookie, token, body)
+}
+
+async fn post_login(
+    t: &TestRelay,
+    c: &reqwest::Client,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let (cookie, token, _) = login_form(t, c).await;
+    let mut f: Vec<(&str, &str)> = vec![("csrf", &token)];
+    f.extend_from_slice(form);
+    c.post(format!("{}/console/login", t.url))
+        .header(reqwest::header::COOKIE, cookie)
+        .header(reqwest::header::CONTENT_TYPE, FORM)
+        .body(encode_form(&f))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn certificate_plus_totp_login_and_session_rules() {
+    let t = TestRelay::start().await;
+    let setup = t
+        .admin()
+        .console_credentials(&CredentialsRequest {
+            login: "boss".into(),
+            password: Some("a long enough password".into()),
+        })
+        .await
+        .unwrap();
+    let with_cert = client(&t, Some((&t.admin_crt, &t.admin_key)));
+    let without = client(&t, None);
+
+    // The login page recognises the administrator's certificate and asks only for the code.
+    let (_, _, body) = login_form(&t, &with_cert).await;
+    assert!(body.contains("id=\"cert-admin\""), "certificate recognised");
+    let (_, _, body) = login_form(&t, &without).await;
+    assert!(!body.contains("cert-admin") && body.contains("name=\"password\""));
+
+    // A certificate alone is not enough.
+    let r = post_login(
+        &t,
+        &with_cert,
+        &[("method", "certificate"), ("code", "000000")],
+    )
+    .await;
+    assert_eq!(r.status(), 401);
+    // The certificate method without a certificate is refused.
+    let code = now_code(&setup.totp_secret);
+    let r = post_login(&t, &without, &[("method", "certificate"), ("code", &code)]).await;
+    assert_eq!(r.status(), 401);
+    // Certificate + TOTP opens a session.
+    let r = post_login(
+        &t,
+        &with_cert,
+        &[("method", "certificate"), ("code", &code)],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let session = cookie_of(&r, "__Host-kizuna-console").unwrap();
+    let raw = r.headers().get_all(reqwest::header::SET_COOKIE);
+    assert!(raw.iter().any(|v| {
+        v.to_str()
+            .unwrap()
+            .contains("Secure; HttpOnly; SameSite=Strict")
+    }));
+    let home = with_cert
+        .get(format!("{}/console/", t.url))
+        .header(reqwest::header::COOKIE, &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 200);
+    assert!(home.text().await.unwrap().contains("<h1>概要</h1>"));
+
+    // The same code does not work twice, with a password either.
+    let r = post_login(
+        &t,
+        &without,
+        &[
+            ("method", "password"),
+            ("login", "boss"),
+            ("password", "a long enough password"),
+            ("code", &code),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 401, "a TOTP code works once");
+
+    // A session opened with the certificate is useless on a connection without it.
+    let stolen = without
+        .get(format!("{}/console/", t.url))
+        .header(reqwest::header::COOKIE, &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stolen.status(), 303);
+    // ...and it was ended by that attempt.
+    let again = with_cert
+        .get(format!("{}/console/", t.url))
+        .header(reqwest::header::COOKIE, &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 303);
+
+    // Audit: the login is recorded with the device; failures too.
+    let audit = t.admin().audit_export(&[]).await.unwrap();
+    assert!(audit.contains("\"admin.console.login\""));
+    assert!(audit.contains("\"admin.console.login_failed\""));
+    assert!(audit.contains("\"admin.console.credentials\""));
+}
+
+#[tokio::test]
+async fn password_guessing_is_throttled_and_new_credentials_end_sessions() {
+    let t = TestRelay::start().await;
+    let setup = t
+        .admin()
+        .console_credentials(&CredentialsRequest {
+            login: "boss".into(),
+            password: Some("a long enough password".into()),
+        })
+        .await
+        .unwrap();
+    let c = client(&t, None);
+    // Five wrong passwords lock the account for the window, even with the right ones.
+    for _ in 0..5 {
+        let r = post_login(
+            &t,
+            &c,
+            &[
+                ("method", "password"),
+                ("login", "boss"),
+                ("password", "wrong password!"),
+                ("code", "123456"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 401);
+    }
+    let code = now_code(&setup.totp_secret);
+    let r = post_login(
+        &t,
+        &c,
+        &[
+            ("method", "password"),
+            ("login", "boss"),
+            ("password", "a long enough password"),
+            ("code", &code),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 429);
+
+    // A fresh relay: log in, then set new credentials, and the session ends.
+    let t = TestRelay::start().await;
+    let setup = t
+        .admin()
+        .console_credentials(&CredentialsRequest {
+            login: "boss".into(),
+            password: Some("a long enough password".into()),
+        })
+        .await
+        .unwrap();
+    let c = client(&t, None);
+    let code = now_code(&setup.totp_secret);
+    let r = post_login(
+        &t,
+        &c,
+        &[
+            ("method", "password"),
+            ("login", "boss"),
+            ("password", "a long enough password"),
+            ("code", &code),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let session = cookie_of(&r, "__Host-kizuna-console").unwrap();
+    let get = |s: String| {
+        let c = c.clone();
+        let url = format!("{}/console/devices", t.url);
+        async move {
+            c.get(url)
+                .header(reqwest::header::COOKIE, s)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let page = get(session.clone()).await;
+    assert_eq!(page.status(), 200);
+    let body = page.text().await.unwrap();
+    let token = body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    // A form without the session's token is refused and changes nothing.
+    let device = t.relay.devices().unwrap()[0].id;
+    let r = c
+        .post(format!("{}/console/devices/{device}/revoke", t.url))
+        .header(reqwest::header::COOKIE, &session)
+        .header(reqwest::header::CONTENT_TYPE, FORM)
+        .body(encode_form(&[("wipe", "yes")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(t.relay.devices().unwrap()[0].revoked_at.is_none());
+    assert!(!token.is_empty());
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    t.admin()
+        .console_credentials(&CredentialsRequest {
+            login: "boss".into(),
+            password: Some("another long password".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        get(session).await.status(),
+        303,
+        "new credentials end old sessions"
+    );
+}
