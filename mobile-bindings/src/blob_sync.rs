@@ -25,6 +25,10 @@ impl From<CoreError> for BlobSyncError {
     }
 }
 
+/// Bytes of a download buffered before each durable append (what a cut can cost at most is
+/// unaffected: buffered bytes are appended when the transfer stops).
+const DOWNLOAD_APPEND: usize = 4 * 1024 * 1024;
+
 /// Progress of one blob: its hash, bytes the relay (or the phone) holds, and its size.
 pub type Progress<'a> = &'a dyn Fn(&ContentHash, u64, u64);
 
@@ -113,7 +117,7 @@ impl BlobSink for StoreSink<'_> {
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.pending.extend_from_slice(bytes);
-        if self.pending.len() >= kizuna_core::blobs::CHUNK {
+        if self.pending.len() >= DOWNLOAD_APPEND {
             self.flush()?;
         }
         Ok(())

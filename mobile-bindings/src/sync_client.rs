@@ -39,7 +39,12 @@ pub struct SyncClient {
 impl SyncClient {
     /// A client over `store` that talks through `transport`.
     pub fn new(store: RoomStore, transport: Arc<dyn Transport>) -> Self {
-        let blobs = BlobStore::new(store.vault().clone());
+        // Attachment files beside the store's folder; a store without a folder (tests with
+        // another backend) keeps them in the store itself.
+        let blobs = store
+            .dir()
+            .and_then(|d| BlobStore::in_dir(store.vault().clone(), &d.join("blobs")).ok())
+            .unwrap_or_else(|| BlobStore::new(store.vault().clone()));
         SyncClient {
             store,
             blobs,

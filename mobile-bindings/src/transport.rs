@@ -321,7 +321,7 @@ impl Transport for HttpsTransport {
 }
 
 /// Bytes per piece read from the store while streaming an upload.
-const UPLOAD_PIECE: usize = 256 * 1024;
+const UPLOAD_PIECE: usize = 1024 * 1024;
 
 fn encode_query(v: &str) -> String {
     v.bytes()

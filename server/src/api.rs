@@ -795,7 +795,7 @@ async fn claim_blob(
 }
 
 /// Bytes buffered before each durable append.
-const APPEND_BYTES: usize = 256 * 1024;
+const APPEND_BYTES: usize = 4 * 1024 * 1024;
 
 /// `PUT /v1/blobs/{hash}?doc=&offset=`: the bytes from `offset` on. Everything received is
 /// kept even if the connection is cut; the last byte triggers the hash check.
@@ -823,7 +823,7 @@ async fn receive_upload(
     pro: ProfessionalId,
     device: DeviceId,
     hash: kizuna_core::ContentHash,
-    mut offset: u64,
+    offset: u64,
     body: axum::body::Body,
 ) -> Result<Json<crate::blobs::UploadStatus>, Problem> {
     use futures::StreamExt;
@@ -839,6 +839,33 @@ async fn receive_upload(
         ))
         .into());
     }
+    // Network and disk overlap: this task receives while a blocking writer appends the
+    // previous piece (two pieces in flight at most). The writer also hashes when the whole
+    // blob comes in this request, so finishing does not read it back.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
+    let writer_relay = relay.clone();
+    let writer = tokio::task::spawn_blocking(move || {
+        let mut running = (offset == 0).then(|| ring::digest::Context::new(&ring::digest::SHA256));
+        let mut w = writer_relay.upload_writer(device, &hash, offset)?;
+        let mut failed = None;
+        while let Some(piece) = rx.blocking_recv() {
+            if let Some(ctx) = running.as_mut() {
+                ctx.update(&piece);
+            }
+            if let Err(e) = w.write(&piece) {
+                failed = Some(e);
+                break;
+            }
+        }
+        // Whatever arrived is kept (flushed once), even when the connection was cut.
+        let at = w
+            .commit()
+            .map_err(|e| RelayError::Internal(e.to_string()))?;
+        if let Some(e) = failed {
+            return Err(RelayError::Invalid(e.to_string()));
+        }
+        Ok::<_, RelayError>((at, running.map(kizuna_core::blobs::digest)))
+    });
     let mut stream = body.into_data_stream();
     let mut buf: Vec<u8> = Vec::with_capacity(APPEND_BYTES);
     let mut cut = false;
@@ -854,17 +881,20 @@ async fn receive_upload(
             }
             None => true,
         };
-        if buf.len() >= APPEND_BYTES || (done && !buf.is_empty()) {
-            let piece = std::mem::take(&mut buf);
-            let rr = relay.clone();
-            let at = offset;
-            let status = blocking(move || rr.append_upload(device, &hash, at, &piece)).await?;
-            offset = status.offset;
+        if (buf.len() >= APPEND_BYTES || (done && !buf.is_empty()))
+            && tx.send(std::mem::take(&mut buf)).await.is_err()
+        {
+            // The writer stopped on an error; it is reported below.
+            break;
         }
         if done {
             break;
         }
     }
+    drop(tx);
+    let (offset, streamed) = writer
+        .await
+        .map_err(|_| RelayError::Internal("the upload writer failed".into()))??;
     drop(claim);
     if cut {
         return Err(Problem::new(
@@ -875,7 +905,7 @@ async fn receive_upload(
         ));
     }
     let rr = relay.clone();
-    let status = blocking(move || rr.finish_upload(pro, device, &hash)).await?;
+    let status = blocking(move || rr.finish_upload(pro, device, &hash, streamed)).await?;
     Ok(Json(status))
 }
 
@@ -964,7 +994,7 @@ async fn blob_download(
             if left == 0 {
                 return None;
             }
-            let want = usize::try_from(left.min(kizuna_core::blobs::CHUNK as u64)).unwrap_or(0);
+            let want = usize::try_from(left.min(4 * kizuna_core::blobs::CHUNK as u64)).unwrap_or(0);
             let read = tokio::task::spawn_blocking(move || {
                 relay.blobs().store().read_at(&hash, pos, want)
             })

@@ -61,8 +61,9 @@ impl Blobs {
         let backend = SledBackend::open(dir).map_err(|e| RelayError::Internal(e.to_string()))?;
         let vault =
             Vault::open(Arc::new(backend), key).map_err(|e| RelayError::Internal(e.to_string()))?;
+        let store = BlobStore::in_dir(vault, &dir.join("files")).map_err(internal)?;
         Ok(Blobs {
-            store: BlobStore::new(vault),
+            store,
             limits,
             refs: Mutex::default(),
             writing: Mutex::default(),
@@ -262,12 +263,33 @@ impl Relay {
         })
     }
 
-    /// Checks a fully received upload against its hash.
+    /// A writer for the rest of an upload begun by this device (one flush at the end).
+    pub fn upload_writer(
+        &self,
+        d: DeviceId,
+        hash: &ContentHash,
+        offset: u64,
+    ) -> Result<kizuna_core::blobs::BlobWriter<'_>, RelayError> {
+        let blobs = self.blobs();
+        let meta = blobs
+            .store
+            .meta(hash)
+            .map_err(internal)?
+            .ok_or_else(denied)?;
+        if meta.complete || meta.uploader != Some(d) {
+            return Err(denied());
+        }
+        blobs.store.writer(hash, offset).map_err(blob_error)
+    }
+
+    /// Checks a fully received upload against its hash (`streamed`: the SHA-256 the receiver
+    /// computed when it got every byte from offset 0 in one request).
     pub fn finish_upload(
         &self,
         p: ProfessionalId,
         d: DeviceId,
         hash: &ContentHash,
+        streamed: Option<ContentHash>,
     ) -> Result<UploadStatus, RelayError> {
         let blobs = self.blobs();
         let meta = blobs
@@ -281,7 +303,10 @@ impl Relay {
                 complete: false,
             });
         }
-        blobs.store.finish(hash).map_err(blob_error)?;
+        blobs
+            .store
+            .finish_checked(hash, streamed)
+            .map_err(blob_error)?;
         self.audit()
             .record(crate::audit::Entry {
                 professional: Some(p),

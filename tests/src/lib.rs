@@ -7,5 +7,6 @@ pub mod prose;
 pub mod proxy;
 pub mod samod_w2;
 pub mod w2;
+pub mod w4;
 pub mod w5;
 pub mod workload;

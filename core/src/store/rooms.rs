@@ -133,6 +133,8 @@ pub struct RoomStore {
     /// Rooms open somewhere in this process: one in-memory copy per room, shared by every
     /// handle, dropped when the last handle goes.
     open: Arc<Mutex<HashMap<RoomId, Weak<Mutex<Open>>>>>,
+    /// The folder of a sled store (attachment files live beside it).
+    dir: Option<std::path::PathBuf>,
     /// Whether writes count changes the relay has not acknowledged (devices only; the relay
     /// *is* the relay, and counting would walk a room's whole history on every write).
     track_pending: bool,
@@ -148,7 +150,14 @@ impl RoomStore {
     /// Opens the sled store in `dir` with the 32-byte `store_key`.
     pub fn open(dir: &Path, store_key: &[u8]) -> Result<Self> {
         let backend = SledBackend::open(dir)?;
-        Self::with_backend(Arc::new(backend), store_key)
+        let mut store = Self::with_backend(Arc::new(backend), store_key)?;
+        store.dir = Some(dir.to_path_buf());
+        Ok(store)
+    }
+
+    /// The store's folder, when it is a sled store on disk.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
     }
 
     /// Opens a store over any backend that passes the conformance suite.
@@ -156,6 +165,7 @@ impl RoomStore {
         Ok(RoomStore {
             vault: Vault::open(backend, store_key)?,
             open: Arc::default(),
+            dir: None,
             track_pending: true,
         })
     }

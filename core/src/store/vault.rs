@@ -43,6 +43,11 @@ impl Vault {
         Ok(vault)
     }
 
+    /// The sealer, for records kept outside the backend (attachment files) under the same key.
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
     /// The plaintext at `key`.
     pub fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         match self.backend.get(k)? {

@@ -53,6 +53,18 @@ enum Workload {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// W4: a video over a flaky link (cut every 5 MB, ten times), against plain HTTPS.
+    W4 {
+        /// Video size in MB.
+        #[arg(long, default_value_t = 50)]
+        mb: usize,
+        /// Cut the connection every this many MB.
+        #[arg(long, default_value_t = 5)]
+        cut_mb: u64,
+        /// Repetitions (each on a fresh relay).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// W5: search on the phone (30 rooms × 10 years ≈ 100,000 reports on one device).
     W5 {
         /// Leave the device store it built in this folder.
@@ -111,6 +123,7 @@ fn main() {
             history,
             runs,
         } => w2(seed, rooms, history, runs),
+        Workload::W4 { mb, cut_mb, runs } => w4(mb, cut_mb, runs),
         Workload::W5 {
             keep,
             seed,
@@ -324,5 +337,62 @@ fn w2(seed: u64, rooms: usize, history: usize, runs: usize) -> Res {
         serde_json::json!({"workload": "w2", "figure": "blob_bytes", "value": null,
             "note": "photo uploads arrive with the attachments issue (5); the two photos are referenced by hash only"})
     );
+    Ok(())
+}
+
+/// W4: each run on a fresh relay; medians over the runs.
+fn w4(mb: usize, cut_mb: u64, runs: usize) -> Res {
+    let size = mb * 1_000_000;
+    let cut = cut_mb * 1_000_000;
+    let max_cuts = (size as u64).div_ceil(cut).saturating_sub(1).max(1);
+    let mut all = Vec::new();
+    for _ in 0..runs.max(1) {
+        let work = tempfile::tempdir()?;
+        all.push(kizuna_tests::w4::run(work.path(), size, cut, max_cuts)?);
+    }
+    let col = |f: &dyn Fn(&kizuna_tests::w4::W4Figures) -> f64| -> Vec<f64> {
+        all.iter().map(f).collect()
+    };
+    report_median(
+        "w4",
+        "upload_sent_ratio",
+        &col(&|f| f.upload_sent_ratio),
+        "x",
+    );
+    report_median(
+        "w4",
+        "upload_throughput_vs_plain",
+        &col(&|f| f.upload_mb_s / f.plain_upload_mb_s),
+        "x",
+    );
+    report_median(
+        "w4",
+        "download_sent_ratio",
+        &col(&|f| f.download_sent_ratio),
+        "x",
+    );
+    report_median(
+        "w4",
+        "download_throughput_vs_plain",
+        &col(&|f| f.download_mb_s / f.plain_download_mb_s),
+        "x",
+    );
+    report_median("w4", "upload_mb_s", &col(&|f| f.upload_mb_s), "MB/s");
+    report_median(
+        "w4",
+        "plain_upload_mb_s",
+        &col(&|f| f.plain_upload_mb_s),
+        "MB/s",
+    );
+    report_median("w4", "download_mb_s", &col(&|f| f.download_mb_s), "MB/s");
+    report_median(
+        "w4",
+        "plain_download_mb_s",
+        &col(&|f| f.plain_download_mb_s),
+        "MB/s",
+    );
+    report_median("w4", "upload_cuts", &col(&|f| f.cuts.0 as f64), "n");
+    report_median("w4", "download_cuts", &col(&|f| f.cuts.1 as f64), "n");
+    report_median("w4", "import_ms", &col(&|f| f.import_ms), "ms");
     Ok(())
 }
