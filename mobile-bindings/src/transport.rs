@@ -434,32 +434,36 @@ impl HttpsTransport {
     }
 }
 
-/// The upload body: pieces read from the store on a blocking thread as the network takes
-/// them.
+/// The upload body: a blocking thread reads pieces from the store ahead of the network (up
+/// to four in flight), so decrypting the store and sending overlap.
 fn upload_body(
     offset: u64,
     size: u64,
     source: Arc<dyn BlobSource>,
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
-    futures::stream::unfold(offset, move |pos| {
-        let source = source.clone();
-        async move {
-            if pos >= size {
-                return None;
-            }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    std::thread::spawn(move || {
+        let mut pos = offset;
+        while pos < size {
             let want =
                 usize::try_from((size - pos).min(UPLOAD_PIECE as u64)).unwrap_or(UPLOAD_PIECE);
-            let read = tokio::task::spawn_blocking(move || source.read(pos, want)).await;
-            match read {
-                Ok(Ok(bytes)) if !bytes.is_empty() => {
-                    let n = bytes.len() as u64;
-                    Some((Ok(bytes), pos + n))
+            let piece = match source.read(pos, want) {
+                Ok(b) if !b.is_empty() => b,
+                _ => {
+                    let _ = tx.blocking_send(Err(std::io::Error::other(
+                        "the attachment could not be read",
+                    )));
+                    return;
                 }
-                _ => Some((
-                    Err(std::io::Error::other("the attachment could not be read")),
-                    size,
-                )),
+            };
+            pos += piece.len() as u64;
+            if tx.blocking_send(Ok(piece)).is_err() {
+                // The request ended (cut or refused): stop reading.
+                return;
             }
         }
+    });
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
     })
 }

@@ -7,7 +7,7 @@
 //! else to do but write uploads to a file flushed to disk before answering (the durability
 //! every upload needs): the throughput yardstick.
 
-use crate::loopback::{Fallible, LoopRelay};
+use crate::loopback::{Fallible, LoopRelay, Phone};
 use crate::proxy::CutProxy;
 use axum::Router;
 use axum::routing::get;
@@ -124,6 +124,50 @@ fn plain_server(relay_data: &Path, payload: Arc<Vec<u8>>) -> Fallible<Plain> {
     })
 }
 
+/// Writes dirty pages back (the `sync` command) so a timed transfer starts from a quiet disk.
+fn settle_disk() {
+    let _ = std::process::Command::new("sync").status();
+}
+
+/// Times a plain upload and download of the file at `path` with the phone's identity.
+fn plain_transfers(relay_data: &Path, phone: &Phone, path: &Path) -> Fallible<(f64, f64)> {
+    let payload = Arc::new(std::fs::read(path).map_err(err)?);
+    let plain = plain_server(relay_data, payload.clone())?;
+    let tls = kizuna_server::pki::client_config(
+        &phone.identity.ca_pem,
+        Some((&phone.identity.crt_pem, &phone.identity.key_pem)),
+    )
+    .map_err(err)?;
+    let mut tls1 = tls.clone();
+    tls1.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let http = reqwest::Client::builder()
+        .use_preconfigured_tls(tls1)
+        .http1_only()
+        .build()
+        .map_err(err)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(err)?;
+    rt.block_on(async {
+        let body = payload.as_ref().clone();
+        settle_disk();
+        let t = Instant::now();
+        let r = http.put(&plain.url).body(body).send().await.map_err(err)?;
+        r.bytes().await.map_err(err)?;
+        let up = t.elapsed().as_secs_f64();
+        settle_disk();
+        let t = Instant::now();
+        let r = http.get(&plain.url).send().await.map_err(err)?;
+        let got = r.bytes().await.map_err(err)?;
+        let down = t.elapsed().as_secs_f64();
+        if got.len() != payload.len() {
+            return Err("the plain download was short".to_string());
+        }
+        Ok::<_, String>((up, down))
+    })
+}
+
 fn mb_s(bytes: u64, secs: f64) -> f64 {
     bytes as f64 / 1e6 / secs.max(1e-9)
 }
@@ -157,6 +201,10 @@ pub fn run(work: &Path, size: usize, cut_every: u64, max_cuts: u64) -> Fallible<
     )?;
     let import_ms = t.elapsed().as_secs_f64() * 1000.0;
     nurse.client().sync_documents().map_err(err)?;
+    // The yardstick first, in the same conditions: dirty pages written back before each
+    // timed transfer so one does not pay for the other's disk writes.
+    let (plain_up, plain_down) = plain_transfers(relay.data(), &nurse, &plain_video)?;
+    settle_disk();
     let t = Instant::now();
     nurse
         .client()
@@ -196,6 +244,7 @@ pub fn run(work: &Path, size: usize, cut_every: u64, max_cuts: u64) -> Fallible<
 
     // Downloads on the doctor's phone: uncut (timed), then through the cuts (counted).
     doctor.sync().map_err(err)?;
+    settle_disk();
     let t = Instant::now();
     doctor
         .client()
@@ -228,40 +277,6 @@ pub fn run(work: &Path, size: usize, cut_every: u64, max_cuts: u64) -> Fallible<
     let download_sent_ratio =
         proxy.state.down_bytes.load(Ordering::SeqCst) as f64 / cut.size as f64;
 
-    // The yardstick, same bytes, same TLS, same client identity.
-    let payload = Arc::new(std::fs::read(&plain_video).map_err(err)?);
-    let plain = plain_server(relay.data(), payload.clone())?;
-    let tls = kizuna_server::pki::client_config(
-        &nurse.identity.ca_pem,
-        Some((&nurse.identity.crt_pem, &nurse.identity.key_pem)),
-    )
-    .map_err(err)?;
-    let mut tls1 = tls.clone();
-    tls1.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let http = reqwest::Client::builder()
-        .use_preconfigured_tls(tls1)
-        .http1_only()
-        .build()
-        .map_err(err)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(err)?;
-    let (plain_up, plain_down) = rt.block_on(async {
-        let body = payload.as_ref().clone();
-        let t = Instant::now();
-        let r = http.put(&plain.url).body(body).send().await.map_err(err)?;
-        r.bytes().await.map_err(err)?;
-        let up = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let r = http.get(&plain.url).send().await.map_err(err)?;
-        let got = r.bytes().await.map_err(err)?;
-        let down = t.elapsed().as_secs_f64();
-        if got.len() != payload.len() {
-            return Err("the plain download was short".to_string());
-        }
-        Ok::<_, String>((up, down))
-    })?;
     let size = size as u64;
     Ok(W4Figures {
         size,
