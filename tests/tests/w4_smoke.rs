@@ -30,8 +30,8 @@ fn w4_prints_every_figure_and_cuts_cost_little() {
     for name in ["upload_throughput_vs_plain", "download_throughput_vs_plain"] {
         assert!(figure(name) > 0.0);
     }
-    assert_eq!(figure("upload_cuts"), 3.0);
-    assert_eq!(figure("download_cuts"), 3.0);
+    assert_eq!(figure("upload_cuts"), 4.0);
+    assert_eq!(figure("download_cuts"), 4.0);
     assert!(figure("upload_sent_ratio") < 1.15);
     assert!(figure("download_sent_ratio") < 1.15);
 }
