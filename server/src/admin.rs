@@ -98,6 +98,19 @@ pub fn create_room(relay: &Relay, actor: &Actor, new: NewRoom) -> Result<RoomVie
     relay.room_view(room.id)
 }
 
+/// Attaches the scanned consent form (PDF, JPEG or PNG) to a patient room's consent record.
+pub fn attach_consent_form(
+    relay: &Relay,
+    actor: &Actor,
+    room: RoomId,
+    media_type: &str,
+    bytes: &[u8],
+) -> Result<RoomView, RelayError> {
+    let hash = relay.attach_consent_form(room, media_type, bytes)?;
+    audit(relay, actor, "admin.room.consent_form", Some(room), hash)?;
+    relay.room_view(room)
+}
+
 /// Archives or restores a patient room.
 pub fn set_archived(
     relay: &Relay,

@@ -25,6 +25,33 @@ use serde::{Deserialize, Serialize};
 /// Largest care-plan upload (base64 inside JSON).
 pub const MAX_CARE_PLAN_BODY: usize = 6 * 1024 * 1024;
 
+/// Largest scanned consent form.
+pub const MAX_CONSENT_FORM: usize = 32 * 1024 * 1024;
+
+/// `PUT /v1/admin/rooms/{id}/consent-form`: the scan as the body, its type as
+/// `Content-Type` (PDF, JPEG or PNG).
+async fn consent_form(
+    State(relay): State<AppState>,
+    admin: Admin,
+    Path(room): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<RoomView>, Problem> {
+    let room: RoomId = id(&room, "room")?;
+    let media = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let actor: Actor = (&admin).into();
+    let view = tokio::task::spawn_blocking(move || {
+        admin::attach_consent_form(&relay, &actor, room, &media, &body)
+    })
+    .await
+    .map_err(|_| RelayError::Internal("the upload task failed".into()))??;
+    Ok(Json(view))
+}
+
 impl From<&Admin> for Actor {
     fn from(a: &Admin) -> Actor {
         Actor {
@@ -48,6 +75,10 @@ pub fn router() -> Router<AppState> {
             get(care_plans)
                 .post(import_care_plan)
                 .layer(DefaultBodyLimit::max(MAX_CARE_PLAN_BODY)),
+        )
+        .route(
+            "/v1/admin/rooms/{id}/consent-form",
+            put(consent_form).layer(DefaultBodyLimit::max(MAX_CONSENT_FORM)),
         )
         .route("/v1/admin/notices", get(list_notices).post(post_notice))
         .route("/v1/admin/console/credentials", put(console_credentials))

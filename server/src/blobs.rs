@@ -123,12 +123,51 @@ impl Relay {
         if scope.as_ref().is_some_and(|s| !s.audience.contains(&p)) {
             return Ok(None);
         }
+        // Archived rooms are out of reach like for sync.
         Ok(self
-            .directory()
-            .memberships_of(p)?
+            .sync_memberships(p)?
             .into_iter()
             .find(|(r, _)| *r == parent)
             .map(|(_, role)| role))
+    }
+
+    /// Stores the scanned consent form of a patient room (already complete: the bytes are
+    /// here) and records its hash in the consent, in the directory and in the room's
+    /// document, so members' phones can fetch it like any attachment.
+    pub fn attach_consent_form(
+        &self,
+        room: RoomId,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<ContentHash, RelayError> {
+        let mut r = self
+            .directory()
+            .room(room)?
+            .ok_or(RelayError::NotFound("room"))?;
+        let Some(mut consent) = r.consent.clone() else {
+            return Err(RelayError::Invalid(
+                "room: only a patient room with a consent record takes a consent form".into(),
+            ));
+        };
+        if bytes.is_empty() {
+            return Err(RelayError::Invalid("file: the file is empty".into()));
+        }
+        if !matches!(media_type, "application/pdf" | "image/jpeg" | "image/png") {
+            return Err(RelayError::Invalid(
+                "file: send the scan as PDF, JPEG or PNG".into(),
+            ));
+        }
+        let hash = self
+            .blobs()
+            .store()
+            .import_bytes(bytes, media_type)
+            .map_err(blob_error)?;
+        consent.form = Some(hash);
+        r.consent = Some(consent.clone());
+        self.directory().put_room(&r)?;
+        self.directory().flush()?;
+        self.consent_changed(room, &consent)?;
+        Ok(hash)
     }
 
     /// Whether the visible content of `doc` references `hash` (cached by document heads).

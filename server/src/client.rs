@@ -328,6 +328,22 @@ impl Client {
         .await
     }
 
+    /// Attaches a scanned consent form (`media_type`: PDF, JPEG or PNG) to a patient room.
+    pub async fn consent_form(
+        &self,
+        room: RoomId,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<RoomView, ClientError> {
+        self.send(
+            self.http
+                .put(format!("{}/v1/admin/rooms/{room}/consent-form", self.base))
+                .header("content-type", media_type)
+                .body(bytes),
+        )
+        .await
+    }
+
     /// A patient room's activity (counts only).
     pub async fn room_activity(
         &self,

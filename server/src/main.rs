@@ -304,6 +304,13 @@ enum RoomCmd {
         #[arg(long)]
         restore: bool,
     },
+    /// Attach the scanned consent form (a PDF, JPEG or PNG file) to a patient room.
+    ConsentForm {
+        /// Room id.
+        room_id: String,
+        /// The scan.
+        file: PathBuf,
+    },
     /// A patient room's activity: reports this week, unread must-reads (counts only).
     Activity {
         /// Room id.
@@ -820,6 +827,34 @@ async fn run_admin(args: AdminArgs) -> Result<(), data::StartError> {
                 println!("restored {room}; members' devices sync it again");
             } else {
                 println!("archived {room}; members' devices delete their copies at next sync");
+            }
+        }
+        AdminCmd::Room(RoomCmd::ConsentForm { room_id, file }) => {
+            let room: RoomId = parse(&room_id, "room id")?;
+            let ext = file
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase)
+                .unwrap_or_default();
+            let media = match ext.as_str() {
+                "pdf" => "application/pdf",
+                "jpg" | "jpeg" => "image/jpeg",
+                "png" => "image/png",
+                _ => return Err("the scan must be a .pdf, .jpg or .png file".into()),
+            };
+            let bytes = std::fs::read(&file)
+                .map_err(|e| format!("cannot read the scan: {:?}", e.kind()))?;
+            let r = client.consent_form(room, media, bytes).await?;
+            if json {
+                print_json(&r)?;
+            } else {
+                let form = r
+                    .consent
+                    .as_ref()
+                    .and_then(|c| c.form)
+                    .map(|h| h.to_hex())
+                    .unwrap_or_default();
+                println!("consent form attached to {room} (sha256 {form})");
             }
         }
         AdminCmd::Room(RoomCmd::Activity { room_id }) => {

@@ -399,6 +399,32 @@ impl Relay {
         Ok(())
     }
 
+    /// After the consent record changed: writes it into the room's document (if the relay has
+    /// it yet) and tells the members' devices.
+    pub(crate) fn consent_changed(
+        &self,
+        room: RoomId,
+        consent: &kizuna_core::model::Consent,
+    ) -> Result<(), RelayError> {
+        let lock = self.documents().room_lock(room);
+        let guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(h) = self.documents().get(room).map_err(core)? {
+            let author = self.relay_author().clone();
+            h.write(|doc| {
+                if doc.consent()?.as_ref() != Some(consent) {
+                    doc.set_consent(&author, Timestamp::now(), consent)?;
+                }
+                Ok(())
+            })
+            .map_err(core)?;
+        }
+        drop(guard);
+        self.events().publish([Target::Doc(room)]);
+        Ok(())
+    }
+
     /// A whole document for a device that did not have it.
     fn send_whole(
         &self,

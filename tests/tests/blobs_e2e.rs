@@ -329,3 +329,59 @@ fn the_phone_store_holds_no_plain_image_bytes_and_makes_thumbnails() {
         assert!(files_containing(&dir, &raw_png[100..164]).is_empty());
     }
 }
+
+#[test]
+fn the_scanned_consent_form_reaches_members_only() {
+    let c = city();
+    let nurse = member(&c, "看護師", Some(Role::Writer));
+    let stranger = member(&c, "他の事業所", None);
+    let scan = b"%PDF-1.4 consent scan KIZUNA-PLAINTEXT-MARKER-7f3a".to_vec();
+    let room = c.room;
+    let body = scan.clone();
+    let view = c
+        .relay
+        .with_admin(async move |a| a.consent_form(room, "application/pdf", body).await)
+        .unwrap();
+    let hash = view.consent.unwrap().form.unwrap();
+    assert_eq!(hash, ContentHash::of(&scan));
+    // Refused: an unsupported type, and a room without consent (the city notices).
+    let body = scan.clone();
+    let bad = c
+        .relay
+        .with_admin(async move |a| a.consent_form(room, "text/plain", body).await);
+    assert!(bad.is_err());
+
+    nurse.sync().unwrap();
+    let in_doc = nurse
+        .store()
+        .open_room(c.room)
+        .unwrap()
+        .read(|r| r.consent())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        in_doc.form,
+        Some(hash),
+        "the form's hash reaches the room document"
+    );
+    nurse
+        .client()
+        .fetch_attachment(&hash, c.room, "application/pdf", u64::MAX, &|_, _, _| {})
+        .unwrap();
+    let out = c.tmp.path().join("consent.pdf");
+    nurse.client().blobs().export(&hash, &out).unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), scan);
+    assert!(
+        stranger
+            .client()
+            .fetch_attachment(&hash, c.room, "application/pdf", u64::MAX, &|_, _, _| {})
+            .is_err()
+    );
+    let audit = c
+        .relay
+        .relay
+        .audit()
+        .export(&Default::default(), 10_000)
+        .unwrap();
+    assert!(audit.iter().any(|r| r.action == "admin.room.consent_form"));
+}

@@ -376,6 +376,10 @@ pub struct Text {
     pub done_revoked_wipe: &'static str,
     /// お部屋を作成しました
     pub done_room_created: &'static str,
+    /// Flash after attaching the scanned consent form.
+    pub done_consent_form: &'static str,
+    /// Button that sends a file.
+    pub upload: &'static str,
     /// アーカイブしました
     pub done_archived: &'static str,
     /// アーカイブを解除しました
@@ -482,7 +486,7 @@ pub static JA: Text = Text {
     consent_date: "同意日",
     consent_obtained_by: "同意取得者",
     consent_form: "同意書のスキャン",
-    consent_scan_note: "同意書スキャンの添付は添付ファイル機能(issue 5)の完成後に対応します。",
+    consent_scan_note: "同意書のスキャン(PDF・JPEG・PNG)は、作成後にお部屋のページで添付できます。",
     create: "作成",
     room_archived: "このお部屋はアーカイブ済みです。端末とは同期されません。",
     reports_total: "レポート総数",
@@ -540,6 +544,8 @@ pub static JA: Text = Text {
     done_revoked: "端末を失効させました",
     done_revoked_wipe: "端末を失効させ、データ消去を指示しました",
     done_room_created: "お部屋を作成しました",
+    done_consent_form: "同意書のスキャンを添付しました",
+    upload: "アップロード",
     done_archived: "アーカイブしました",
     done_restored: "アーカイブを解除しました",
     done_posted: "投稿しました",
@@ -637,7 +643,7 @@ pub static EN: Text = Text {
     consent_date: "Date of consent",
     consent_obtained_by: "Consent obtained by",
     consent_form: "Scanned consent form",
-    consent_scan_note: "Attaching the scanned form comes with attachments (issue 5).",
+    consent_scan_note: "Attach the scanned form (PDF, JPEG or PNG) on the room's page after creating it.",
     create: "Create",
     room_archived: "This room is archived: no device syncs it.",
     reports_total: "Reports in all",
@@ -695,6 +701,8 @@ pub static EN: Text = Text {
     done_revoked: "Device revoked",
     done_revoked_wipe: "Device revoked and told to wipe",
     done_room_created: "Room created",
+    done_consent_form: "Scanned consent form attached",
+    upload: "Upload",
     done_archived: "Archived",
     done_restored: "Restored",
     done_posted: "Posted",

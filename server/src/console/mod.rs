@@ -107,6 +107,12 @@ pub fn router<S: Clone + Send + Sync + 'static>(relay: Arc<Relay>) -> Router<S> 
         )
         .route("/console/rooms/{id}/archive", post(pages::rooms::archive))
         .route(
+            "/console/rooms/{id}/consent-form",
+            get(pages::rooms::consent_form_file)
+                .post(pages::rooms::consent_form)
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD)),
+        )
+        .route(
             "/console/notices",
             get(pages::notices::list).post(pages::notices::post),
         )

@@ -199,6 +199,22 @@ try {
     assert.equal(room.json.consent.date, '2025-07-01');
   });
 
+  await step('attach the scanned consent form', async () => {
+    // A tiny PDF stands in for the scan.
+    const pdf = Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');
+    const upload = page.locator('#consent-form-upload');
+    await upload.locator('input[type=file]').setInputFiles({
+      name: 'consent.pdf', mimeType: 'application/pdf', buffer: pdf,
+    });
+    await upload.locator('button[type=submit]').click();
+    assert.match(await flash(), /同意書のスキャンを添付しました/);
+    const sha = crypto.createHash('sha256').update(pdf).digest('hex');
+    assert.match(await page.locator('#consent-form').textContent(), new RegExp(sha));
+    const room = await api('GET', `/v1/admin/rooms/${roomId}`);
+    assert.equal(room.json.consent.form, sha);
+    await screenshot('room-consent-form');
+  });
+
   await step('invite the professional into the room', async () => {
     await page.locator('#invite-form select[name=professional]').selectOption(profId);
     await page.locator('#invite-form select[name=role]').selectOption('writer');

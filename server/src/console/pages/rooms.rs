@@ -4,11 +4,11 @@
 use super::{Opt, failed, parse_id};
 use crate::admin;
 use crate::console::csrf::HasCsrf;
-use crate::console::{Chrome, CsrfForm, Ctx, render};
+use crate::console::{Chrome, CsrfForm, Ctx, csrf, csrf_refused, render};
 use crate::relay::RelayError;
 use crate::wire::NewRoom;
 use askama::Template;
-use axum::extract::Path;
+use axum::extract::{Multipart, Path};
 use axum::response::Response;
 use kizuna_core::model::Consent;
 use kizuna_core::{Date, ProfessionalId, Role, RoomId, RoomKind};
@@ -146,6 +146,7 @@ pub struct ConsentView {
     date: String,
     obtained_by: String,
     form: String,
+    has_form: bool,
 }
 
 /// A member row.
@@ -257,6 +258,7 @@ fn build_show(ctx: &Ctx, id: &str) -> Result<ShowPage, RelayError> {
             date: c.date.to_string(),
             obtained_by: c.obtained_by,
             form: c.form.map_or_else(|| t.none.to_string(), |h| h.to_string()),
+            has_form: c.form.is_some(),
         }),
         members,
         candidates,
@@ -365,4 +367,79 @@ pub async fn archive(
         ctx.t().done_restored
     };
     ctx.done(&format!("/console/rooms/{id}"), r.map(|_| text.to_string()))
+}
+
+/// Takes the scanned consent form (`admin::attach_consent_form`): a multipart form with the
+/// CSRF token and one PDF, JPEG or PNG file.
+pub async fn consent_form(Path(id): Path<String>, ctx: Ctx, mut multipart: Multipart) -> Response {
+    let back = format!("/console/rooms/{id}");
+    let malformed = || RelayError::Invalid("file: the upload is malformed or too large".into());
+    let mut token = String::new();
+    let mut file: Option<(String, Vec<u8>)> = None;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(_) => return ctx.done(&back, Err(malformed())),
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        let media = field.content_type().unwrap_or_default().to_string();
+        let Ok(bytes) = field.bytes().await else {
+            return ctx.done(&back, Err(malformed()));
+        };
+        match name.as_str() {
+            "csrf" => token = String::from_utf8_lossy(&bytes).into_owned(),
+            "file" if !bytes.is_empty() => file = Some((media, bytes.to_vec())),
+            _ => {}
+        }
+    }
+    if !csrf::tokens_match(&token, &ctx.session.csrf) {
+        return csrf_refused(&ctx);
+    }
+    let r = parse_id::<RoomId>(&id, "room").and_then(|room| {
+        let (media, bytes) =
+            file.ok_or_else(|| RelayError::Invalid("file: choose the scan".into()))?;
+        admin::attach_consent_form(ctx.relay(), &ctx.actor(), room, &media, &bytes)
+    });
+    ctx.done(&back, r.map(|_| ctx.t().done_consent_form.to_string()))
+}
+
+/// Shows the scanned consent form to the administrator (audited).
+pub async fn consent_form_file(ctx: Ctx, Path(id): Path<String>) -> Response {
+    use axum::response::IntoResponse;
+    let r = (|| {
+        let room: RoomId = parse_id(&id, "room")?;
+        let view = ctx.relay().room_view(room)?;
+        let hash = view
+            .consent
+            .and_then(|c| c.form)
+            .ok_or(RelayError::NotFound("consent form"))?;
+        let store = ctx.relay().blobs().store();
+        let meta = store
+            .meta(&hash)
+            .map_err(|e| RelayError::Internal(e.to_string()))?
+            .ok_or(RelayError::NotFound("consent form"))?;
+        let bytes = store
+            .read_at(&hash, 0, usize::try_from(meta.size).unwrap_or(usize::MAX))
+            .map_err(|e| RelayError::Internal(e.to_string()))?;
+        admin::audit(
+            ctx.relay(),
+            &ctx.actor(),
+            "admin.room.consent_form.read",
+            Some(room),
+            hash,
+        )?;
+        Ok::<_, RelayError>((meta.media_type, bytes))
+    })();
+    match r {
+        Ok((media, bytes)) => (
+            [
+                (axum::http::header::CONTENT_TYPE, media),
+                (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => failed(&ctx, &e),
+    }
 }
