@@ -2,6 +2,7 @@
 //! encrypted store on a real disk (reopen, crash, wrong key, no plaintext).
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod blobs;
 mod careplan;
 mod fixtures;
 mod merge;
