@@ -67,8 +67,12 @@ pub struct W2Figures {
     pub floor_bytes: u64,
     /// HTTP exchanges.
     pub round_trips: u64,
-    /// Until the device holds the relay's heads for every room.
+    /// Until the device holds the relay's heads for every room (documents only).
     pub wall_ms: f64,
+    /// Attachment bytes sent (two 3 MB photos and their thumbnails, if any).
+    pub blob_bytes: u64,
+    /// Uploading them, after the documents.
+    pub blob_ms: f64,
     /// Relay process CPU time during the reconnect.
     pub relay_cpu_ms: f64,
     /// samod on the same two states.
@@ -84,6 +88,8 @@ pub struct Counting {
     pub down: AtomicU64,
     /// Exchanges.
     pub exchanges: AtomicU64,
+    /// Attachment bytes sent (the upload bodies).
+    pub blob_up: AtomicU64,
 }
 
 impl Counting {
@@ -94,6 +100,7 @@ impl Counting {
             up: AtomicU64::new(0),
             down: AtomicU64::new(0),
             exchanges: AtomicU64::new(0),
+            blob_up: AtomicU64::new(0),
         }
     }
 
@@ -102,6 +109,7 @@ impl Counting {
         self.up.store(0, Ordering::SeqCst);
         self.down.store(0, Ordering::SeqCst);
         self.exchanges.store(0, Ordering::SeqCst);
+        self.blob_up.store(0, Ordering::SeqCst);
     }
 }
 
@@ -140,6 +148,7 @@ impl Transport for Counting {
         size: u64,
         source: Arc<dyn BlobSource>,
     ) -> Result<UploadStatus, TransportError> {
+        self.blob_up.fetch_add(size - offset, Ordering::SeqCst);
         self.inner.upload(hash, doc, offset, size, source)
     }
 
@@ -373,10 +382,36 @@ pub fn run(work: &Path, shape: &W2Shape, seed: u64) -> Fallible<W2Figures> {
     for i in 0..shape.own_reports {
         let room = rooms[rng.random_range(0..rooms.len())];
         let mut c = report_content(&mut rng, now);
-        if i >= 2 {
-            c.attachments.clear();
+        c.attachments.clear();
+        if i < 2 {
+            // A 3 MB photo of the wound, stored encrypted on the phone and queued.
+            let photo = work.join(format!("photo-{i}.jpg"));
+            let mut bytes = vec![0u8; 3_000_000];
+            rand::RngCore::fill_bytes(&mut rng, &mut bytes);
+            std::fs::write(&photo, &bytes).map_err(err)?;
+            let att = kizuna_core::blobs::attach_file(
+                phone.client().blobs(),
+                &photo,
+                kizuna_core::model::AttachmentKind::Photo,
+                "image/jpeg",
+                Some("仙骨部".into()),
+                Some(now),
+                None,
+            )
+            .map_err(err)?;
+            c.attachments.push(att);
         }
-        phone.post(room, &c)?;
+        let doc = phone
+            .store()
+            .doc_for_report(room, phone.author.professional, &c.scope)
+            .map_err(err)?;
+        doc.write(|r| r.post_report(&phone.author, now, &c))
+            .map_err(err)?;
+        phone
+            .client()
+            .blobs()
+            .queue_report(doc.id(), &c, now)
+            .map_err(err)?;
     }
     let pick = |rng: &mut rand_chacha::ChaCha8Rng| -> Fallible<(RoomId, ReportId)> {
         let room = rooms[rng.random_range(0..rooms.len())];
@@ -443,7 +478,7 @@ pub fn run(work: &Path, shape: &W2Shape, seed: u64) -> Fallible<W2Figures> {
     };
     let mut tries = 0;
     loop {
-        let report = phone.sync().map_err(err)?;
+        let report = phone.client().sync_documents().map_err(err)?;
         tries += 1;
         if !report.again && converged(&phone)? {
             break;
@@ -453,6 +488,23 @@ pub fn run(work: &Path, shape: &W2Shape, seed: u64) -> Fallible<W2Figures> {
         }
     }
     let wall_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    // Then the photos, after the reports that reference them.
+    let t1 = Instant::now();
+    phone
+        .client()
+        .upload_attachments(&|_, _, _| {})
+        .map_err(err)?;
+    let blob_ms = t1.elapsed().as_secs_f64() * 1000.0;
+    if !phone
+        .client()
+        .blobs()
+        .pending_uploads()
+        .map_err(err)?
+        .is_empty()
+    {
+        return Err("the photos were not uploaded".into());
+    }
+    let blob_bytes = counting.blob_up.load(Ordering::SeqCst);
     let relay_cpu_ms = relay.cpu_ms() - cpu0;
     let mut floor = 0u64;
     for (r, b) in rooms.iter().zip(&base) {
@@ -470,6 +522,8 @@ pub fn run(work: &Path, shape: &W2Shape, seed: u64) -> Fallible<W2Figures> {
         floor_bytes: floor,
         round_trips: exchanges,
         wall_ms,
+        blob_bytes,
+        blob_ms,
         relay_cpu_ms,
         samod,
     })
