@@ -112,3 +112,42 @@ mod tests {
         assert_eq!(percentile(&xs, 50.0), 50.0);
     }
 }
+
+/// The figures a benchmark run printed: runs `exe` (the `kizuna-bench` binary) with `args`
+/// and parses one JSON object per line. For smoke tests: an error names the failure.
+pub fn bench_figures(exe: &str, args: &[&std::ffi::OsStr]) -> Result<BenchFigures, String> {
+    let out = std::process::Command::new(exe)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {exe}: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("not a figure line: {e}")))
+        .collect::<Result<Vec<serde_json::Value>, String>>()?;
+    Ok(BenchFigures { lines })
+}
+
+/// The JSON lines of one benchmark run.
+#[derive(Debug)]
+pub struct BenchFigures {
+    /// One object per figure.
+    pub lines: Vec<serde_json::Value>,
+}
+
+impl BenchFigures {
+    /// The line of figure `name` of `workload`, if printed.
+    pub fn line(&self, workload: &str, name: &str) -> Option<&serde_json::Value> {
+        self.lines
+            .iter()
+            .find(|l| l["figure"] == name && l["workload"] == workload)
+    }
+
+    /// The median (or single value) of figure `name`, if printed as a number.
+    pub fn value(&self, workload: &str, name: &str) -> Option<f64> {
+        let l = self.line(workload, name)?;
+        l.get("median").or_else(|| l.get("value"))?.as_f64()
+    }
+}

@@ -2,26 +2,20 @@
 //! that the store it keeps holds none of the generated text in plain bytes.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::process::Command;
+use kizuna_tests::measure::bench_figures;
 
 #[test]
 fn w1_prints_every_figure_and_keeps_an_encrypted_store() {
     let dir = tempfile::tempdir().unwrap();
     let keep = dir.path().join("store");
-    let out = Command::new(env!("CARGO_BIN_EXE_kizuna-bench"))
-        .args(["w1", "--days", "120", "--runs", "2", "--keep"])
-        .arg(&keep)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+    let mut args: Vec<&std::ffi::OsStr> = ["w1", "--days", "120", "--runs", "2", "--keep"]
+        .iter()
+        .map(std::ffi::OsStr::new)
         .collect();
+    args.push(keep.as_os_str());
+    let lines = bench_figures(env!("CARGO_BIN_EXE_kizuna-bench"), &args)
+        .unwrap()
+        .lines;
     for figure in [
         "size_at_rest_bytes",
         "open_to_list_ms",

@@ -2,30 +2,19 @@
 //! checks that every required figure is printed and that the reconnect took one round trip.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::process::Command;
+use kizuna_tests::measure::bench_figures;
 
 #[test]
 fn w2_prints_every_figure_and_reconnects_in_one_round_trip() {
-    let out = Command::new(env!("CARGO_BIN_EXE_kizuna-bench"))
-        .args(["w2", "--rooms", "3", "--history", "10", "--runs", "1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+    let args: Vec<&std::ffi::OsStr> = ["w2", "--rooms", "3", "--history", "10", "--runs", "1"]
+        .iter()
+        .map(std::ffi::OsStr::new)
         .collect();
+    let figures = bench_figures(env!("CARGO_BIN_EXE_kizuna-bench"), &args).unwrap();
     let figure = |name: &str| -> f64 {
-        let line = lines
-            .iter()
-            .find(|l| l["figure"] == name)
-            .unwrap_or_else(|| panic!("{name} missing"));
-        assert_eq!(line["workload"], "w2");
-        line["median"].as_f64().unwrap()
+        figures
+            .value("w2", name)
+            .unwrap_or_else(|| panic!("{name} missing"))
     };
     for name in [
         "doc_bytes",

@@ -3,28 +3,22 @@
 //! of the indexed text in plain bytes.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::process::Command;
+use kizuna_tests::measure::bench_figures;
 
 #[test]
 fn w5_prints_every_figure_and_keeps_an_encrypted_index() {
     let dir = tempfile::tempdir().unwrap();
     let keep = dir.path().join("store");
-    let out = Command::new(env!("CARGO_BIN_EXE_kizuna-bench"))
-        .args([
-            "w5", "--rooms", "3", "--days", "60", "--runs", "10", "--keep",
-        ])
-        .arg(&keep)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let mut args: Vec<&std::ffi::OsStr> = [
+        "w5", "--rooms", "3", "--days", "60", "--runs", "10", "--keep",
+    ]
+    .iter()
+    .map(std::ffi::OsStr::new)
+    .collect();
+    args.push(keep.as_os_str());
+    let lines = bench_figures(env!("CARGO_BIN_EXE_kizuna-bench"), &args)
+        .unwrap()
+        .lines;
     let figure = |name: &str| {
         lines
             .iter()
