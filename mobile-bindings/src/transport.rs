@@ -253,6 +253,18 @@ impl HttpsTransport {
     }
 }
 
+impl HttpsTransport {
+    /// `GET path` on the relay, answered with JSON (`/v1/me`: who this device is and which
+    /// rooms it may sync, with their names).
+    pub fn get_json(&self, path: &str) -> Result<serde_json::Value, TransportError> {
+        let url = format!("{}{path}", self.base);
+        self.runtime.block_on(async {
+            let resp = self.http.get(url).send().await.map_err(offline)?;
+            Self::ok_json(resp).await
+        })
+    }
+}
+
 impl Transport for HttpsTransport {
     fn exchange(&self, request: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         self.runtime.block_on(self.post("/v1/sync", request))
