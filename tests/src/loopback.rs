@@ -51,6 +51,15 @@ impl LoopRelay {
     /// Starts a relay on `data` (new or existing) on a free port, or on `addr` when given (a
     /// restart on the same address, so phones keep their URL).
     pub fn start(data: &Path, addr: Option<SocketAddr>) -> Fallible<LoopRelay> {
+        Self::start_with(data, addr, kizuna_server::net::ServeOptions::default())
+    }
+
+    /// [`LoopRelay::start`] with the accept loop's limits given (short timeouts in tests).
+    pub fn start_with(
+        data: &Path,
+        addr: Option<SocketAddr>,
+        limits: kizuna_server::net::ServeOptions,
+    ) -> Fallible<LoopRelay> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -78,9 +87,15 @@ impl LoopRelay {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = kizuna_server::router(prepared.relay.clone());
         let served = rt.spawn(async move {
-            let _ = kizuna_server::serve(listener, prepared.tls, app, async {
-                let _ = stopped.await;
-            })
+            let _ = kizuna_server::net::serve_with(
+                listener,
+                prepared.tls,
+                app,
+                async {
+                    let _ = stopped.await;
+                },
+                limits,
+            )
             .await;
         });
         Ok(LoopRelay {
