@@ -931,7 +931,8 @@ impl Device {
     }
 
     /// Replaces the content of one of this professional's reports with `draft` (its audience
-    /// cannot change). Returns the names of the changed fields.
+    /// cannot change, and intake/output, which a draft does not carry, is kept). Returns the
+    /// names of the changed fields.
     pub fn edit_report(
         &self,
         room_id: String,
@@ -939,7 +940,15 @@ impl Device {
         draft: ReportDraft,
     ) -> Result<Vec<String>, KizunaError> {
         let content = draft.to_core()?;
-        self.edit(&room_id, &report_id, move |c| *c = content)
+        self.edit(&room_id, &report_id, move |c| {
+            // What a draft cannot express stays as it is: intake/output written by another
+            // client, and the share scope (a report stays in the document it was posted to).
+            let intake = c.intake.take();
+            let scope = c.scope.clone();
+            *c = content;
+            c.intake = intake;
+            c.scope = scope;
+        })
     }
 
     /// Adds a pressure-ulcer assessment (DESIGN-R 2020) to one of this professional's
