@@ -6,6 +6,7 @@ pub mod measure;
 pub mod prose;
 pub mod proxy;
 pub mod samod_w2;
+pub mod sim;
 pub mod w2;
 pub mod w4;
 pub mod w5;

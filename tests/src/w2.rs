@@ -175,14 +175,46 @@ pub struct ChildRelay {
 impl ChildRelay {
     /// Starts `kizuna` (found next to the running executable) on a free loopback port.
     pub fn start(data: &Path) -> Fallible<ChildRelay> {
+        Self::start_on(data, free_port()?)
+    }
+
+    /// Kills the relay with SIGKILL (no chance to flush or say goodbye) and starts it again on
+    /// the same data and port.
+    pub fn kill_and_restart(&mut self) -> Fallible<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let port: u16 = self
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or("the relay URL has no port")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match Self::start_on(&self.data, port) {
+                Ok(fresh) => {
+                    // Take over the new child; the old value's Drop must not kill it.
+                    let old = std::mem::replace(self, fresh);
+                    std::mem::forget(old);
+                    return Ok(());
+                }
+                Err(e) if Instant::now() < deadline => {
+                    pause_before_retry(&e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Starts `kizuna serve` on `port`.
+    pub fn start_on(data: &Path, port: u16) -> Fallible<ChildRelay> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let bin = exe
             .parent()
             .map(|d| d.join("kizuna"))
             .filter(|p| p.exists())
             .ok_or("the kizuna binary is not built next to kizuna-bench (cargo build --release -p kizuna-server)")?;
-        let port = free_port()?;
-        let child = Command::new(bin)
+        let mut child = Command::new(bin)
             .args(["serve", "--data"])
             .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -192,19 +224,28 @@ impl ChildRelay {
             .spawn()
             .map_err(|e| format!("cannot start kizuna: {e}"))?;
         let url = format!("https://127.0.0.1:{port}");
-        let relay = ChildRelay {
-            child,
-            data: data.to_path_buf(),
-            url,
-        };
+        // Ready when it accepts TCP on its port (it binds after opening its stores).
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !(data.join("relay.json").exists() && data.join("admin/admin.key").exists()) {
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("the relay exited at start ({status})"));
+            }
+            if data.join("admin/admin.key").exists()
+                && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            {
+                break;
+            }
             if Instant::now() > deadline {
+                let _ = child.kill();
                 return Err("the relay did not start within 30 s".into());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Ok(relay)
+        Ok(ChildRelay {
+            child,
+            data: data.to_path_buf(),
+            url,
+        })
     }
 
     /// CPU time (user + system) the relay process has used, in milliseconds.
@@ -230,6 +271,11 @@ impl Drop for ChildRelay {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Waits a little before trying again (the port of a killed relay can take a moment).
+fn pause_before_retry(_why: &str) {
+    std::thread::sleep(Duration::from_millis(200));
 }
 
 fn free_port() -> Fallible<u16> {
