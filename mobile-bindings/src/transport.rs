@@ -319,15 +319,7 @@ impl Transport for HttpsTransport {
                 .send()
                 .await
                 .map_err(offline)?;
-            let status = resp.status().as_u16();
-            let bytes = resp.bytes().await.map_err(offline)?;
-            if !(200..300).contains(&status) {
-                return Err(problem(status, &bytes));
-            }
-            serde_json::from_slice(&bytes).map_err(|_| TransportError::Rejected {
-                status,
-                detail: "unreadable events".into(),
-            })
+            Self::ok_json(resp).await
         })
     }
 }

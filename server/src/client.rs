@@ -118,10 +118,9 @@ impl Client {
         Client::new(&url, &ca, Some((&crt, &key)))
     }
 
-    async fn send<T: DeserializeOwned>(
-        &self,
-        req: reqwest::RequestBuilder,
-    ) -> Result<T, ClientError> {
+    /// Sends `req` and returns the body of a successful answer; a failure becomes the
+    /// relay's problem.
+    async fn send_raw(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>, ClientError> {
         let resp = req.send().await.map_err(connect_err)?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(connect_err)?;
@@ -131,6 +130,14 @@ impl Client {
                 Err(_) => ClientError::Decode(format!("status {status}")),
             });
         }
+        Ok(bytes.to_vec())
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let bytes = self.send_raw(req).await?;
         let bytes = if bytes.is_empty() {
             &b"null"[..]
         } else {
@@ -281,16 +288,8 @@ impl Client {
             }
             url.push('&');
         }
-        let resp = self.http.get(url).send().await.map_err(connect_err)?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(connect_err)?;
-        if !status.is_success() {
-            return Err(match serde_json::from_slice::<ProblemBody>(&bytes) {
-                Ok(p) => ClientError::Problem(p),
-                Err(_) => ClientError::Decode(format!("status {status}")),
-            });
-        }
-        String::from_utf8(bytes.to_vec()).map_err(|e| ClientError::Decode(e.to_string()))
+        let bytes = self.send_raw(self.http.get(url)).await?;
+        String::from_utf8(bytes).map_err(|e| ClientError::Decode(e.to_string()))
     }
 }
 

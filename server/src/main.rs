@@ -477,6 +477,18 @@ async fn run_relay(
     Ok(())
 }
 
+/// `text` as a QR code drawn with block characters, for scanning off the terminal.
+fn terminal_qr(text: &[u8]) -> Result<String, String> {
+    use qrcode::render::unicode::Dense1x2;
+    let qr = qrcode::QrCode::new(text).map_err(|e| format!("cannot draw the QR code: {e}"))?;
+    Ok(qr
+        .render::<Dense1x2>()
+        .dark_color(Dense1x2::Light)
+        .light_color(Dense1x2::Dark)
+        .quiet_zone(true)
+        .build())
+}
+
 fn parse<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, String> {
     s.parse().map_err(|_| format!("{what} {s:?} is not valid"))
 }
@@ -595,14 +607,7 @@ async fn run_admin(args: AdminArgs) -> Result<(), data::StartError> {
             if json {
                 print_json(&c)?;
             } else {
-                let qr = qrcode::QrCode::new(c.qr_payload.as_bytes())
-                    .map_err(|e| format!("cannot draw the QR code: {e}"))?;
-                let drawing = qr
-                    .render::<qrcode::render::unicode::Dense1x2>()
-                    .dark_color(qrcode::render::unicode::Dense1x2::Light)
-                    .light_color(qrcode::render::unicode::Dense1x2::Dark)
-                    .quiet_zone(true)
-                    .build();
+                let drawing = terminal_qr(c.qr_payload.as_bytes())?;
                 println!("{drawing}");
                 println!("Scan with the Kizuna app, or type:");
                 println!("  relay: {}", c.relay_url);
@@ -966,14 +971,7 @@ async fn run_admin(args: AdminArgs) -> Result<(), data::StartError> {
                     "password": if password_stdin { None } else { password.clone() },
                 }))?;
             } else {
-                let qr = qrcode::QrCode::new(setup.otpauth_uri.as_bytes())
-                    .map_err(|e| format!("cannot draw the QR code: {e}"))?;
-                let drawing = qr
-                    .render::<qrcode::render::unicode::Dense1x2>()
-                    .dark_color(qrcode::render::unicode::Dense1x2::Light)
-                    .light_color(qrcode::render::unicode::Dense1x2::Dark)
-                    .quiet_zone(true)
-                    .build();
+                let drawing = terminal_qr(setup.otpauth_uri.as_bytes())?;
                 println!("{drawing}");
                 println!("Scan this with an authenticator app, or enter the setup key by hand.");
                 println!("  console login: {}", setup.login);

@@ -167,18 +167,7 @@ impl LoopRelay {
 
     /// Opens a patient room with consent.
     pub fn patient_room(&self, name: &str) -> Fallible<RoomId> {
-        let new = NewRoom {
-            kind: RoomKind::Patient,
-            display_name: name.to_string(),
-            consent: Some(Consent {
-                given_by: "本人".into(),
-                relation: "本人".into(),
-                date: Date::new(2026, 4, 1).map_err(err)?,
-                obtained_by: "市 介護支援課".into(),
-                obtained_by_id: None,
-                form: None,
-            }),
-        };
+        let new = consented_room(name)?;
         Ok(self
             .with_admin(async move |c| c.create_room(&new).await)?
             .id)
@@ -235,6 +224,23 @@ pub fn enroll(
         organisation: p.organisation.name.clone(),
     };
     Phone::open(dir, author, identity)
+}
+
+/// A patient room named `name` with the patient's own consent, as tests and benchmarks open
+/// them.
+pub fn consented_room(name: &str) -> Fallible<NewRoom> {
+    Ok(NewRoom {
+        kind: RoomKind::Patient,
+        display_name: name.to_string(),
+        consent: Some(Consent {
+            given_by: "本人".into(),
+            relation: "本人".into(),
+            date: Date::new(2026, 4, 1).map_err(err)?,
+            obtained_by: "市 介護支援課".into(),
+            obtained_by_id: None,
+            form: None,
+        }),
+    })
 }
 
 async fn bind_retry(addr: SocketAddr) -> Fallible<tokio::net::TcpListener> {

@@ -7,12 +7,12 @@
 //! the seed; thread timing does not, so two runs with one seed do the same work in the same
 //! order but may see different interleavings inside the relay.
 
-use crate::loopback::{Fallible, Phone, enroll};
+use crate::loopback::{Fallible, Phone, consented_room, enroll};
 use crate::proxy::CutProxy;
 use crate::w2::ChildRelay;
 use kizuna_core::{Profession, ReportId, Role, RoomId, Timestamp};
 use kizuna_server::client::Client;
-use kizuna_server::wire::{NewProfessional, NewRoom};
+use kizuna_server::wire::NewProfessional;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -105,18 +105,7 @@ pub fn run(work: &Path, cfg: &SimConfig) -> Fallible<Verdict> {
     let mut rooms = Vec::new();
     for i in 0..cfg.rooms {
         let r = rt
-            .block_on(admin.create_room(&NewRoom {
-                kind: kizuna_core::RoomKind::Patient,
-                display_name: format!("患者 {i}"),
-                consent: Some(kizuna_core::model::Consent {
-                    given_by: "本人".into(),
-                    relation: "本人".into(),
-                    date: kizuna_core::Date::new(2026, 1, 1).map_err(err)?,
-                    obtained_by: "市".into(),
-                    obtained_by_id: None,
-                    form: None,
-                }),
-            }))
+            .block_on(admin.create_room(&consented_room(&format!("患者 {i}"))?))
             .map_err(err)?;
         rooms.push(r.id);
     }

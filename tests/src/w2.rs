@@ -7,7 +7,7 @@
 //! through a transport that counts every body byte and every exchange. The same two states
 //! (relay and device documents) then go through samod for comparison.
 
-use crate::loopback::{Fallible, Identity, Phone, enroll};
+use crate::loopback::{Fallible, Identity, Phone, consented_room, enroll};
 use crate::samod_w2::{SamodFigures, samod_reconnect};
 use crate::workload::report_content;
 use kizuna_core::ContentHash;
@@ -15,7 +15,7 @@ use kizuna_core::blobs::UploadStatus;
 use kizuna_core::{Profession, ReportId, Role, RoomId, Timestamp};
 use kizuna_mobile::{BlobSink, BlobSource, LiveEvents, Transport, TransportError};
 use kizuna_server::client::Client;
-use kizuna_server::wire::{NewProfessional, NewRoom};
+use kizuna_server::wire::NewProfessional;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -331,18 +331,7 @@ pub fn run(work: &Path, shape: &W2Shape, seed: u64) -> Fallible<W2Figures> {
     let mut rooms: Vec<RoomId> = Vec::new();
     for i in 0..shape.rooms {
         let r = rt
-            .block_on(admin.create_room(&NewRoom {
-                kind: kizuna_core::RoomKind::Patient,
-                display_name: format!("患者 {i}"),
-                consent: Some(kizuna_core::model::Consent {
-                    given_by: "本人".into(),
-                    relation: "本人".into(),
-                    date: kizuna_core::Date::new(2025, 11, 1).map_err(err)?,
-                    obtained_by: "市".into(),
-                    obtained_by_id: None,
-                    form: None,
-                }),
-            }))
+            .block_on(admin.create_room(&consented_room(&format!("患者 {i}"))?))
             .map_err(err)?;
         for p in [&nurse, &history, &colleague] {
             rt.block_on(admin.invite(r.id, p.id, Role::Writer))
