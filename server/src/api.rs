@@ -143,6 +143,11 @@ impl From<RelayError> for Problem {
     }
 }
 
+/// The `500` problem answered when a handler panicked (see `net::serve`).
+pub fn internal_error_response() -> Response {
+    internal().into_response()
+}
+
 fn internal() -> Problem {
     Problem::new(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -252,7 +257,7 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
     })
 }
 
-fn parse_id<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, Problem> {
+pub(crate) fn parse_id<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, Problem> {
     s.parse().map_err(|_| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -709,19 +714,19 @@ async fn audit_verify(
 
 /// Query of the blob endpoints.
 #[derive(Debug, serde::Deserialize)]
-struct BlobQuery {
+pub(crate) struct BlobQuery {
     /// The document whose content references the blob.
-    doc: String,
+    pub(crate) doc: String,
     /// Upload: the blob's full size.
-    size: Option<u64>,
+    pub(crate) size: Option<u64>,
     /// Upload: the MIME type.
     #[serde(rename = "type")]
-    media_type: Option<String>,
+    pub(crate) media_type: Option<String>,
     /// Upload: where these bytes start.
-    offset: Option<u64>,
+    pub(crate) offset: Option<u64>,
 }
 
-fn parse_hash(s: &str) -> Result<kizuna_core::ContentHash, Problem> {
+pub(crate) fn parse_hash(s: &str) -> Result<kizuna_core::ContentHash, Problem> {
     s.parse().map_err(|_| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -910,7 +915,7 @@ async fn receive_upload(
 }
 
 /// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against `size`.
-fn parse_range(h: &str, size: u64) -> Option<(u64, u64)> {
+pub(crate) fn parse_range(h: &str, size: u64) -> Option<(u64, u64)> {
     let spec = h.strip_prefix("bytes=")?;
     if spec.contains(',') {
         return None;

@@ -136,7 +136,7 @@ pub async fn serve_with(
             let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(peer);
                 let mut app = app.clone();
-                async move { app.call(req).await }
+                async move { Ok::<_, std::convert::Infallible>(answer_or_500(app.call(req)).await) }
             });
             let io = IdleIo::new(stream);
             let activity = io.activity.clone();
@@ -185,6 +185,47 @@ pub async fn serve_with(
         tracing::warn!("connections still open after the shutdown grace period");
     }
     Ok(())
+}
+
+/// Runs one request's handler; if it panics, the panic ends there: the device gets a `500`
+/// problem (no detail), the connection stays usable and the relay keeps serving. Shared state
+/// survives too: every mutex of the relay is taken with `PoisonError::into_inner`, and a room
+/// whose lock was poisoned is reloaded from disk (`RoomHandle`). The panic's message is not
+/// logged (see [`install_panic_hook`]).
+async fn answer_or_500<F>(call: F) -> axum::response::Response
+where
+    F: Future<Output = Result<axum::response::Response, std::convert::Infallible>>,
+{
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(call).catch_unwind().await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(never)) => match never {},
+        Err(_) => {
+            tracing::error!("a request handler panicked; answered 500");
+            crate::api::internal_error_response()
+        }
+    }
+}
+
+/// Replaces the default panic hook, which prints the panic's message, with one that logs
+/// only where the panic happened: a message can quote the value that caused it, which can be
+/// patient data (a report's text, a name). Installed by the relay binary at start.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_else(|| "unknown".into());
+        let thread = std::thread::current();
+        let thread = thread.name().unwrap_or("-");
+        if tracing::dispatcher::has_been_set() {
+            tracing::error!(at = %at, thread, "panic (message withheld: it may quote patient data)");
+        } else {
+            eprintln!(
+                "panic at {at} in thread {thread} (message withheld: it may quote patient data)"
+            );
+        }
+    }));
 }
 
 /// When a connection last moved bytes, in milliseconds since it was opened.

@@ -7,6 +7,7 @@ mod console;
 mod demo;
 mod enrollment;
 mod logs;
+mod panics;
 mod revocation;
 mod rooms;
 mod support;

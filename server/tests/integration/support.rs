@@ -53,6 +53,14 @@ impl TestRelay {
     }
 
     pub async fn start_with(config: RelayConfig) -> TestRelay {
+        Self::start_routed(config, |_, app| app).await
+    }
+
+    /// A relay serving `wrap(relay, router)`: tests add routes the relay does not have.
+    pub async fn start_routed(
+        config: RelayConfig,
+        wrap: impl FnOnce(Arc<Relay>, axum::Router) -> axum::Router,
+    ) -> TestRelay {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -72,7 +80,10 @@ impl TestRelay {
         let admin_crt = read("admin/admin.crt");
         let admin_key = read("admin/admin.key");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = kizuna_server::router(prepared.relay.clone());
+        let app = wrap(
+            prepared.relay.clone(),
+            kizuna_server::router(prepared.relay.clone()),
+        );
         tokio::spawn(kizuna_server::serve(listener, prepared.tls, app, async {
             let _ = stopped.await;
         }));
