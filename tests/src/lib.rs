@@ -7,6 +7,7 @@ pub mod prose;
 pub mod proxy;
 pub mod samod_w2;
 pub mod sim;
+pub mod sim_device;
 pub mod w2;
 pub mod w4;
 pub mod w5;

@@ -1,11 +1,13 @@
 //! A fault-injecting TCP proxy on loopback: forwards bytes between phones and the relay (TLS
 //! passes through untouched) and cuts connections after a set number of bytes in either
-//! direction, the way a car's mobile link drops every few minutes. Counts what the client
-//! sent and received, so benchmarks can divide by the file size.
+//! direction, the way a car's mobile link drops every few minutes — with an orderly end of
+//! stream (FIN) or a reset (RST, `SO_LINGER` 0) — and holds bytes back for a while (a slow
+//! link). Counts what the client sent and received, so benchmarks can divide by the file size.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -24,6 +26,19 @@ pub struct ProxyState {
     pub up_bytes: AtomicU64,
     /// Bytes read from the relay.
     pub down_bytes: AtomicU64,
+    /// The next cut resets both connections (RST) instead of ending the streams (FIN).
+    pub cut_with_reset: AtomicBool,
+    /// Cuts made as resets (also counted in `cuts`).
+    pub resets: AtomicU64,
+    /// Hold each of the next `delay_chunks` client→relay reads this long before forwarding.
+    pub delay_up_ms: AtomicU64,
+    /// Hold each of the next `delay_chunks` relay→client reads this long before forwarding.
+    pub delay_down_ms: AtomicU64,
+    /// Reads still to delay (in the directions with a delay set).
+    pub delay_chunks: AtomicU64,
+    /// Delays armed with [`ProxyState::arm_delay`] that held back at least one read.
+    pub delays: AtomicU64,
+    delay_fresh: AtomicBool,
     since_up: AtomicU64,
     since_down: AtomicU64,
 }
@@ -40,6 +55,64 @@ impl ProxyState {
         ] {
             c.store(0, Ordering::SeqCst);
         }
+    }
+
+    /// Arms one cut (a reset when `reset`) once `after` more bytes have passed in one
+    /// direction (client→relay when `up`), keeping the cumulative counters.
+    pub fn arm_cut(&self, up: bool, after: u64, reset: bool) {
+        self.since_up.store(0, Ordering::SeqCst);
+        self.since_down.store(0, Ordering::SeqCst);
+        self.cut_with_reset.store(reset, Ordering::SeqCst);
+        let (on, off) = if up {
+            (&self.cut_up_every, &self.cut_down_every)
+        } else {
+            (&self.cut_down_every, &self.cut_up_every)
+        };
+        off.store(0, Ordering::SeqCst);
+        on.store(after.max(1), Ordering::SeqCst);
+        self.max_cuts
+            .store(self.cuts.load(Ordering::SeqCst) + 1, Ordering::SeqCst);
+    }
+
+    /// Holds the next `chunks` reads in one direction (client→relay when `up`) `ms` each.
+    pub fn arm_delay(&self, up: bool, ms: u64, chunks: u64) {
+        let (on, off) = if up {
+            (&self.delay_up_ms, &self.delay_down_ms)
+        } else {
+            (&self.delay_down_ms, &self.delay_up_ms)
+        };
+        off.store(0, Ordering::SeqCst);
+        on.store(ms, Ordering::SeqCst);
+        self.delay_fresh.store(true, Ordering::SeqCst);
+        self.delay_chunks.store(chunks, Ordering::SeqCst);
+    }
+
+    /// No more cuts, resets or delays (counters kept).
+    pub fn disarm(&self) {
+        self.cut_up_every.store(0, Ordering::SeqCst);
+        self.cut_down_every.store(0, Ordering::SeqCst);
+        self.delay_chunks.store(0, Ordering::SeqCst);
+        self.delay_up_ms.store(0, Ordering::SeqCst);
+        self.delay_down_ms.store(0, Ordering::SeqCst);
+    }
+
+    /// How long to hold the read just made in this direction, if a delay is armed.
+    fn delay(&self, up: bool) -> Option<Duration> {
+        let ms = if up {
+            self.delay_up_ms.load(Ordering::SeqCst)
+        } else {
+            self.delay_down_ms.load(Ordering::SeqCst)
+        };
+        if ms == 0 {
+            return None;
+        }
+        self.delay_chunks
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| c.checked_sub(1))
+            .ok()?;
+        if self.delay_fresh.swap(false, Ordering::SeqCst) {
+            self.delays.fetch_add(1, Ordering::SeqCst);
+        }
+        Some(Duration::from_millis(ms))
     }
 
     /// How many bytes may pass before the next cut in this direction (`u64::MAX`: no cut).
@@ -112,6 +185,7 @@ impl CutProxy {
 enum End {
     Closed,
     Cut,
+    Reset,
 }
 
 /// Copies `from` to `to` within the cut budget of its direction.
@@ -134,12 +208,19 @@ async fn copy(
             st.cuts.fetch_add(1, Ordering::SeqCst);
             st.since_up.store(0, Ordering::SeqCst);
             st.since_down.store(0, Ordering::SeqCst);
+            if st.cut_with_reset.load(Ordering::SeqCst) {
+                st.resets.fetch_add(1, Ordering::SeqCst);
+                return End::Reset;
+            }
             return End::Cut;
         }
         let n = match from.read(&mut buf[..want]).await {
             Ok(0) | Err(_) => return End::Closed,
             Ok(n) => n,
         };
+        if let Some(hold) = st.delay(up) {
+            tokio::time::sleep(hold).await;
+        }
         total.fetch_add(n as u64, Ordering::SeqCst);
         since.fetch_add(n as u64, Ordering::SeqCst);
         if to.write_all(&buf[..n]).await.is_err() {
@@ -164,7 +245,8 @@ async fn drain(from: &mut tokio::net::tcp::OwnedReadHalf) {
 
 /// Forwards both ways until either side closes or a cut is due. A cut is a link that stops:
 /// the side that was receiving gets every byte already forwarded, then the end of the stream;
-/// the sender's connection is dropped.
+/// the sender's connection is dropped. A reset closes both connections at once with RST
+/// (`SO_LINGER` 0): unread bytes are discarded and both peers see "connection reset".
 async fn pipe(client: TcpStream, server: TcpStream, st: Arc<ProxyState>) {
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
@@ -175,10 +257,20 @@ async fn pipe(client: TcpStream, server: TcpStream, st: Arc<ProxyState>) {
             e = up => Some(e),
             e = down => match e {
                 End::Cut => None,
-                End::Closed => Some(End::Closed),
+                other => Some(other),
             },
         }
     };
+    if let Some(End::Reset) = ended_up {
+        // Whole sockets again, so closing them sends RST without a FIN first.
+        for (r, w) in [(cr, cw), (sr, sw)] {
+            if let Ok(s) = r.reunite(w) {
+                let _ = s.set_zero_linger();
+                drop(s);
+            }
+        }
+        return;
+    }
     match ended_up {
         // The upload link stopped: the relay receives what was forwarded, then end of stream.
         Some(End::Cut) => {
@@ -195,6 +287,6 @@ async fn pipe(client: TcpStream, server: TcpStream, st: Arc<ProxyState>) {
             let _ = cw.shutdown().await;
             drain(&mut cr).await;
         }
-        Some(End::Closed) => {}
+        Some(End::Closed | End::Reset) => {}
     }
 }

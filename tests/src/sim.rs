@@ -1,29 +1,45 @@
-//! The field simulator (`kizuna-sim`): the real relay as a child process, phones with their
-//! own encrypted stores doing random legal work offline and syncing through a proxy that cuts
-//! connections, the relay killed with SIGKILL and restarted — then every phone syncs and the
-//! checker proves that nothing acknowledged was lost and that everyone holds the same rooms.
+//! The field simulator (`kizuna-sim`): the real relay as a child process, phones as child
+//! processes (`kizuna-sim device`, [`crate::sim_device`]) with their own encrypted stores
+//! doing random legal work offline and syncing through a fault-injecting proxy — and then the
+//! checker proves that nothing saved or acknowledged was lost and that everyone holds the same
+//! rooms.
 //!
-//! The schedule (who does what, when the relay dies, which connections are cut) comes from
-//! the seed; thread timing does not, so two runs with one seed do the same work in the same
-//! order but may see different interleavings inside the relay.
+//! Faults, all from the seed:
+//! - the relay killed with SIGKILL (mid-sync included) and restarted on its data;
+//! - a phone process killed with SIGKILL (mid-write and mid-sync included); before it starts
+//!   again from its store, the parent opens that store and checks that every change the phone
+//!   said was saved is there;
+//! - connections cut (FIN) or reset (RST) after 0.2–16 KB in either direction, and bytes held
+//!   back 5–400 ms (the proxy, [`crate::proxy`]);
+//! - sync requests and uploads sent twice, old requests replayed (the phones' transport).
+//!
+//! The schedule (who does what, when which process dies, which fault comes next) comes from
+//! the seed; thread and process timing does not, so two runs with one seed follow the same
+//! schedule but may see different interleavings.
 
-use crate::loopback::{Fallible, Phone, consented_room, enroll};
+use crate::loopback::{Fallible, PHONE_KEY, Phone, consented_room, enroll};
 use crate::proxy::CutProxy;
+use crate::sim_device::{DeviceFile, Line, Token};
 use crate::w2::ChildRelay;
-use kizuna_core::{Profession, ReportId, Role, RoomId, Timestamp};
+use kizuna_core::{ContentHash, Profession, ProfessionalId, ReportId, Role, RoomId, RoomStore};
 use kizuna_server::client::Client;
 use kizuna_server::wire::NewProfessional;
 use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// What to simulate.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
-    /// Phones.
+    /// Phones (each its own process).
     pub devices: usize,
     /// Patient rooms they share.
     pub rooms: usize,
@@ -33,32 +49,65 @@ pub struct SimConfig {
     pub seed: u64,
     /// Mean seconds between relay kills (0: never).
     pub kill_every_s: f64,
+    /// Mean seconds between phone process kills (0: never).
+    pub device_kill_every_s: f64,
+    /// Mean seconds between proxy faults: cut, reset or delay (0: never).
+    pub fault_every_s: f64,
+    /// Mean pause of each phone between operations, in milliseconds.
+    pub pace_ms: u64,
 }
 
 /// The checker's findings.
 #[derive(Clone, Debug, Default)]
 pub struct Verdict {
-    /// Every phone and the relay hold the same rooms, and the audit log is intact.
+    /// Every phone and the relay hold the same rooms, post numbers are dense and unique, no
+    /// report is doubled, and the audit log is intact.
     pub converged: bool,
-    /// Reports phones were told the relay accepted.
+    /// Changes phones were told the relay accepted (documents synced without refusal, whole
+    /// photos uploaded).
     pub acknowledged: u64,
-    /// Acknowledged reports missing anywhere at the end.
+    /// Changes saved on a phone or acknowledged by the relay that are missing anywhere: after a
+    /// phone's kill in its own store, or at the end on any phone.
     pub lost: u64,
     /// Relay kills.
     pub relay_kills: u64,
-    /// Connection cuts injected.
+    /// Faults injected that took effect: cuts, resets, delays, duplicates and replays.
     pub faults: u64,
-    /// Operations performed (writes and syncs).
+    /// Operations the phones performed (writes and syncs).
     pub operations: u64,
+    /// Phone processes killed (each then restarted from its store).
+    pub device_kills: u64,
+    /// Changes phones were told were saved on their disk.
+    pub saved: u64,
+    /// Connections cut with an orderly end of stream.
+    pub cuts: u64,
+    /// Connections reset (RST).
+    pub resets: u64,
+    /// Delays that held back bytes.
+    pub delays: u64,
+    /// Requests or uploads that reached the relay twice.
+    pub duplicates: u64,
+    /// Old requests replayed.
+    pub replays: u64,
     /// What failed, if anything.
     pub problem: Option<String>,
+}
+
+impl Verdict {
+    fn fail(&mut self, problem: String) {
+        self.converged = false;
+        if self.problem.is_none() {
+            self.problem = Some(problem);
+        }
+    }
 }
 
 impl std::fmt::Display for Verdict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "verdict: {}; acknowledged {}, lost {}, relay kills {}, faults {}, operations {}",
+            "verdict: {}; acknowledged {}, lost {}, relay kills {}, faults {}, operations {}, \
+             device kills {}, saved {}, cuts {}, resets {}, delays {}, duplicates {}, replays {}",
             if self.converged && self.lost == 0 {
                 "converged".to_string()
             } else {
@@ -71,7 +120,14 @@ impl std::fmt::Display for Verdict {
             self.lost,
             self.relay_kills,
             self.faults,
-            self.operations
+            self.operations,
+            self.device_kills,
+            self.saved,
+            self.cuts,
+            self.resets,
+            self.delays,
+            self.duplicates,
+            self.replays
         )
     }
 }
@@ -80,15 +136,252 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-/// One simulated phone and what it wrote but has not seen acknowledged.
-struct SimPhone {
-    phone: Phone,
-    unacknowledged: Vec<String>,
+/// A message from a device process's stdout reader.
+enum Msg {
+    Line(usize, String),
+    Eof(usize, u64),
 }
 
-/// Runs the simulation in `work`.
-pub fn run(work: &Path, cfg: &SimConfig) -> Fallible<Verdict> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
+/// One simulated phone: its folder, its process, and what it said.
+struct Dev {
+    dir: PathBuf,
+    professional: ProfessionalId,
+    child: Option<Child>,
+    incarnation: u64,
+    /// Its reader has not reached the end of the current process's output.
+    running: bool,
+    /// We killed the current process (or asked it to stop).
+    ending: bool,
+    /// Every change it said it saved, in order.
+    saved: Vec<Token>,
+    /// Which of those the relay acknowledged.
+    acked: Vec<bool>,
+    /// Indices of saved changes not yet acknowledged.
+    pending: Vec<usize>,
+}
+
+/// The phones and the bookkeeping of their lines.
+struct Fleet {
+    devs: Vec<Dev>,
+    rooms: Vec<RoomId>,
+    exe: PathBuf,
+    cfg: SimConfig,
+    tx: mpsc::Sender<Msg>,
+    rx: mpsc::Receiver<Msg>,
+    uploaded: BTreeSet<ContentHash>,
+    /// (phone, index of the saved change) missing somewhere.
+    lost: BTreeSet<(usize, usize)>,
+    v: Verdict,
+}
+
+impl Fleet {
+    fn spawn(&mut self, i: usize) -> Fallible<()> {
+        let dev = &mut self.devs[i];
+        dev.incarnation += 1;
+        let mut child = Command::new(&self.exe)
+            .arg("device")
+            .arg("--dir")
+            .arg(&dev.dir)
+            .args([
+                "--seed",
+                &self.cfg.seed.to_string(),
+                "--incarnation",
+                &dev.incarnation.to_string(),
+                "--pace-ms",
+                &self.cfg.pace_ms.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start a device process: {e}"))?;
+        let out = child
+            .stdout
+            .take()
+            .ok_or("no stdout of the device process")?;
+        let tx = self.tx.clone();
+        let inc = dev.incarnation;
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(Msg::Line(i, line)).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Msg::Eof(i, inc));
+        });
+        dev.child = Some(child);
+        dev.running = true;
+        dev.ending = false;
+        Ok(())
+    }
+
+    fn handle(&mut self, msg: Msg) -> Fallible<()> {
+        match msg {
+            Msg::Line(i, text) => {
+                let dev = &mut self.devs[i];
+                match Line::parse(&text) {
+                    Some(Line::Saved(t)) => {
+                        self.v.operations += 1;
+                        dev.pending.push(dev.saved.len());
+                        dev.saved.push(t);
+                        dev.acked.push(false);
+                    }
+                    Some(Line::Synced) => {
+                        self.v.operations += 1;
+                        for p in dev.pending.drain(..) {
+                            dev.acked[p] = true;
+                        }
+                    }
+                    Some(Line::SyncFailed) => self.v.operations += 1,
+                    Some(Line::Uploaded(h)) => {
+                        self.uploaded.insert(h);
+                    }
+                    Some(Line::Duplicate) => self.v.duplicates += 1,
+                    Some(Line::Replay) => self.v.replays += 1,
+                    Some(Line::Ready | Line::Offline) => {}
+                    None => self
+                        .v
+                        .fail(format!("phone {i} wrote a line the simulator cannot read")),
+                }
+            }
+            Msg::Eof(i, inc) => {
+                let dev = &mut self.devs[i];
+                if inc == dev.incarnation {
+                    dev.running = false;
+                    if !dev.ending {
+                        let status = dev
+                            .child
+                            .as_mut()
+                            .and_then(|c| c.wait().ok())
+                            .map(|s| s.to_string())
+                            .unwrap_or_default();
+                        dev.child = None;
+                        self.v
+                            .fail(format!("phone {i} stopped on its own ({status})"));
+                        // Keep the fleet complete; the verdict already failed.
+                        self.spawn(i)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles messages until phone `i`'s current process has said everything.
+    fn drain(&mut self, i: usize) -> Fallible<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.devs[i].running {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!("phone {i}'s output did not end"));
+            }
+            match self.rx.recv_timeout(left) {
+                Ok(m) => self.handle(m)?,
+                Err(_) => return Err(format!("phone {i}'s output did not end")),
+            }
+        }
+        Ok(())
+    }
+
+    /// SIGKILLs phone `i`, checks its store holds everything it said it saved, starts it again.
+    fn kill(&mut self, i: usize) -> Fallible<()> {
+        let dev = &mut self.devs[i];
+        dev.ending = true;
+        if let Some(mut c) = dev.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.drain(i)?;
+        self.v.device_kills += 1;
+        let store = open_store(&self.devs[i].dir)?;
+        let present = Present::read(&store, &self.rooms)?;
+        drop(store);
+        self.check_durable(i, &present, "after its kill");
+        self.spawn(i)
+    }
+
+    /// Records every change phone `i` said it saved that its own store does not hold.
+    fn check_durable(&mut self, i: usize, present: &Present, when: &str) {
+        let dev = &self.devs[i];
+        for (k, t) in dev.saved.iter().enumerate() {
+            if !present.has(t, dev.professional) && self.lost.insert((i, k)) {
+                let problem = format!("phone {i} lost a saved {} {when}", t.kind());
+                self.v.fail(problem);
+            }
+        }
+    }
+}
+
+/// Opens a phone's store (retrying while the lock of a process just killed is released).
+fn open_store(dir: &Path) -> Fallible<RoomStore> {
+    let mut tries = 0;
+    loop {
+        match RoomStore::open(dir, &PHONE_KEY) {
+            Ok(s) => return Ok(s),
+            Err(e) if tries < 100 && e.to_string().contains("lock") => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(format!("a phone's store does not open: {e}")),
+        }
+    }
+}
+
+/// What one store holds, in the terms of the phones' `saved` lines.
+#[derive(Default)]
+struct Present {
+    /// Report body text → (copies, room).
+    reports: BTreeMap<String, (u32, RoomId)>,
+    comments: BTreeSet<String>,
+    receipts: BTreeSet<(ReportId, ProfessionalId)>,
+    medications: BTreeSet<String>,
+    /// Post numbers per room (`None`: not numbered).
+    numbers: BTreeMap<RoomId, Vec<Option<u64>>>,
+}
+
+impl Present {
+    fn read(store: &RoomStore, rooms: &[RoomId]) -> Fallible<Present> {
+        let mut p = Present::default();
+        for room in rooms {
+            let h = store.open_room(*room).map_err(err)?;
+            h.read(|r| {
+                let numbers = p.numbers.entry(*room).or_default();
+                for id in r.report_ids()? {
+                    let rep = r.report(id)?;
+                    let text = match &rep.content.body {
+                        kizuna_core::model::ReportBody::Free { text } => text.clone(),
+                        kizuna_core::model::ReportBody::Soap { s, .. } => s.clone(),
+                    };
+                    p.reports.entry(text).or_insert((0, *room)).0 += 1;
+                    numbers.push(rep.post_no);
+                    p.comments.extend(rep.comments.into_iter().map(|c| c.text));
+                    p.receipts
+                        .extend(rep.receipts.into_keys().map(|who| (id, who)));
+                }
+                p.medications
+                    .extend(r.profile()?.medications.into_values().map(|m| m.name));
+                Ok(())
+            })
+            .map_err(err)?;
+        }
+        Ok(p)
+    }
+
+    fn has(&self, t: &Token, who: ProfessionalId) -> bool {
+        match t {
+            Token::Report(text) | Token::Photo(text, _) => self.reports.contains_key(text),
+            Token::Comment(text) => self.comments.contains(text),
+            Token::Receipt(id) => self.receipts.contains(&(*id, who)),
+            Token::Profile(name) => self.medications.contains(name),
+        }
+    }
+}
+
+/// Runs the simulation in `work`; `exe` is the `kizuna-sim` binary (its `device` subcommand
+/// runs a phone).
+pub fn run(work: &Path, exe: &Path, cfg: &SimConfig) -> Fallible<Verdict> {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut relay = ChildRelay::start(&work.join("relay"))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -109,7 +402,18 @@ pub fn run(work: &Path, cfg: &SimConfig) -> Fallible<Verdict> {
             .map_err(err)?;
         rooms.push(r.id);
     }
-    let mut phones = Vec::new();
+    let (tx, rx) = mpsc::channel();
+    let mut fleet = Fleet {
+        devs: Vec::new(),
+        rooms: rooms.clone(),
+        exe: exe.to_path_buf(),
+        cfg: cfg.clone(),
+        tx,
+        rx,
+        uploaded: BTreeSet::new(),
+        lost: BTreeSet::new(),
+        v: Verdict::default(),
+    };
     let mut admin = admin;
     for d in 0..cfg.devices {
         if d > 0 && d % 9 == 0 {
@@ -134,32 +438,43 @@ pub fn run(work: &Path, cfg: &SimConfig) -> Fallible<Verdict> {
             rt.block_on(admin.invite(*r, p.id, Role::Writer))
                 .map_err(err)?;
         }
-        let phone = enroll(
-            &rt,
-            &admin,
-            &relay.url,
-            &ca_pem,
-            &p,
-            &work.join(format!("d{d}")),
-        )?
-        .with_url(&proxy.url())?;
+        let dir = work.join(format!("d{d}"));
+        let phone = enroll(&rt, &admin, &relay.url, &ca_pem, &p, &dir)?.with_url(&proxy.url())?;
         phone.client().sync_documents().map_err(err)?;
-        phones.push(SimPhone {
-            phone,
-            unacknowledged: Vec::new(),
+        DeviceFile {
+            index: d,
+            author: phone.author.clone(),
+            url: proxy.url(),
+            ca_pem: phone.identity.ca_pem.clone(),
+            crt_pem: phone.identity.crt_pem.clone(),
+            key_pem: phone.identity.key_pem.clone(),
+            rooms: rooms.clone(),
+        }
+        .save(&dir)?;
+        drop(phone);
+        fleet.devs.push(Dev {
+            dir,
+            professional: p.id,
+            child: None,
+            incarnation: 0,
+            running: false,
+            ending: false,
+            saved: Vec::new(),
+            acked: Vec::new(),
+            pending: Vec::new(),
         });
     }
+    for i in 0..fleet.devs.len() {
+        fleet.spawn(i)?;
+    }
 
-    let mut v = Verdict::default();
-    let mut acknowledged: BTreeSet<String> = BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(cfg.seconds);
-    // The killer runs beside the phones, so a kill can land in the middle of a sync (the
-    // relay mid-write). Its intervals come from the seed (0.5–1.5 × the mean).
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let relay_data = relay.data.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    // The relay's killer runs beside the phones, so a kill can land in the middle of a sync
+    // (the relay mid-write). Its intervals come from the seed (0.5–1.5 × the mean).
     let killer = {
         let stop = stop.clone();
-        let mut krng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6b69_6c6c);
+        let mut krng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6b69_6c6c);
         let every = cfg.kill_every_s;
         std::thread::spawn(move || -> Fallible<(u64, ChildRelay)> {
             let mut kills = 0;
@@ -168,96 +483,122 @@ pub fn run(work: &Path, cfg: &SimConfig) -> Fallible<Verdict> {
             }
             loop {
                 let wait = Duration::from_secs_f64(every * krng.random_range(0.5..1.5));
-                let until = Instant::now() + wait;
-                while Instant::now() < until {
-                    if stop.load(Ordering::SeqCst) {
-                        return Ok((kills, relay));
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
+                if sleep_unless(&stop, wait) {
+                    return Ok((kills, relay));
                 }
                 relay.kill_and_restart()?;
                 kills += 1;
             }
         })
     };
-    while Instant::now() < deadline {
-        v.operations += 1;
-        let d = rng.random_range(0..phones.len());
-        let roll: f64 = rng.random();
-        if roll < 0.05 {
-            // A cut somewhere in the next 1–64 KB, one way or the other.
-            let after = rng.random_range(1_000..64_000u64);
-            proxy.state.reset();
-            proxy.state.max_cuts.store(1, Ordering::SeqCst);
-            if rng.random_bool(0.5) {
-                proxy.state.cut_up_every.store(after, Ordering::SeqCst);
-                proxy.state.cut_down_every.store(0, Ordering::SeqCst);
-            } else {
-                proxy.state.cut_up_every.store(0, Ordering::SeqCst);
-                proxy.state.cut_down_every.store(after, Ordering::SeqCst);
+    // The proxy's faults, one at a time: a cut, a reset or a delay, in either direction.
+    let faulter = {
+        let stop = stop.clone();
+        let st = proxy.state.clone();
+        let mut frng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0066_6175_6c74);
+        let every = cfg.fault_every_s;
+        std::thread::spawn(move || {
+            if every <= 0.0 {
+                return;
             }
-            v.faults += 1;
-            continue;
-        }
-        let sp = &mut phones[d];
-        let room = rooms[rng.random_range(0..rooms.len())];
-        if roll < 0.55 {
-            let text = format!("sim s{} d{d} op{}", cfg.seed, v.operations);
-            sp.phone.post(room, &Phone::text(&text, None))?;
-            sp.unacknowledged.push(text);
-        } else if roll < 0.70 {
-            if let Some(report) = some_report(&sp.phone, room, &mut rng)? {
-                let h = sp.phone.store().open_room(room).map_err(err)?;
-                h.write(|r| {
-                    r.add_comment(
-                        &sp.phone.author,
-                        Timestamp::now(),
-                        report,
-                        &format!("了解 op{}", v.operations),
-                    )
-                })
-                .map_err(err)?;
-            }
-        } else if roll < 0.78 {
-            if let Some(report) = some_report(&sp.phone, room, &mut rng)? {
-                let h = sp.phone.store().open_room(room).map_err(err)?;
-                h.write(|r| r.mark_read(&sp.phone.author, Timestamp::now(), report))
-                    .map_err(err)?;
-            }
-        } else {
-            // Online: what the relay answered is on disk there (flushed before the reply).
-            if let Ok(report) = sp.phone.client().sync_documents() {
-                if report.refused.is_empty() {
-                    acknowledged.extend(sp.unacknowledged.drain(..));
+            loop {
+                let wait = Duration::from_secs_f64(every * frng.random_range(0.5..1.5));
+                if sleep_unless(&stop, wait) {
+                    return;
+                }
+                let up = frng.random_bool(0.5);
+                match frng.random_range(0..3) {
+                    0 => st.arm_cut(up, frng.random_range(200..16_000), false),
+                    1 => st.arm_cut(up, frng.random_range(200..16_000), true),
+                    _ => st.arm_delay(up, frng.random_range(5..400), frng.random_range(1..16)),
                 }
             }
+        })
+    };
+    let mut next_kill = next_device_kill(&mut rng, cfg);
+    while Instant::now() < deadline {
+        let now = Instant::now();
+        let until = next_kill.map_or(deadline, |k| k.min(deadline));
+        let wait = until
+            .saturating_duration_since(now)
+            .min(Duration::from_millis(100));
+        if let Ok(m) = fleet.rx.recv_timeout(wait) {
+            fleet.handle(m)?;
+        }
+        if next_kill.is_some_and(|k| Instant::now() >= k) {
+            let victim = rng.random_range(0..fleet.devs.len());
+            fleet.kill(victim)?;
+            next_kill = next_device_kill(&mut rng, cfg);
         }
     }
 
+    // Quiet: no more faults; the phones finish what they are doing and stop.
     stop.store(true, Ordering::SeqCst);
     let (kills, relay) = killer
         .join()
-        .map_err(|_| "the killer thread panicked".to_string())??;
-    v.relay_kills = kills;
-    debug_assert_eq!(relay.data, relay_data);
+        .map_err(|_| "the relay's killer thread panicked".to_string())??;
+    let _ = faulter.join();
+    proxy.state.disarm();
+    fleet.v.relay_kills = kills;
+    for dev in &mut fleet.devs {
+        dev.ending = true;
+        if let Some(c) = dev.child.as_mut() {
+            drop(c.stdin.take());
+        }
+    }
+    for i in 0..fleet.devs.len() {
+        let stopped = Instant::now() + Duration::from_secs(60);
+        while let Some(c) = fleet.devs[i].child.as_mut() {
+            match c.try_wait() {
+                Ok(Some(status)) => {
+                    if !status.success() {
+                        fleet
+                            .v
+                            .fail(format!("phone {i} ended with an error ({status})"));
+                    }
+                    break;
+                }
+                _ if Instant::now() > stopped => {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    fleet.v.fail(format!("phone {i} did not stop when asked"));
+                    break;
+                }
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        fleet.drain(i)?;
+    }
 
-    // Quiet: no more faults; everyone syncs until nothing moves.
-    proxy.state.reset();
-    proxy.state.max_cuts.store(0, Ordering::SeqCst);
+    // Every phone starts once more in this process: its store must hold everything it said it
+    // saved; then everyone syncs until nothing moves.
+    let mut phones = Vec::new();
+    for i in 0..fleet.devs.len() {
+        let file = DeviceFile::load(&fleet.devs[i].dir)?;
+        let phone = Phone::open(&fleet.devs[i].dir, file.author.clone(), file.identity())?;
+        let present = Present::read(phone.store(), &rooms)?;
+        fleet.check_durable(i, &present, "at the end of the run");
+        phones.push(phone);
+    }
     for _round in 0..3 {
-        for sp in &mut phones {
+        for phone in &phones {
             for _ in 0..20 {
-                match sp.phone.client().sync_documents() {
+                match phone.sync() {
                     Ok(r) if !r.again && r.updated.is_empty() && r.added.is_empty() => break,
                     Ok(_) => {}
                     Err(_) => std::thread::sleep(Duration::from_millis(100)),
                 }
             }
-            sp.unacknowledged.clear();
         }
     }
-    v.acknowledged = acknowledged.len() as u64;
-    check(&phones, &rooms, &acknowledged, &mut v)?;
+    let proxy_faults = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::SeqCst);
+    fleet.v.resets = proxy_faults(&proxy.state.resets);
+    fleet.v.cuts = proxy_faults(&proxy.state.cuts).saturating_sub(fleet.v.resets);
+    fleet.v.delays = proxy_faults(&proxy.state.delays);
+    fleet.v.faults =
+        fleet.v.cuts + fleet.v.resets + fleet.v.delays + fleet.v.duplicates + fleet.v.replays;
+    check(&mut fleet, &phones)?;
+
     // A fresh client: the old one's connections died with the killed relay.
     let mut audit = None;
     for _ in 0..20 {
@@ -270,79 +611,129 @@ pub fn run(work: &Path, cfg: &SimConfig) -> Fallible<Verdict> {
     }
     let audit = audit.ok_or("the relay does not answer the audit check")?;
     if !audit.intact {
-        v.converged = false;
-        v.problem = Some(format!("audit log broken at {:?}", audit.first_broken));
+        fleet
+            .v
+            .fail(format!("audit log broken at {:?}", audit.first_broken));
     }
-    Ok(v)
+    Ok(fleet.v)
 }
 
-fn some_report(
-    phone: &Phone,
-    room: RoomId,
-    rng: &mut rand_chacha::ChaCha8Rng,
-) -> Fallible<Option<ReportId>> {
-    let list = phone.store().room_reports(room, 20).map_err(err)?;
-    if list.is_empty() {
-        return Ok(None);
+/// Sleeps `wait` unless `stop` is set first; true when stopped.
+fn sleep_unless(stop: &AtomicBool, wait: Duration) -> bool {
+    let until = Instant::now() + wait;
+    while Instant::now() < until {
+        if stop.load(Ordering::SeqCst) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
-    Ok(Some(list[rng.random_range(0..list.len())].id))
+    stop.load(Ordering::SeqCst)
 }
 
-fn check(
-    phones: &[SimPhone],
-    rooms: &[RoomId],
-    acknowledged: &BTreeSet<String>,
-    v: &mut Verdict,
-) -> Fallible<()> {
-    v.converged = true;
-    let first = &phones[0].phone;
-    for room in rooms {
+fn next_device_kill(rng: &mut ChaCha8Rng, cfg: &SimConfig) -> Option<Instant> {
+    (cfg.device_kill_every_s > 0.0).then(|| {
+        Instant::now()
+            + Duration::from_secs_f64(cfg.device_kill_every_s * rng.random_range(0.5..1.5))
+    })
+}
+
+/// The end state: identical rooms, dense post numbers, no doubled report, every saved or
+/// acknowledged change on every phone, every photo on the relay.
+fn check(fleet: &mut Fleet, phones: &[Phone]) -> Fallible<()> {
+    fleet.v.converged = true;
+    let rooms = fleet.rooms.clone();
+    let first = &phones[0];
+    for room in &rooms {
         let want = first
             .store()
             .open_room(*room)
             .map_err(err)?
             .meta()
             .saved_heads();
-        for sp in phones {
-            let meta = sp.phone.store().open_room(*room).map_err(err)?.meta();
+        for (i, phone) in phones.iter().enumerate() {
+            let meta = phone.store().open_room(*room).map_err(err)?.meta();
             if meta.saved_heads() != want || meta.relay_heads() != want {
-                v.converged = false;
-                v.problem = Some(format!("room {room} differs between phones or the relay"));
+                fleet.v.fail(format!(
+                    "room {room} differs between phone {i}, phone 0 or the relay"
+                ));
             }
         }
-        // Post numbers dense and unique.
-        let reports = first.reports(*room)?;
-        let mut numbers: Vec<u64> = reports.iter().filter_map(|r| r.1).collect();
-        numbers.sort_unstable();
-        let expected: Vec<u64> = (1..=reports.len() as u64).collect();
-        if numbers != expected {
-            v.converged = false;
-            v.problem = Some(format!(
-                "post numbers in room {room} are not 1..={} ({} numbered)",
-                reports.len(),
-                numbers.len()
+    }
+    let mut presents = Vec::new();
+    for (i, phone) in phones.iter().enumerate() {
+        let p = Present::read(phone.store(), &rooms)?;
+        for (room, numbers) in &p.numbers {
+            let mut got: Vec<u64> = numbers.iter().flatten().copied().collect();
+            got.sort_unstable();
+            let expected: Vec<u64> = (1..=numbers.len() as u64).collect();
+            if got != expected {
+                fleet.v.fail(format!(
+                    "post numbers in room {room} on phone {i} are not 1..={} ({} numbered)",
+                    numbers.len(),
+                    got.len()
+                ));
+            }
+        }
+        if p.reports.values().any(|(copies, _)| *copies > 1) {
+            fleet.v.fail(format!("a report is doubled on phone {i}"));
+        }
+        let pending = phone.client().blobs().pending_uploads().map_err(err)?;
+        if !pending.is_empty() {
+            fleet.v.fail(format!(
+                "phone {i} still has {} uploads queued",
+                pending.len()
             ));
         }
+        presents.push(p);
     }
-    let mut texts_per_phone: Vec<BTreeSet<String>> = Vec::new();
-    for sp in phones {
-        let mut all = BTreeSet::new();
-        for room in rooms {
-            all.extend(sp.phone.reports(*room)?.into_iter().map(|r| r.2));
-        }
-        texts_per_phone.push(all);
-    }
-    let mut lost = BTreeMap::new();
-    for t in acknowledged {
-        for (i, have) in texts_per_phone.iter().enumerate() {
-            if !have.contains(t) {
-                lost.insert(t.clone(), i);
+    let mut acknowledged = 0;
+    for d in 0..fleet.devs.len() {
+        for k in 0..fleet.devs[d].saved.len() {
+            let t = fleet.devs[d].saved[k].clone();
+            let acked = fleet.devs[d].acked[k];
+            fleet.v.saved += 1;
+            if acked {
+                acknowledged += 1;
+            }
+            for (i, p) in presents.iter().enumerate() {
+                if !p.has(&t, fleet.devs[d].professional) && fleet.lost.insert((d, k)) {
+                    let what = if acked { "acknowledged" } else { "saved" };
+                    fleet.v.fail(format!(
+                        "an {what} {} of phone {d} is missing on phone {i}",
+                        t.kind()
+                    ));
+                }
+            }
+            if let Token::Photo(text, hash) = &t {
+                if fleet.uploaded.contains(hash) {
+                    acknowledged += 1;
+                }
+                // Another phone fetches it from the relay (the hash is checked on arrival).
+                let Some((_, room)) = presents[0].reports.get(text) else {
+                    continue;
+                };
+                let other = &phones[(d + 1) % phones.len()];
+                let fetched = if phones.len() > 1 {
+                    other
+                        .client()
+                        .fetch_attachment(hash, *room, "image/png", u64::MAX, &|_, _, _| {})
+                        .is_ok()
+                } else {
+                    other
+                        .client()
+                        .transport()
+                        .upload_status(hash, *room, 0, "image/png")
+                        .is_ok_and(|s| s.complete)
+                };
+                if !fetched && fleet.lost.insert((d, k)) {
+                    fleet.v.fail(format!(
+                        "a photo of phone {d} cannot be fetched from the relay"
+                    ));
+                }
             }
         }
     }
-    v.lost = lost.len() as u64;
-    if let Some((t, i)) = lost.iter().next() {
-        v.problem = Some(format!("acknowledged {t:?} missing on phone {i}"));
-    }
+    fleet.v.acknowledged = acknowledged;
+    fleet.v.lost = fleet.lost.len() as u64;
     Ok(())
 }
