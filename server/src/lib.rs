@@ -18,6 +18,7 @@
 //! - [`net`]: `serve(listener, tls, router, shutdown)`, the TLS accept loop.
 //! - [`data`]: the data directory and start-up; [`demo`]: the demo city.
 //! - [`client`]: the HTTPS client used by `kizuna admin` and the tests.
+//! - [`fuzzing`]: the bodies of the fuzz targets on the relay's input (`tests/fuzz/`).
 
 pub mod admin;
 pub mod admin_api;
@@ -32,6 +33,7 @@ pub mod demo;
 pub mod directory;
 pub mod documents;
 pub mod events;
+pub mod fuzzing;
 pub mod net;
 pub mod pki;
 pub mod relay;

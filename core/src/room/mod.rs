@@ -83,12 +83,15 @@ pub struct Touched {
 }
 
 /// One room: an Automerge document plus what has been touched since it was last persisted.
+#[derive(Clone)]
 pub struct Room {
     id: RoomId,
     kind: RoomKind,
     scope: Option<Scope>,
     doc: AutoCommit,
     touched: Touched,
+    /// Automerge panicked while changing the document: it may be half-changed.
+    poisoned: bool,
 }
 
 impl std::fmt::Debug for Room {
@@ -120,6 +123,7 @@ impl Room {
             scope: None,
             doc: genesis::genesis(id, kind),
             touched: Touched::default(),
+            poisoned: false,
         }
     }
 
@@ -147,6 +151,7 @@ impl Room {
             doc: genesis::genesis_with_scope(id, RoomKind::Patient, Some(&scope)),
             scope: Some(scope),
             touched: Touched::default(),
+            poisoned: false,
         }
     }
 
@@ -183,6 +188,7 @@ impl Room {
             scope,
             doc,
             touched: Touched::default(),
+            poisoned: false,
         })
     }
 
@@ -249,6 +255,18 @@ impl Room {
         self.doc.merge(&mut other.doc)?;
         self.note_merged(&before);
         Ok(())
+    }
+
+    /// Marks the in-memory document as not to be trusted: Automerge panicked while changing
+    /// it (see `sync::relay`), so it may be half-changed. Its holder must not persist it and
+    /// must load it again from storage ([`crate::RoomHandle`] does).
+    pub fn mark_poisoned(&mut self) {
+        self.poisoned = true;
+    }
+
+    /// Whether [`Room::mark_poisoned`] was called.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
     }
 
     /// After a merge, works out from the patches which reports changed.

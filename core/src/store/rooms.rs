@@ -466,7 +466,14 @@ impl RoomHandle {
     pub fn write<T>(&self, f: impl FnOnce(&mut Room) -> Result<T>) -> Result<T> {
         let mut open = self.lock();
         let room = open.loaded()?;
-        match f(room) {
+        let result = f(room);
+        if room.is_poisoned() {
+            // Automerge panicked inside `f` and `f` caught it: the document may be
+            // half-changed. Keep nothing of it; the next use loads it from storage.
+            open.room = None;
+            return result;
+        }
+        match result {
             Ok(v) => {
                 open.persist()?;
                 Ok(v)

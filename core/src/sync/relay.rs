@@ -3,7 +3,7 @@
 //! wraps this with the directory (who may see what), locks, durable storage and the audit log.
 
 use super::protocol::{DocSync, Outcome, from_wire, to_wire};
-use super::validate::{Check, Writer, check_changes};
+use super::validate::{Check, Refusal, Writer, check_changes};
 use crate::ids::ReportId;
 use crate::people::Author;
 use crate::room::Room;
@@ -45,7 +45,37 @@ fn raw(changes: Vec<Change>) -> Vec<Vec<u8>> {
 /// Serves one document for one device. `relay` is the relay's own author identity (its actor
 /// writes post numbers); `next_post_no` hands out the room's next number; `state` is the
 /// Automerge sync state kept for this device and document, used only in the fallback.
+///
+/// Automerge 0.12 can panic on malformed input that decodes fine (fuzzing found changes that
+/// panic while being applied, and changes that apply but make the next `diff` panic;
+/// `tests/fuzz/regressions/`). Such a panic is caught here: the room is marked poisoned (it
+/// may be half-changed; [`crate::RoomHandle`] then drops it unsaved and loads the stored one
+/// again) and the device's changes are refused, so the bad change is never stored. If the
+/// panic came after post numbers were handed out, those numbers are skipped (a gap, never a
+/// duplicate).
 pub fn serve_doc(
+    room: &mut Room,
+    req: &DocSync,
+    who: &Writer,
+    relay: &Author,
+    now: Timestamp,
+    next_post_no: &mut dyn FnMut() -> u64,
+    state: &mut State,
+) -> Served {
+    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        serve(room, req, who, relay, now, next_post_no, state)
+    }));
+    match served {
+        Ok(s) => s,
+        Err(_) => {
+            room.mark_poisoned();
+            *state = State::new();
+            poisoned(&from_wire(&req.known_heads))
+        }
+    }
+}
+
+fn serve(
     room: &mut Room,
     req: &DocSync,
     who: &Writer,
@@ -66,9 +96,9 @@ pub fn serve_doc(
     }
     let mut incoming = Vec::new();
     for bytes in &req.changes {
-        match Change::from_bytes(bytes.clone()) {
-            Ok(c) => incoming.push(c),
-            Err(_) => return refused(room, &known, "a change could not be decoded", Vec::new()),
+        match untrusted(|| Change::from_bytes(bytes.clone()).ok()) {
+            Some(c) => incoming.push(c),
+            None => return refused(room, &known, "a change could not be decoded", Vec::new()),
         }
     }
     let hashes: Vec<ChangeHash> = incoming.iter().map(Change::hash).collect();
@@ -76,7 +106,7 @@ pub fn serve_doc(
         .into_iter()
         .filter(|c| room.doc().get_change_by_hash(&c.hash()).is_none())
         .collect();
-    let mut served = match check_changes(room, &fresh, who) {
+    let mut served = match checked(room, &fresh, who) {
         Check::Missing(_) => return start_fallback(room, state),
         Check::Refuse(r) => {
             return refused(room, &known, &r.0, fresh.iter().map(Change::hash).collect());
@@ -112,6 +142,41 @@ pub fn serve_doc(
         heads: to_wire(&heads),
     };
     served
+}
+
+/// Runs one of Automerge's decoders on bytes from the network, treating a panic as "not
+/// decodable". Automerge 0.12 panics on some malformed input instead of returning an error:
+/// fuzzing found a change whose actor index does not fit 32 bits, which panics inside
+/// `Change::from_bytes` (`tests/fuzz/regressions/`). Only for decoders that read their input
+/// and touch no shared state, so nothing is left half-done after a panic.
+fn untrusted<T>(decode: impl FnOnce() -> Option<T>) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode))
+        .ok()
+        .flatten()
+}
+
+/// [`check_changes`], with a panic inside Automerge while expanding a malformed change taken
+/// as an undecodable change (the check only reads the room).
+fn checked(room: &Room, changes: &[Change], who: &Writer) -> Check {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        check_changes(room, changes, who)
+    }))
+    .unwrap_or_else(|_| Check::Refuse(Refusal("a change could not be decoded".into())))
+}
+
+/// The answer when serving panicked: the device's changes are refused, and nothing is read
+/// from the room (it is poisoned); the device keeps the heads it named.
+fn poisoned(known: &[ChangeHash]) -> Served {
+    Served {
+        outcome: Outcome::Refused {
+            reason: "the changes could not be merged".to_string(),
+            changes: Vec::new(),
+            heads: to_wire(known),
+        },
+        accepted: Vec::new(),
+        refused: Vec::new(),
+        numbered: Vec::new(),
+    }
 }
 
 /// Gives each new report the room's next post number and the relay's received time, in one
@@ -180,7 +245,7 @@ fn fallback(
     next_post_no: &mut dyn FnMut() -> u64,
     state: &mut State,
 ) -> Served {
-    let Ok(message) = Message::decode(bytes) else {
+    let Some(message) = untrusted(|| Message::decode(bytes).ok()) else {
         return refused(
             room,
             &[],
@@ -194,11 +259,12 @@ fn fallback(
     if !message.changes.is_empty() {
         let mut copy = room.doc_mut().fork();
         let mut copy_state = state.clone();
-        if copy
-            .sync()
-            .receive_sync_message(&mut copy_state, message.clone())
-            .is_err()
-        {
+        let received = untrusted(|| {
+            copy.sync()
+                .receive_sync_message(&mut copy_state, message.clone())
+                .ok()
+        });
+        if received.is_none() {
             return refused(
                 room,
                 &before,
@@ -207,7 +273,7 @@ fn fallback(
             );
         }
         let new: Vec<Change> = copy.get_changes(&before);
-        match check_changes(room, &new, who) {
+        match checked(room, &new, who) {
             Check::Accept { new_reports } => {
                 accepted = new.iter().map(Change::hash).collect();
                 if room
