@@ -309,9 +309,9 @@ pub mod layout {
     /// Mode: the payload is a whole saved document (checksums fixed up), sent inside a sync
     /// message as Automerge's V2 sync protocol does.
     pub const DOCUMENT: u8 = 2;
-    /// Mode: the payload is a whole saved document loaded as a device loads a room it did not
-    /// have (checksums fixed up).
-    pub const LOAD: u8 = 3;
+    /// Mode: the payload is a list of change chunks as for `CHANGES`, sent inside one
+    /// Automerge sync message (the fallback protocol) instead of the request's change list.
+    pub const CHANGES_IN_MESSAGE: u8 = 3;
     /// Flag: the sender is a reader of the room.
     pub const READER: u8 = 0x04;
     /// Flag: the sender is an administrator.
@@ -398,9 +398,9 @@ pub fn fix_checksums(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Target `change_validation`: what a device sends for one document — raw changes, a sync
-/// message, or a whole document — served by the relay's [`serve_doc`] on the fixture room
-/// with the invariants of `serve_and_check`; or a whole document loaded and read as a
-/// device loads a room it did not have. See [`layout`] for the input's shape.
+/// message, or a whole document inside a sync message — served by the relay's [`serve_doc`]
+/// on the fixture room with the invariants of `serve_and_check`. See [`layout`] for the
+/// input's shape.
 pub fn change_validation(data: &[u8]) {
     let _ = serve_input(data);
 }
@@ -440,20 +440,15 @@ fn serve_input(data: &[u8]) -> Vec<Outcome> {
             req.sync_message = Some(message.encode());
         }
         _ => {
-            let bytes = fix_checksums(payload);
-            if let Ok(mut room) = Room::load(f.room, &bytes) {
-                read_everything(&room);
-                let heads = room.heads();
-                let again = Room::load(f.room, &room.save());
-                assert!(again.is_ok(), "a loaded room does not load again");
-                if let Ok(mut again) = again {
-                    assert_eq!(again.heads(), heads);
-                }
-            }
-            if let Ok(mut doc) = AutoCommit::load(&bytes) {
-                let _ = doc.save();
-            }
-            return Vec::new();
+            let message = Message {
+                heads: Vec::new(),
+                need: Vec::new(),
+                have: Vec::new(),
+                changes: split_changes(payload).into(),
+                flags: None,
+                version: MessageVersion::V1,
+            };
+            req.sync_message = Some(message.encode());
         }
     }
     serve_and_check(&req, &who, rounds)
@@ -526,7 +521,11 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             );
         }
         cv("whole-document", layout::DOCUMENT, phone.save());
-        cv("load-document", layout::LOAD, phone.save());
+        cv(
+            "changes-in-message",
+            layout::CHANGES_IN_MESSAGE | layout::TWICE,
+            join_changes(&c),
+        );
     }
     // A comment and a receipt on the doctor's report; an edit of the nurse's own.
     let mut phone = f.device_copy(&f.nurse);
@@ -742,7 +741,10 @@ mod tests {
             outcome("other-actor"),
             "refused: a change claims another device's identity"
         );
-        assert_eq!(outcome("whole-document"), "sync message");
+        assert_eq!(
+            outcome("whole-document"),
+            "refused: a sync message may carry changes, not whole documents"
+        );
         assert_eq!(outcome("sync-message-first"), "sync message");
     }
 }

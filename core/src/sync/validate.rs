@@ -104,12 +104,27 @@ struct Batch<'a> {
 
 /// Checks every change of a batch (in the order given, which must respect dependencies).
 pub fn check_changes(room: &Room, changes: &[Change], who: &Writer) -> Check {
-    let known: HashSet<_> = changes.iter().map(Change::hash).collect();
+    let batch: HashMap<_, &Change> = changes.iter().map(|c| (c.hash(), c)).collect();
     for c in changes {
+        // Automerge numbers a change's operations from one past the highest of its history,
+        // and its saved-document format relies on it: a change with other numbers is taken by
+        // `apply_changes` but makes the saved room fail to load again (fuzzing found an empty
+        // change numbered past its history). So the numbers must follow exactly.
+        let mut history_max = 0u64;
         for dep in c.deps() {
-            if !known.contains(dep) && room.doc().get_change_by_hash(dep).is_none() {
-                return Check::Missing(MissingHistory);
-            }
+            let max = match batch.get(dep) {
+                Some(d) => max_op(d),
+                None => match room.doc().get_change_by_hash(dep) {
+                    Some(d) => max_op(&d),
+                    None => return Check::Missing(MissingHistory),
+                },
+            };
+            history_max = history_max.max(max);
+        }
+        if c.start_op().get() != history_max.saturating_add(1) {
+            return Check::Refuse(Refusal(
+                "a change's operation numbers do not follow its history".into(),
+            ));
         }
     }
     let mut batch = Batch {
@@ -128,6 +143,11 @@ pub fn check_changes(room: &Room, changes: &[Change], who: &Writer) -> Check {
         },
         Err(r) => Check::Refuse(r),
     }
+}
+
+/// The highest operation number of a change (one below its start when it has none).
+fn max_op(c: &Change) -> u64 {
+    (c.start_op().get() + c.len() as u64).saturating_sub(1)
 }
 
 fn opid_string(id: &OpId) -> String {
