@@ -224,13 +224,16 @@ impl ChildRelay {
             .spawn()
             .map_err(|e| format!("cannot start kizuna: {e}"))?;
         let url = format!("https://127.0.0.1:{port}");
-        // Ready when it accepts TCP on its port (it binds after opening its stores).
+        // Ready when it accepts TCP on its port and has written the administrator's identity
+        // (key, then certificate) and `relay.json` — it binds first and writes those after, so
+        // on a busy machine the port answers before an admin client could be made.
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(format!("the relay exited at start ({status})"));
             }
-            if data.join("admin/admin.key").exists()
+            if data.join("admin/admin.crt").exists()
+                && data.join("relay.json").exists()
                 && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
             {
                 break;
