@@ -46,11 +46,24 @@ impl BlobSource for StoreSource {
 }
 
 /// Uploads every queued blob, in queue order. Stops at the first transfer error (the rest
-/// wait for the next call); returns the blobs that reached the relay.
+/// wait for the next call); returns the blobs that reached the relay. A blob the relay
+/// refuses stays queued and the queue goes on (see [`upload_queue_noting_refusals`]).
 pub fn upload_queue(
     store: &BlobStore,
     transport: &dyn Transport,
     progress: Progress<'_>,
+) -> Result<Vec<ContentHash>, BlobSyncError> {
+    upload_queue_noting_refusals(store, transport, progress, &mut Vec::new())
+}
+
+/// [`upload_queue`], noting in `refused` each blob (with its document) the relay refused —
+/// typically because no report in that document references it (yet) — instead of stopping
+/// there, so one such entry never holds up the photos queued behind it.
+pub fn upload_queue_noting_refusals(
+    store: &BlobStore,
+    transport: &dyn Transport,
+    progress: Progress<'_>,
+    refused: &mut Vec<(ContentHash, RoomId)>,
 ) -> Result<Vec<ContentHash>, BlobSyncError> {
     let mut done = Vec::new();
     for meta in store.pending_uploads()? {
@@ -58,7 +71,13 @@ pub fn upload_queue(
             continue;
         };
         let hash = meta.hash;
-        let status = transport.upload_status(&hash, up.doc, meta.size, &meta.media_type)?;
+        let status = match transport.upload_status(&hash, up.doc, meta.size, &meta.media_type) {
+            Err(TransportError::Rejected { .. }) => {
+                refused.push((hash, up.doc));
+                continue;
+            }
+            other => other?,
+        };
         let mut status = status;
         if !status.complete && status.offset < meta.size {
             progress(&hash, status.offset, meta.size);
@@ -66,7 +85,13 @@ pub fn upload_queue(
                 store: store.clone(),
                 hash,
             });
-            status = transport.upload(&hash, up.doc, status.offset, meta.size, source)?;
+            status = match transport.upload(&hash, up.doc, status.offset, meta.size, source) {
+                Err(TransportError::Rejected { .. }) => {
+                    refused.push((hash, up.doc));
+                    continue;
+                }
+                other => other?,
+            };
         }
         if status.complete {
             store.uploaded(&hash)?;

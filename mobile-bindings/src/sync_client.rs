@@ -2,7 +2,7 @@
 //! while the fallback protocol needs more rounds; retry with backoff while offline. The store
 //! is the source of truth, so a sync cut at any point loses nothing and simply runs again.
 
-use crate::blob_sync::{BlobSyncError, Progress, download, upload_queue};
+use crate::blob_sync::{BlobSyncError, Progress, download, upload_queue_noting_refusals};
 use crate::transport::{Transport, TransportError};
 use kizuna_core::blobs::BlobStore;
 use kizuna_core::sync::device::{SyncReport, apply_response, build_request};
@@ -58,12 +58,34 @@ impl SyncClient {
     }
 
     /// Uploads queued attachments (most important first), resuming where the relay stands.
-    /// A cut leaves the rest queued for the next call.
+    /// A cut leaves the rest queued for the next call. Photos are queued before their report
+    /// is saved (so a crash between the two can never leave a saved report whose photos stay
+    /// on the phone); an entry the relay refuses because no report references it, and that no
+    /// report in this store's copy of the document references either, was queued for a report
+    /// that was never saved: it leaves the queue (the bytes stay, as cache).
     pub fn upload_attachments(
         &self,
         progress: Progress<'_>,
     ) -> Result<Vec<ContentHash>, BlobSyncError> {
-        upload_queue(&self.blobs, self.transport.as_ref(), progress)
+        let mut refused = Vec::new();
+        let done = upload_queue_noting_refusals(
+            &self.blobs,
+            self.transport.as_ref(),
+            progress,
+            &mut refused,
+        )?;
+        for (hash, doc) in refused {
+            let Ok(handle) = self.store.open_room(doc) else {
+                continue;
+            };
+            if !handle
+                .read(|room| kizuna_core::blobs::referenced(room))?
+                .contains(&hash)
+            {
+                self.blobs.uploaded(&hash)?;
+            }
+        }
+        Ok(done)
     }
 
     /// Fetches an attachment referenced in document `doc` (resuming a partial copy), keeping

@@ -409,10 +409,11 @@ impl Phone {
             .doc_for_report(room, self.author.professional, &content.scope)
             .map_err(err)?;
         let now = Timestamp::now();
+        // Queued before the report is saved, as the app does (`Device::post_report`).
+        blobs.queue_report(doc.id(), &content, now).map_err(err)?;
         let id = doc
             .write(|r| r.post_report(&self.author, now, &content))
             .map_err(err)?;
-        blobs.queue_report(doc.id(), &content, now).map_err(err)?;
         Ok((id, att))
     }
 

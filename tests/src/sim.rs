@@ -75,8 +75,11 @@ pub struct Verdict {
     pub faults: u64,
     /// Operations the phones performed (writes and syncs).
     pub operations: u64,
-    /// Phone processes killed (each then restarted from its store).
+    /// Phone processes killed (each then restarted from its store), by the simulator or at
+    /// a crash point of their own.
     pub device_kills: u64,
+    /// Of those, deaths at a phone's own crash point inside an operation.
+    pub crash_points: u64,
     /// Changes phones were told were saved on their disk.
     pub saved: u64,
     /// Connections cut with an orderly end of stream.
@@ -107,7 +110,8 @@ impl std::fmt::Display for Verdict {
         write!(
             f,
             "verdict: {}; acknowledged {}, lost {}, relay kills {}, faults {}, operations {}, \
-             device kills {}, saved {}, cuts {}, resets {}, delays {}, duplicates {}, replays {}",
+             device kills {} ({} at crash points), saved {}, cuts {}, resets {}, delays {}, \
+             duplicates {}, replays {}",
             if self.converged && self.lost == 0 {
                 "converged".to_string()
             } else {
@@ -122,6 +126,7 @@ impl std::fmt::Display for Verdict {
             self.faults,
             self.operations,
             self.device_kills,
+            self.crash_points,
             self.saved,
             self.cuts,
             self.resets,
@@ -152,6 +157,8 @@ struct Dev {
     running: bool,
     /// We killed the current process (or asked it to stop).
     ending: bool,
+    /// The current process said it dies at a crash point.
+    crashing: bool,
     /// Every change it said it saved, in order.
     saved: Vec<Token>,
     /// Which of those the relay acknowledged.
@@ -171,6 +178,8 @@ struct Fleet {
     uploaded: BTreeSet<ContentHash>,
     /// (phone, index of the saved change) missing somewhere.
     lost: BTreeSet<(usize, usize)>,
+    /// Photos that reports point to but the relay cannot give.
+    lost_blobs: u64,
     v: Verdict,
 }
 
@@ -213,6 +222,7 @@ impl Fleet {
         dev.child = Some(child);
         dev.running = true;
         dev.ending = false;
+        dev.crashing = false;
         Ok(())
     }
 
@@ -239,6 +249,10 @@ impl Fleet {
                     }
                     Some(Line::Duplicate) => self.v.duplicates += 1,
                     Some(Line::Replay) => self.v.replays += 1,
+                    Some(Line::Crash) => {
+                        dev.crashing = true;
+                        self.v.crash_points += 1;
+                    }
                     Some(Line::Ready | Line::Offline) => {}
                     None => self
                         .v
@@ -249,7 +263,10 @@ impl Fleet {
                 let dev = &mut self.devs[i];
                 if inc == dev.incarnation {
                     dev.running = false;
-                    if !dev.ending {
+                    if !dev.ending && dev.crashing {
+                        dev.ending = true;
+                        self.after_death(i)?;
+                    } else if !dev.ending {
                         let status = dev
                             .child
                             .as_mut()
@@ -284,7 +301,8 @@ impl Fleet {
         Ok(())
     }
 
-    /// SIGKILLs phone `i`, checks its store holds everything it said it saved, starts it again.
+    /// SIGKILLs phone `i`, checks its store holds everything it said it saved, starts it again
+    /// (unless it is already dying at a crash point of its own).
     fn kill(&mut self, i: usize) -> Fallible<()> {
         let dev = &mut self.devs[i];
         dev.ending = true;
@@ -293,6 +311,15 @@ impl Fleet {
             let _ = c.wait();
         }
         self.drain(i)?;
+        self.after_death(i)
+    }
+
+    /// Phone `i`'s process is dead and has said everything: checks its store holds every
+    /// change it said it saved, starts it again.
+    fn after_death(&mut self, i: usize) -> Fallible<()> {
+        if let Some(mut c) = self.devs[i].child.take() {
+            let _ = c.wait();
+        }
         self.v.device_kills += 1;
         let store = open_store(&self.devs[i].dir)?;
         let present = Present::read(&store, &self.rooms)?;
@@ -336,6 +363,8 @@ struct Present {
     comments: BTreeSet<String>,
     receipts: BTreeSet<(ReportId, ProfessionalId)>,
     medications: BTreeSet<String>,
+    /// Every attachment a report points to: hash, document, author.
+    attachments: Vec<(ContentHash, RoomId, ProfessionalId)>,
     /// Post numbers per room (`None`: not numbered).
     numbers: BTreeMap<RoomId, Vec<Option<u64>>>,
 }
@@ -355,6 +384,9 @@ impl Present {
                     };
                     p.reports.entry(text).or_insert((0, *room)).0 += 1;
                     numbers.push(rep.post_no);
+                    for a in &rep.content.attachments {
+                        p.attachments.push((a.hash, *room, rep.author.professional));
+                    }
                     p.comments.extend(rep.comments.into_iter().map(|c| c.text));
                     p.receipts
                         .extend(rep.receipts.into_keys().map(|who| (id, who)));
@@ -412,6 +444,7 @@ pub fn run(work: &Path, exe: &Path, cfg: &SimConfig) -> Fallible<Verdict> {
         rx,
         uploaded: BTreeSet::new(),
         lost: BTreeSet::new(),
+        lost_blobs: 0,
         v: Verdict::default(),
     };
     let mut admin = admin;
@@ -459,6 +492,7 @@ pub fn run(work: &Path, exe: &Path, cfg: &SimConfig) -> Fallible<Verdict> {
             incarnation: 0,
             running: false,
             ending: false,
+            crashing: false,
             saved: Vec::new(),
             acked: Vec::new(),
             pending: Vec::new(),
@@ -548,14 +582,11 @@ pub fn run(work: &Path, exe: &Path, cfg: &SimConfig) -> Fallible<Verdict> {
     }
     for i in 0..fleet.devs.len() {
         let stopped = Instant::now() + Duration::from_secs(60);
+        let mut ended = None;
         while let Some(c) = fleet.devs[i].child.as_mut() {
             match c.try_wait() {
                 Ok(Some(status)) => {
-                    if !status.success() {
-                        fleet
-                            .v
-                            .fail(format!("phone {i} ended with an error ({status})"));
-                    }
+                    ended = Some(status);
                     break;
                 }
                 _ if Instant::now() > stopped => {
@@ -568,6 +599,12 @@ pub fn run(work: &Path, exe: &Path, cfg: &SimConfig) -> Fallible<Verdict> {
             }
         }
         fleet.drain(i)?;
+        // A phone dying at its own crash point just then is one more kill, checked below.
+        if let Some(status) = ended.filter(|s| !s.success() && !fleet.devs[i].crashing) {
+            fleet
+                .v
+                .fail(format!("phone {i} ended with an error ({status})"));
+        }
     }
 
     // Every phone starts once more in this process: its store must hold everything it said it
@@ -704,36 +741,45 @@ fn check(fleet: &mut Fleet, phones: &[Phone]) -> Fallible<()> {
                     ));
                 }
             }
-            if let Token::Photo(text, hash) = &t {
+            if let Token::Photo(_, hash) = &t {
                 if fleet.uploaded.contains(hash) {
                     acknowledged += 1;
-                }
-                // Another phone fetches it from the relay (the hash is checked on arrival).
-                let Some((_, room)) = presents[0].reports.get(text) else {
-                    continue;
-                };
-                let other = &phones[(d + 1) % phones.len()];
-                let fetched = if phones.len() > 1 {
-                    other
-                        .client()
-                        .fetch_attachment(hash, *room, "image/png", u64::MAX, &|_, _, _| {})
-                        .is_ok()
-                } else {
-                    other
-                        .client()
-                        .transport()
-                        .upload_status(hash, *room, 0, "image/png")
-                        .is_ok_and(|s| s.complete)
-                };
-                if !fetched && fleet.lost.insert((d, k)) {
-                    fleet.v.fail(format!(
-                        "a photo of phone {d} cannot be fetched from the relay"
-                    ));
                 }
             }
         }
     }
+    // Every photo any report points to can be fetched from the relay by another phone (the
+    // hash is checked on arrival) — also photos of reports whose phone died before it said
+    // "saved".
+    let author_of: BTreeMap<ProfessionalId, usize> = fleet
+        .devs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.professional, i))
+        .collect();
+    for (hash, room, author) in presents[0].attachments.clone() {
+        let d = author_of.get(&author).copied().unwrap_or(0);
+        let other = &phones[(d + 1) % phones.len()];
+        let fetched = if phones.len() > 1 {
+            other
+                .client()
+                .fetch_attachment(&hash, room, "image/png", u64::MAX, &|_, _, _| {})
+                .is_ok()
+        } else {
+            other
+                .client()
+                .transport()
+                .upload_status(&hash, room, 0, "image/png")
+                .is_ok_and(|s| s.complete)
+        };
+        if !fetched {
+            fleet.lost_blobs += 1;
+            fleet.v.fail(format!(
+                "a photo in a report of phone {d} cannot be fetched from the relay"
+            ));
+        }
+    }
     fleet.v.acknowledged = acknowledged;
-    fleet.v.lost = fleet.lost.len() as u64;
+    fleet.v.lost = fleet.lost.len() as u64 + fleet.lost_blobs;
     Ok(())
 }

@@ -121,6 +121,8 @@ pub enum Line {
     Duplicate,
     /// The transport replayed an old request.
     Replay,
+    /// The phone kills itself at a crash point inside an operation (between two writes).
+    Crash,
 }
 
 impl Line {
@@ -139,6 +141,7 @@ impl Line {
             Line::Offline => "offline".into(),
             Line::Duplicate => "fault duplicate".into(),
             Line::Replay => "fault replay".into(),
+            Line::Crash => "crash".into(),
         }
     }
 
@@ -158,6 +161,7 @@ impl Line {
             ["offline"] => Line::Offline,
             ["fault", "duplicate"] => Line::Duplicate,
             ["fault", "replay"] => Line::Replay,
+            ["crash"] => Line::Crash,
             _ => return None,
         })
     }
@@ -262,6 +266,18 @@ impl Transport for Faulty {
         sink: &mut dyn BlobSink,
     ) -> Result<(), TransportError> {
         self.inner.download(hash, doc, offset, sink)
+    }
+}
+
+/// Now and then (by the seed) the process dies right here by SIGKILL: no destructor runs,
+/// nothing more is written.
+fn crash_point(rng: &mut ChaCha8Rng) {
+    if rng.random_bool(0.15) {
+        say(&Line::Crash);
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
+        std::process::abort();
     }
 }
 
@@ -373,8 +389,32 @@ pub fn run_device(dir: &Path, seed: u64, incarnation: u64, pace_ms: u64) -> Fall
             let pixels: Vec<u8> = (0..w * hgt * 3).map(|_| rng.random()).collect();
             let img = image::RgbImage::from_raw(w, hgt, pixels).ok_or("bad image size")?;
             img.save(&camera).map_err(err)?;
-            let (_, att) =
-                phone.post_with_file(room, &text, &camera, AttachmentKind::Photo, "image/png")?;
+            // As the app posts a report with a photo (`Device::post_report`): the photo into
+            // the blob store, then into the upload queue, then the report into its document —
+            // and now and then the process dies between two of those steps.
+            let blobs = phone.client().blobs();
+            let att = kizuna_core::blobs::attach_file(
+                blobs,
+                &camera,
+                AttachmentKind::Photo,
+                "image/png",
+                Some("仙骨部".into()),
+                Some(Timestamp::now()),
+                None,
+            )
+            .map_err(err)?;
+            let mut content = Phone::text(&text, None);
+            content.attachments.push(att.clone());
+            let doc = phone
+                .store()
+                .doc_for_report(room, phone.author.professional, &content.scope)
+                .map_err(err)?;
+            let now = Timestamp::now();
+            crash_point(&mut rng);
+            blobs.queue_report(doc.id(), &content, now).map_err(err)?;
+            crash_point(&mut rng);
+            doc.write(|r| r.post_report(&phone.author, now, &content))
+                .map_err(err)?;
             say(&Line::Saved(Token::Photo(text, att.hash)));
         } else if offline > 0 {
             offline -= 1;

@@ -10,8 +10,8 @@ fn figure(verdict: &str, name: &str) -> u64 {
     verdict
         .split(&format!(" {name} "))
         .nth(1)
-        .and_then(|r| r.split(',').next())
-        .and_then(|n| n.trim().parse().ok())
+        .and_then(|r| r.split([',', ' ']).next())
+        .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no figure {name:?} in {verdict}"))
 }
 

@@ -621,10 +621,15 @@ impl Device {
         let id = parse_report(report_id)?;
         let doc = self.inner.doc_of_report(&open, room, id)?;
         let now = Timestamp::now();
-        let fields = doc.write(|r| r.edit_report(&e.author, now, id, f))?;
-        if !fields.is_empty() {
-            let content = doc.read(|r| Ok(r.report(id)?.content))?;
+        // As in `post_report`: new photos are queued before the edit is saved.
+        let before = doc.read(|r| Ok(r.report(id)?.content))?;
+        let mut content = before.clone();
+        f(&mut content);
+        if content != before {
             e.client.blobs().queue_report(doc.id(), &content, now)?;
+        }
+        let fields = doc.write(|r| r.edit_report(&e.author, now, id, |c| *c = content.clone()))?;
+        if !fields.is_empty() {
             self.inner.changed_here(room);
         }
         Ok(fields)
@@ -924,8 +929,11 @@ impl Device {
             .store
             .doc_for_report(room, e.author.professional, &content.scope)?;
         let now = Timestamp::now();
-        let id = doc.write(|r| r.post_report(&e.author, now, &content))?;
+        // Photos join the upload queue before the report is saved: if the app dies between
+        // the two, the queue holds an entry no report references (dropped at the next upload),
+        // never a saved report whose photos would stay on this phone.
         e.client.blobs().queue_report(doc.id(), &content, now)?;
+        let id = doc.write(|r| r.post_report(&e.author, now, &content))?;
         self.inner.changed_here(room);
         Ok(id.to_string())
     }
