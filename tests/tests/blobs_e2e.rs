@@ -385,3 +385,41 @@ fn the_scanned_consent_form_reaches_members_only() {
         .unwrap();
     assert!(audit.iter().any(|r| r.action == "admin.room.consent_form"));
 }
+
+#[test]
+fn a_photo_queued_for_a_report_never_saved_leaves_the_queue_and_holds_up_nothing() {
+    let c = city();
+    let nurse = member(&c, "看護師", Some(Role::Writer));
+    // The app queued a photo and died before saving its report (photos are queued first, so
+    // a saved report never has photos left behind on the phone).
+    let orphan = fake_photo(c.tmp.path(), 50_000, 5);
+    let blobs = nurse.client().blobs();
+    let att = kizuna_core::blobs::attach_file(
+        blobs,
+        &orphan,
+        AttachmentKind::Photo,
+        "image/jpeg",
+        None,
+        None,
+        None,
+    )
+    .unwrap();
+    let mut never_saved = Phone::text("保存されなかった報告", None);
+    never_saved.attachments.push(att.clone());
+    blobs
+        .queue_report(c.room, &never_saved, kizuna_core::Timestamp(1))
+        .unwrap();
+    // A report saved after it, with its own photo: first in the queue is the orphan.
+    let path = fake_photo(c.tmp.path(), 60_000, 6);
+    let (_, saved) = nurse
+        .post_with_file(c.room, "写真", &path, AttachmentKind::Photo, "image/jpeg")
+        .unwrap();
+    assert_eq!(blobs.pending_uploads().unwrap()[0].hash, att.hash);
+    nurse.client().sync_documents().unwrap();
+    let done = nurse.client().upload_attachments(&|_, _, _| {}).unwrap();
+    assert_eq!(done, vec![saved.hash]);
+    assert!(blobs.pending_uploads().unwrap().is_empty());
+    let relay = c.relay.relay.blobs().store();
+    assert!(relay.meta(&saved.hash).unwrap().unwrap().complete);
+    assert!(relay.meta(&att.hash).unwrap().is_none());
+}
