@@ -556,7 +556,8 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         );
     }
     // Raw changes a modified app could send, each breaking one rule.
-    let raw: Vec<(&str, Box<dyn Fn(&mut AutoCommit) -> Option<()>>)> = vec![
+    type RawEdit<'a> = Box<dyn Fn(&mut AutoCommit) -> Option<()> + 'a>;
+    let raw: Vec<(&str, RawEdit<'_>)> = vec![
         (
             "edit-others-report",
             Box::new(move |d: &mut AutoCommit| {
