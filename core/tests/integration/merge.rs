@@ -345,3 +345,57 @@ fn loading_checks_the_room_id() {
     assert!(Room::load(room.id(), &bytes).is_ok());
     assert!(Room::load(room.id(), b"not automerge").is_err());
 }
+
+/// A merge names exactly the reports its changes touched (new, edited, commented, read,
+/// numbered), and flags changes outside reports, without diffing the whole document.
+#[test]
+fn a_merge_names_the_reports_it_touched() {
+    let nurse = author("佐藤", Profession::Nurse);
+    let doctor = author("田中", Profession::Doctor);
+    let id = RoomId::new();
+    let mut a = Room::new(id, RoomKind::Patient);
+    let mut ids = Vec::new();
+    for k in 0..5 {
+        ids.push(
+            a.post_report(&nurse, Timestamp(1_000 + k), &soap(1_000 + k, "既往"))
+                .unwrap(),
+        );
+    }
+    let mut b = Room::load(id, &a.save()).unwrap();
+    b.take_touched();
+    let before = b.heads();
+    // Elsewhere: a new report, a comment on one, a receipt on another, an edit of a third.
+    let fresh = a
+        .post_report(&doctor, Timestamp(2_000), &soap(2_000, "新規"))
+        .unwrap();
+    a.add_comment(&doctor, Timestamp(2_001), ids[0], "了解しました")
+        .unwrap();
+    a.mark_read(&doctor, Timestamp(2_002), ids[1]).unwrap();
+    a.edit_report(&nurse, Timestamp(2_003), ids[2], |c| {
+        c.body = soap(2_003, "訂正").body;
+    })
+    .unwrap();
+    b.apply(&a.save_after(&before)).unwrap();
+    let touched = b.take_touched();
+    let want: std::collections::BTreeSet<_> = [fresh, ids[0], ids[1], ids[2]].into_iter().collect();
+    assert_eq!(touched.reports, want);
+    assert!(!touched.other, "only reports changed");
+
+    // A change outside the reports (the members) is flagged as such.
+    let before = b.heads();
+    let mut members = std::collections::BTreeMap::new();
+    members.insert(
+        doctor.professional,
+        kizuna_core::room::MemberInfo {
+            role: kizuna_core::Role::Writer,
+            name: doctor.display_name.clone(),
+            profession: doctor.profession,
+            organisation: doctor.organisation.clone(),
+        },
+    );
+    a.set_members(&nurse, Timestamp(3_000), &members).unwrap();
+    b.apply(&a.save_after(&before)).unwrap();
+    let touched = b.take_touched();
+    assert!(touched.reports.is_empty());
+    assert!(touched.other);
+}
