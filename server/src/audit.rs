@@ -149,7 +149,12 @@ fn unhex(s: &str) -> Option<[u8; 32]> {
 impl AuditLog {
     /// Opens (or creates) the log in `dir`.
     pub fn open(dir: &Path) -> Result<AuditLog, AuditError> {
-        let db = sled::open(dir)?;
+        // An append-only log is read rarely (verify, export): a small cache suffices, and
+        // sled's default (1 GiB) let the log's pages fill the relay's memory under load.
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(16 * 1024 * 1024)
+            .open()?;
         let records = db.open_tree("records")?;
         let last = match records.last()? {
             Some((k, v)) => {

@@ -195,7 +195,12 @@ impl SledDirectory {
     /// Opens (or creates) the directory at `path`. sled allows one process per store, which
     /// is why the admin CLI talks to the running relay instead of opening this.
     pub fn open(path: &Path) -> Result<Self, DirError> {
-        let db = sled::Config::new().path(path).open()?;
+        // Professionals, devices and memberships of a city fit in a few MB; sled's default
+        // cache (1 GiB) only made the relay's memory grow with use.
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(32 * 1024 * 1024)
+            .open()?;
         Ok(SledDirectory {
             professionals: db.open_tree("professionals")?,
             devices: db.open_tree("devices")?,
