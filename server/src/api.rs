@@ -587,11 +587,18 @@ async fn sync(
     let req = SyncRequest::decode(&body).map_err(|e| protocol_problem(&e))?;
     drop(body);
     // Merging and checking Automerge changes is CPU work and sled writes block: keep them off
-    // the async workers. A panic in here fails this request only.
+    // the async workers, a few at a time. A panic in here fails this request only.
+    let slot = relay
+        .sync_slots()
+        .acquire()
+        .await
+        .map_err(|_| RelayError::Internal("the relay is stopping".into()))?;
+    let worker = relay.clone();
     let answer =
-        tokio::task::spawn_blocking(move || relay.sync(&auth.professional, &auth.device, &req))
+        tokio::task::spawn_blocking(move || worker.sync(&auth.professional, &auth.device, &req))
             .await
             .map_err(|_| RelayError::Internal("the sync task failed".into()))??;
+    drop(slot);
     Ok((
         [(axum::http::header::CONTENT_TYPE, SYNC_MEDIA_TYPE)],
         answer.encode(),

@@ -213,6 +213,12 @@ pub struct Storage {
     pub blobs: Blobs,
 }
 
+/// How many syncs run at once: two per core (one may wait on the disk while the other
+/// computes).
+fn sync_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
+}
+
 /// Fallback sync states by device and document.
 pub(crate) type FallbackStates = Mutex<HashMap<(DeviceId, RoomId), automerge::sync::State>>;
 
@@ -231,6 +237,7 @@ pub struct Relay {
     events: Events,
     author: Author,
     fallback: FallbackStates,
+    sync_slots: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Relay {
@@ -265,6 +272,7 @@ impl Relay {
             events: Events::new(),
             author,
             fallback: Mutex::default(),
+            sync_slots: tokio::sync::Semaphore::new(sync_slots()),
         };
         relay.ensure_city_room(META_NOTICES, RoomKind::CityNotices, "市からのお知らせ")?;
         relay.ensure_city_room(META_ALERTS, RoomKind::Alerts, "災害・感染症アラート")?;
@@ -304,6 +312,14 @@ impl Relay {
     /// The relay's own identity in documents (it writes post numbers, members, consent).
     pub fn relay_author(&self) -> &Author {
         &self.author
+    }
+
+    /// Syncs merged at the same time. The work is CPU-bound (merging, checking, loading rooms),
+    /// so more at once only adds threads and memory: loading a one-year room briefly takes
+    /// several times its final size, and a hundred phones connecting at once made the relay
+    /// load a hundred rooms side by side (2 GB). Waiting syncs hold no thread.
+    pub fn sync_slots(&self) -> &tokio::sync::Semaphore {
+        &self.sync_slots
     }
 
     pub(crate) fn fallback_states(&self) -> &FallbackStates {
