@@ -327,6 +327,12 @@ impl Relay {
     }
 
     /// The document of a directory room, created with its members (and consent) on first use.
+    /// Public for tools that fill a relay's store offline (the W3 benchmark's prepared rooms).
+    pub fn room_document(&self, id: RoomId) -> Result<Option<RoomHandle>, RelayError> {
+        self.directory_room_doc(id)
+    }
+
+    /// See [`Relay::room_document`].
     pub(crate) fn directory_room_doc(&self, id: RoomId) -> Result<Option<RoomHandle>, RelayError> {
         let Some(room) = self.directory().room(id)? else {
             return Ok(None);

@@ -9,6 +9,7 @@ pub mod samod_w2;
 pub mod sim;
 pub mod sim_device;
 pub mod w2;
+pub mod w3;
 pub mod w4;
 pub mod w5;
 pub mod workload;

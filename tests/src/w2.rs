@@ -251,6 +251,11 @@ impl ChildRelay {
         })
     }
 
+    /// The relay's process id (for its memory figures).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// CPU time (user + system) the relay process has used, in milliseconds.
     pub fn cpu_ms(&self) -> f64 {
         let stat =

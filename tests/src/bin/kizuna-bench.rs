@@ -53,6 +53,58 @@ enum Workload {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// W3: the city's morning (N devices syncing small changes; 10,000 one-year rooms on disk).
+    W3 {
+        /// Where the prepared relay is kept between runs (building it takes a while).
+        #[arg(long, default_value = "target/w3")]
+        work: PathBuf,
+        /// Patient rooms on the relay's disk.
+        #[arg(long, default_value_t = 10_000)]
+        rooms: usize,
+        /// Reports of history per room (one year).
+        #[arg(long, default_value_t = 365)]
+        history: usize,
+        /// Device counts to measure, one load run each.
+        #[arg(long, value_delimiter = ',', default_value = "100,500,1000")]
+        devices: Vec<usize>,
+        /// Seconds of load per device count.
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        /// Each device syncs at most this often, in milliseconds.
+        #[arg(long, default_value_t = 500)]
+        interval_ms: u64,
+        /// Seed of the generated rooms and of the devices' choices.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Threads building the rooms.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Only build the relay's data.
+        #[arg(long)]
+        prepare_only: bool,
+    },
+    /// Internal: the W3 load generator, in its own process.
+    #[command(hide = true)]
+    W3Load {
+        /// The prepared folder.
+        #[arg(long)]
+        work: PathBuf,
+        /// The relay.
+        #[arg(long)]
+        url: String,
+        /// Devices.
+        #[arg(long)]
+        devices: usize,
+        /// Seconds of load.
+        #[arg(long)]
+        seconds: f64,
+        /// Sync interval per device, ms.
+        #[arg(long)]
+        interval_ms: u64,
+        /// Seed.
+        #[arg(long)]
+        seed: u64,
+    },
     /// W4: a video over a flaky link (cut every 5 MB, ten times), against plain HTTPS.
     W4 {
         /// Video size in MB.
@@ -123,6 +175,38 @@ fn main() {
             history,
             runs,
         } => w2(seed, rooms, history, runs),
+        Workload::W3 {
+            work,
+            rooms,
+            history,
+            devices,
+            seconds,
+            interval_ms,
+            seed,
+            threads,
+            prepare_only,
+        } => w3(
+            &work,
+            &kizuna_tests::w3::W3Shape {
+                rooms,
+                history,
+                devices: devices.iter().copied().max().unwrap_or(0),
+                seed,
+            },
+            &devices,
+            seconds,
+            interval_ms,
+            threads,
+            prepare_only,
+        ),
+        Workload::W3Load {
+            work,
+            url,
+            devices,
+            seconds,
+            interval_ms,
+            seed,
+        } => w3_load(&work, &url, devices, seconds, interval_ms, seed),
         Workload::W4 { mb, cut_mb, runs } => w4(mb, cut_mb, runs),
         Workload::W5 {
             keep,
@@ -393,5 +477,96 @@ fn w4(mb: usize, cut_mb: u64, runs: usize) -> Res {
     report_median("w4", "upload_cuts", &col(&|f| f.cuts.0 as f64), "n");
     report_median("w4", "download_cuts", &col(&|f| f.cuts.1 as f64), "n");
     report_median("w4", "import_ms", &col(&|f| f.import_ms), "ms");
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn w3(
+    work: &Path,
+    shape: &kizuna_tests::w3::W3Shape,
+    counts: &[usize],
+    seconds: f64,
+    interval_ms: u64,
+    threads: usize,
+    prepare_only: bool,
+) -> Res {
+    use kizuna_tests::w3;
+    let (prep_ms, prepared) = time_ms(|| w3::prepare(work, shape, threads));
+    prepared?;
+    eprintln!("w3: the relay's data is ready ({:.0} s)", prep_ms / 1000.0);
+    report_value("w3", "rooms_on_disk", shape.rooms as f64, "rooms");
+    report_value(
+        "w3",
+        "store_bytes",
+        dir_bytes(&w3::relay_dir(work).join("rooms")) as f64,
+        "B",
+    );
+    if prepare_only {
+        return Ok(());
+    }
+    let (start_ms, relay) = time_ms(|| kizuna_tests::w2::ChildRelay::start(&w3::relay_dir(work)));
+    let relay = relay?;
+    report_value("w3", "relay_start_ms", start_ms, "ms");
+    for &n in counts {
+        let watch = w3::RssWatch::start(relay.pid());
+        let out = Command::new(std::env::current_exe()?)
+            .arg("w3-load")
+            .arg("--work")
+            .arg(work)
+            .args(["--url", &relay.url])
+            .args(["--devices", &n.to_string()])
+            .args(["--seconds", &seconds.to_string()])
+            .args(["--interval-ms", &interval_ms.to_string()])
+            .args(["--seed", &shape.seed.to_string()])
+            .stderr(std::process::Stdio::inherit())
+            .output()?;
+        let peak = watch.peak();
+        if !out.status.success() {
+            return Err(format!("the load generator failed for N = {n}").into());
+        }
+        let f: w3::LoadFigures = serde_json::from_slice(&out.stdout)?;
+        report_value("w3", &format!("syncs_per_s_{n}"), f.syncs_per_s, "syncs/s");
+        report_value("w3", &format!("p50_ms_{n}"), f.p50_ms, "ms");
+        report_value("w3", &format!("p99_ms_{n}"), f.p99_ms, "ms");
+        report_value("w3", &format!("relay_peak_rss_mb_{n}"), peak, "MiB");
+        report_value("w3", &format!("reports_{n}"), f.reports as f64, "reports");
+        report_value(
+            "w3",
+            &format!("receipts_{n}"),
+            f.receipts as f64,
+            "receipts",
+        );
+        report_value("w3", &format!("failures_{n}"), f.failures as f64, "syncs");
+        if f.failures > 0 {
+            return Err(format!(
+                "{} syncs failed with N = {n}; first: {}",
+                f.failures,
+                f.first_failure.unwrap_or_default()
+            )
+            .into());
+        }
+    }
+    // Rooms unused for a minute are unloaded by the relay's sweeper (every 15 s).
+    std::thread::sleep(std::time::Duration::from_secs(80));
+    report_value("w3", "relay_rss_after_mb", w3::rss_mb(relay.pid()), "MiB");
+    Ok(())
+}
+
+fn w3_load(
+    work: &Path,
+    url: &str,
+    devices: usize,
+    seconds: f64,
+    interval_ms: u64,
+    seed: u64,
+) -> Res {
+    let run = kizuna_tests::w3::LoadRun {
+        devices,
+        seconds,
+        interval: std::time::Duration::from_millis(interval_ms),
+        seed,
+    };
+    let figures = kizuna_tests::w3::load(work, url, &run)?;
+    println!("{}", serde_json::to_string(&figures)?);
     Ok(())
 }
