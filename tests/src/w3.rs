@@ -127,11 +127,18 @@ fn person(i: usize, profession: Profession) -> NewProfessional {
 
 /// Builds (or finishes building) the relay's data folder in `work` for `shape`; a folder
 /// already complete for the same shape is kept as is. Building 10,000 rooms takes a while
-/// (Automerge writes each report op by op), so it resumes where an interrupted run stopped.
-pub fn prepare(work: &Path, shape: &W3Shape, threads: usize) -> Fallible<()> {
+/// (Automerge writes each report op by op: about half a second per room), so it resumes
+/// where an interrupted run stopped. With `build_history` false an unfinished folder is used
+/// as it is. Returns how many rooms hold their year of history.
+pub fn prepare(
+    work: &Path,
+    shape: &W3Shape,
+    threads: usize,
+    build_history: bool,
+) -> Fallible<usize> {
     if let Ok(l) = read_layout(work) {
         if l.shape == *shape && l.complete {
-            return Ok(());
+            return Ok(shape.rooms);
         }
         if l.shape != *shape {
             return Err(format!(
@@ -162,10 +169,27 @@ pub fn prepare(work: &Path, shape: &W3Shape, threads: usize) -> Fallible<()> {
             l
         }
     };
+    if !build_history {
+        return rooms_with_history(&relay, &layout);
+    }
     history(work, &relay, &layout, threads)?;
     layout.complete = true;
     write_layout(work, &layout)?;
-    Ok(())
+    Ok(shape.rooms)
+}
+
+/// Rooms whose document holds its history (a built room's snapshot is far above 20 KB).
+fn rooms_with_history(relay: &Relay, layout: &Layout) -> Fallible<usize> {
+    let mut n = 0;
+    for room in &layout.rooms {
+        if let Some(h) = relay.documents().get(*room).map_err(err)? {
+            let meta = h.meta();
+            if meta.snapshot_bytes() + meta.chunk_bytes() > 20_000 {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// Professionals, devices, rooms and memberships.
