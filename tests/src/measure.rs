@@ -35,7 +35,16 @@ pub fn time_ms<T>(f: impl FnOnce() -> T) -> (f64, T) {
 
 /// A field of `/proc/self/status` in MiB (`VmHWM` peak, `VmRSS` current).
 pub fn proc_status_mb(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status_mb("self", field)
+}
+
+/// A field of another process's `/proc/<pid>/status` in MiB (the relay child's memory).
+pub fn pid_status_mb(pid: u32, field: &str) -> f64 {
+    status_mb(&pid.to_string(), field)
+}
+
+fn status_mb(pid: &str, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find(|l| l.starts_with(field))

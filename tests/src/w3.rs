@@ -13,7 +13,8 @@
 //! device syncs at most every `interval` (a paced loop, so latency is measured from when the
 //! sync was due, not from when a slow relay let it start).
 
-use crate::measure::percentile;
+use crate::loopback::Fallible;
+use crate::measure::{percentile, pid_status_mb};
 use crate::workload::report_content;
 use kizuna_core::sync::protocol::{
     DocSync, Hash, Outcome, PROTOCOL_VERSION, SyncRequest, SyncResponse,
@@ -21,6 +22,7 @@ use kizuna_core::sync::protocol::{
 use kizuna_core::{
     Author, DeviceId, Profession, ProfessionalId, ReportId, Room, RoomId, Timestamp,
 };
+use kizuna_server::api::SYNC_MEDIA_TYPE;
 use kizuna_server::relay::{Relay, RelayConfig};
 use kizuna_server::wire::{NewProfessional, NewRoom};
 use rand::{Rng, SeedableRng};
@@ -31,8 +33,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-type Fallible<T> = Result<T, String>;
-
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
@@ -40,7 +40,6 @@ fn err(e: impl std::fmt::Display) -> String {
 /// Devices per team; a team shares this many rooms and each device writes in one of them.
 pub const TEAM: usize = 10;
 const DAY_MS: i64 = 86_400_000;
-const SYNC_MEDIA_TYPE: &str = "application/x-kizuna-sync";
 
 /// The size of the prepared relay.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -698,13 +697,7 @@ pub fn load(work: &Path, url: &str, run: &LoadRun) -> Fallible<LoadFigures> {
 
 /// Resident memory of process `pid` in MiB (`VmRSS`).
 pub fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    pid_status_mb(pid, "VmRSS")
 }
 
 /// Samples a process's resident memory every 100 ms until stopped; keeps the peak.

@@ -292,6 +292,7 @@ impl Room {
             return;
         }
         let reports = root_map(&self.doc, "reports").ok();
+        let reports_id = reports.as_ref().map(ToString::to_string);
         let mut seen: HashMap<String, Option<ReportId>> = HashMap::new();
         for change in &new {
             for op in change.decode().operations {
@@ -310,7 +311,7 @@ impl Room {
                     }
                     // An operation on the reports map itself: its key is the report.
                     (None, automerge::legacy::Key::Map(key))
-                        if reports.as_ref().is_some_and(|r| r.to_string() == obj) =>
+                        if reports_id.as_deref() == Some(obj.as_str()) =>
                     {
                         match key.parse() {
                             Ok(id) => {
