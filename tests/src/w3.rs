@@ -91,6 +91,40 @@ pub fn relay_dir(work: &Path) -> PathBuf {
     work.join("relay")
 }
 
+/// Where each measured run's relay works: a fresh copy of the prepared data.
+fn run_dir(work: &Path) -> PathBuf {
+    work.join("run")
+}
+
+/// Copies the prepared relay data to a fresh run folder and returns the copy's data folder.
+/// Every run starts from the same state: the rooms hold exactly their year, and the phones'
+/// saved copies of their own rooms match the relay's. (Running on the prepared folder itself
+/// let each run's changes pile up in it, and the next run's first sync then sent every phone
+/// all of them at once.)
+pub fn fresh_run_copy(work: &Path) -> Fallible<PathBuf> {
+    let run = run_dir(work);
+    if run.exists() {
+        std::fs::remove_dir_all(&run).map_err(err)?;
+    }
+    let to = run.join("relay");
+    copy_dir(&relay_dir(work), &to)?;
+    Ok(to)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Fallible<()> {
+    std::fs::create_dir_all(to).map_err(err)?;
+    for entry in std::fs::read_dir(from).map_err(err)? {
+        let entry = entry.map_err(err)?;
+        let target = to.join(entry.file_name());
+        if entry.file_type().map_err(err)?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
 fn write_layout(work: &Path, layout: &Layout) -> Fallible<()> {
     let tmp = work.join("layout.json.tmp");
     std::fs::write(&tmp, serde_json::to_vec(layout).map_err(err)?).map_err(err)?;

@@ -518,10 +518,13 @@ fn w3(
     if prepare_only {
         return Ok(());
     }
-    let (start_ms, relay) = time_ms(|| kizuna_tests::w2::ChildRelay::start(&w3::relay_dir(work)));
-    let relay = relay?;
-    report_value("w3", "relay_start_ms", start_ms, "ms");
     for &n in counts {
+        // Each N starts a relay on a fresh copy of the prepared data, so runs do not add to
+        // each other's rooms.
+        let data = w3::fresh_run_copy(work)?;
+        let (start_ms, relay) = time_ms(|| kizuna_tests::w2::ChildRelay::start(&data));
+        let relay = relay?;
+        report_value("w3", &format!("relay_start_ms_{n}"), start_ms, "ms");
         let watch = w3::RssWatch::start(relay.pid());
         let out = Command::new(std::env::current_exe()?)
             .arg("w3-load")
@@ -559,10 +562,15 @@ fn w3(
             )
             .into());
         }
+        // Rooms unused for a minute are unloaded by the relay's sweeper (every 15 s).
+        std::thread::sleep(std::time::Duration::from_secs(idle_wait_secs));
+        report_value(
+            "w3",
+            &format!("relay_rss_after_mb_{n}"),
+            w3::rss_mb(relay.pid()),
+            "MiB",
+        );
     }
-    // Rooms unused for a minute are unloaded by the relay's sweeper (every 15 s).
-    std::thread::sleep(std::time::Duration::from_secs(idle_wait_secs));
-    report_value("w3", "relay_rss_after_mb", w3::rss_mb(relay.pid()), "MiB");
     Ok(())
 }
 
