@@ -9,7 +9,7 @@ use crate::people::Author;
 use crate::room::Room;
 use crate::time::Timestamp;
 use automerge::sync::{Message, State, SyncDoc};
-use automerge::{Change, ChangeHash, ReadDoc};
+use automerge::{Change, ChangeHash};
 
 /// What serving one document did, for the server's storage and audit log.
 #[derive(Debug)]
@@ -88,10 +88,7 @@ fn serve(
         return fallback(room, bytes, who, relay, now, next_post_no, state);
     }
     let known = from_wire(&req.known_heads);
-    if known
-        .iter()
-        .any(|h| room.doc().get_change_by_hash(h).is_none())
-    {
+    if known.iter().any(|h| !room.has_change(h)) {
         return start_fallback(room, state);
     }
     let mut incoming = Vec::new();
@@ -104,7 +101,7 @@ fn serve(
     let hashes: Vec<ChangeHash> = incoming.iter().map(Change::hash).collect();
     let fresh: Vec<Change> = incoming
         .into_iter()
-        .filter(|c| room.doc().get_change_by_hash(&c.hash()).is_none())
+        .filter(|c| !room.has_change(&c.hash()))
         .collect();
     let mut served = match checked(room, &fresh, who) {
         Check::Missing(_) => return start_fallback(room, state),

@@ -399,3 +399,26 @@ fn a_merge_names_the_reports_it_touched() {
     assert!(touched.reports.is_empty());
     assert!(touched.other);
 }
+
+#[test]
+fn has_change_answers_for_every_change_of_the_room_and_no_other() {
+    let nurse = author("訪問 看護", Profession::Nurse);
+    let mut room = Room::new(RoomId::new(), RoomKind::Patient);
+    let mut seen = Vec::new();
+    for i in 0..5 {
+        room.post_report(&nurse, Timestamp(1_000 + i), &soap(1_000 + i, "x"))
+            .expect("post");
+        seen.extend(room.heads());
+    }
+    for h in &seen {
+        assert!(room.has_change(h), "a change of the room is found");
+    }
+    // Another room's change is not in this one.
+    let mut other = Room::new(RoomId::new(), RoomKind::Patient);
+    other
+        .post_report(&nurse, Timestamp(9), &soap(9, "y"))
+        .expect("post");
+    let foreign = other.heads()[0];
+    assert!(!room.has_change(&foreign));
+    assert!(!room.has_change(&automerge::ChangeHash([7; 32])));
+}
