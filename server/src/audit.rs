@@ -6,6 +6,7 @@
 //! SHA-256(`prev` ‖ the record's canonical JSON with `hash` empty). Records hold ids, change
 //! hashes and rule names only — never patient names or clinical text.
 
+use kizuna_core::store::group_commit::GroupCommit;
 use kizuna_core::{DeviceId, ProfessionalId, RoomId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -112,6 +113,8 @@ pub struct AuditLog {
     records: sled::Tree,
     /// `(seq, hash)` of the last record; appends are serialised here.
     last: Mutex<(u64, [u8; 32])>,
+    /// Concurrent appends share one flush.
+    commit: GroupCommit,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -169,6 +172,7 @@ impl AuditLog {
             db,
             records,
             last: Mutex::new(last),
+            commit: GroupCommit::default(),
         })
     }
 
@@ -208,12 +212,11 @@ impl AuditLog {
         self.records.apply_batch(batch)?;
         self.db.insert(HEAD, &seq.to_be_bytes())?;
         *last = (seq, prev);
-        // Flushed after the lock is released: sled's log is written in order, so this flush
-        // makes these records and every earlier one durable, and concurrent appends share
-        // one write to disk instead of queueing for one each (group commit). A crash before
-        // the flush loses only records whose callers had not answered yet.
+        // Flushed after the lock is released, by one caller for all who are waiting (group
+        // commit): sled writes its log in order, so a flush covers every earlier record. A
+        // crash before the flush loses only records whose callers had not answered yet.
         drop(last);
-        self.db.flush()?;
+        self.commit.flush(|| self.db.flush().map(drop))?;
         Ok(())
     }
 

@@ -112,6 +112,9 @@ impl Relay {
                 }
             }
         }
+        // Everything written or read above is on disk before the answer leaves (and before
+        // the audit records that say so). Concurrent syncs share this flush.
+        self.documents().store().flush().map_err(core)?;
         self.audit()
             .append(trail.audit)
             .map_err(|e| RelayError::Internal(e.to_string()))?;
@@ -219,7 +222,9 @@ impl Relay {
         let mut last = docs.last_post_no(&mut state, parent).map_err(core)?;
         let now = Timestamp::now();
         let author = self.relay_author();
-        let served = handle.write(|room| {
+        // Not flushed here: `sync` flushes once for all its documents before answering, so
+        // this room's lock is not held through a disk write.
+        let served = handle.write_unflushed(|room| {
             Ok(serve_doc(
                 room,
                 req,

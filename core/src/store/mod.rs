@@ -7,6 +7,7 @@
 //! [`conformance`].
 
 pub mod conformance;
+pub mod group_commit;
 pub mod rooms;
 pub mod sealed;
 pub mod sled_backend;
@@ -41,6 +42,17 @@ pub trait Backend: Send + Sync {
     fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError>;
     /// Applies all writes atomically, then makes them durable before returning.
     fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+    /// Applies all writes atomically; they become durable at the next [`Backend::flush`]
+    /// (or any later durable `apply`). For a caller that answers only after flushing, so
+    /// that concurrent writers share one disk write (the relay's sync). By default the same
+    /// as `apply`.
+    fn apply_unflushed(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.apply(writes)
+    }
+    /// Makes every write applied so far durable. By default nothing is left to do.
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Bytes the store occupies on disk (for benchmarks and operators).
     fn size_on_disk(&self) -> Result<u64, StoreError>;
 }

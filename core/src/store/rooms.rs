@@ -7,6 +7,7 @@
 //! threshold. Summaries let a room show its newest reports at once while the full document
 //! loads only when something needs it.
 
+use super::group_commit::GroupCommit;
 use super::vault::Vault;
 use super::{Backend, SledBackend, Space, Write, key};
 use crate::error::{CoreError, Result, StoreError};
@@ -146,6 +147,8 @@ pub struct RoomStore {
     /// Whether writes count changes the relay has not acknowledged (devices only; the relay
     /// *is* the relay, and counting would walk a room's whole history on every write).
     track_pending: bool,
+    /// Shares [`RoomStore::flush`] between concurrent callers.
+    commit: Arc<GroupCommit>,
 }
 
 impl std::fmt::Debug for RoomStore {
@@ -175,6 +178,7 @@ impl RoomStore {
             open: Arc::default(),
             dir: None,
             track_pending: true,
+            commit: Arc::default(),
         })
     }
 
@@ -187,6 +191,12 @@ impl RoomStore {
     /// The vault, for other encrypted records kept beside the rooms (sync state, blobs…).
     pub fn vault(&self) -> &Vault {
         &self.vault
+    }
+
+    /// Makes every write so far durable, including those of
+    /// [`RoomHandle::write_unflushed`]. Concurrent callers share one flush.
+    pub fn flush(&self) -> Result<()> {
+        Ok(self.commit.flush(|| self.vault.flush())?)
     }
 
     /// Every room in the store.
@@ -472,6 +482,19 @@ impl RoomHandle {
     /// Runs a typed write on the room and persists it durably before returning. If the write
     /// fails, nothing it started is kept.
     pub fn write<T>(&self, f: impl FnOnce(&mut Room) -> Result<T>) -> Result<T> {
+        self.write_with(f, true)
+    }
+
+    /// Like [`RoomHandle::write`], but returns once the write is in the store and before it
+    /// is on disk, so the room's lock is not held through a disk flush. The caller must call
+    /// [`RoomStore::flush`] before it acknowledges the write, or sends anything it read from
+    /// this room, to anyone. The relay's sync does: concurrent syncs then share one flush
+    /// instead of each holding its room while waiting for its own.
+    pub fn write_unflushed<T>(&self, f: impl FnOnce(&mut Room) -> Result<T>) -> Result<T> {
+        self.write_with(f, false)
+    }
+
+    fn write_with<T>(&self, f: impl FnOnce(&mut Room) -> Result<T>, flush: bool) -> Result<T> {
         let mut open = self.lock();
         let room = open.loaded()?;
         let result = f(room);
@@ -483,7 +506,7 @@ impl RoomHandle {
         }
         match result {
             Ok(v) => {
-                open.persist()?;
+                open.persist_with(flush)?;
                 Ok(v)
             }
             Err(e) => {
@@ -608,6 +631,11 @@ impl Open {
     /// Writes what changed since the last persist (one chunk, the touched summaries and the
     /// new heads, in one durable batch), compacting when chunks have grown.
     fn persist(&mut self) -> Result<()> {
+        self.persist_with(true)
+    }
+
+    /// [`Open::persist`], flushed to disk only if `flush`.
+    fn persist_with(&mut self, flush: bool) -> Result<()> {
         let id = self.meta.id;
         let saved = self.meta.saved_heads();
         let Some(room) = self.room.as_mut() else {
@@ -654,7 +682,11 @@ impl Open {
             }
         }
         writes.push(Write::Put(meta_key(id), encode(&meta)?));
-        self.vault.apply(writes)?;
+        if flush {
+            self.vault.apply(writes)?;
+        } else {
+            self.vault.apply_unflushed(writes)?;
+        }
         self.meta = meta;
         Ok(())
     }

@@ -85,7 +85,23 @@ impl Vault {
 
     /// Seals the puts and applies the batch atomically and durably.
     pub fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        let sealed = writes
+        let sealed = self.seal_all(writes)?;
+        self.backend.apply(sealed)
+    }
+
+    /// Seals the puts and applies the batch atomically; durable after [`Vault::flush`].
+    pub fn apply_unflushed(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let sealed = self.seal_all(writes)?;
+        self.backend.apply_unflushed(sealed)
+    }
+
+    /// Makes every batch applied so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.backend.flush()
+    }
+
+    fn seal_all(&self, writes: Vec<Write>) -> Result<Vec<Write>, StoreError> {
+        writes
             .into_iter()
             .map(|w| match w {
                 Write::Put(k, v) => {
@@ -94,8 +110,7 @@ impl Vault {
                 }
                 d @ Write::Delete(_) => Ok(d),
             })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        self.backend.apply(sealed)
+            .collect::<Result<Vec<_>, StoreError>>()
     }
 
     /// Bytes on disk.
