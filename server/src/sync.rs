@@ -113,8 +113,12 @@ impl Relay {
             }
         }
         // Everything written or read above is on disk before the answer leaves (and before
-        // the audit records that say so). Concurrent syncs share this flush.
-        self.documents().store().flush().map_err(core)?;
+        // the audit records that say so). Concurrent syncs share this flush. Every document
+        // written or sent left an audit entry, so a sync answered from metadata alone (the
+        // common reconnect) does not wait for other syncs' flushes.
+        if !trail.audit.is_empty() {
+            self.documents().store().flush().map_err(core)?;
+        }
         self.audit()
             .append(trail.audit)
             .map_err(|e| RelayError::Internal(e.to_string()))?;
