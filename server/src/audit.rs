@@ -1,26 +1,45 @@
-//! The audit log: every read and write of a room and every administrative act, in an
-//! append-only sled tree whose records are hash-chained, so an edited, removed or reordered
-//! record is found by `verify`.
+//! The audit log: every read and write of a room and every administrative act, appended to
+//! one file of JSON lines (the export format) whose records are hash-chained, so an edited,
+//! removed or reordered record is found by `verify`.
 //!
 //! Record `n` stores `prev` = the hash of record `n-1` (zeros for the first) and `hash` =
 //! SHA-256(`prev` ‖ the record's canonical JSON with `hash` empty). Records hold ids, change
 //! hashes and rule names only — never patient names or clinical text.
+//!
+//! Files in `DIR/audit/`: `log.jsonl`, the records, only ever appended to; and `head`, the
+//! position and hash of the last record known to be on disk, rewritten after each flush so a
+//! cut-off end of the log is found. The log was a sled tree until November 2026: there every
+//! record cost page rewrites and a place in sled's in-memory page table, so a busy city's log
+//! took most of the relay's disk writes and grew its memory with every record. A sled log
+//! found on opening is copied into the file once (see [`AuditLog::open`]).
 
 use kizuna_core::store::group_commit::GroupCommit;
 use kizuna_core::{DeviceId, ProfessionalId, RoomId, Timestamp};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Why the log could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    /// The sled tree failed.
-    #[error("audit storage: {0}")]
-    Storage(#[from] sled::Error),
+    /// Reading or writing the log's files failed.
+    #[error("audit file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The old sled log could not be read for copying.
+    #[error("reading the old (sled) audit log: {0}")]
+    Legacy(#[from] sled::Error),
     /// A stored record is not a record.
     #[error("audit record {0} is unreadable")]
     Unreadable(u64),
+    /// The last complete line of the log is not a record, so the chain cannot be continued.
+    #[error("the last record of the audit log is unreadable; check the log with `audit verify`")]
+    UnreadableEnd,
+    /// A failed write could not be cut off again; appending more would break the chain.
+    #[error("the audit log could not undo a failed write; restart the relay")]
+    Stuck,
 }
 
 /// One audited event.
@@ -105,14 +124,35 @@ impl Filter {
 }
 
 const ZERO: [u8; 32] = [0; 32];
-const HEAD: &[u8] = b"head";
+/// The records, one JSON object per line.
+const LOG: &str = "log.jsonl";
+/// `{seq:020} {hash}\n` of the last record known durable.
+const HEAD: &str = "head";
+/// Where the files of an old sled log are moved once copied.
+const LEGACY: &str = "sled-before-migration";
+/// Bytes read at a time when walking the log backwards.
+const BLOCK: u64 = 64 * 1024;
+
+/// Where the end of the log is: appends are serialised here.
+struct Tail {
+    /// Position of the last record (0 when empty).
+    seq: u64,
+    /// Its hash.
+    prev: [u8; 32],
+    /// Bytes of complete records in the file.
+    bytes: u64,
+    /// A failed write could not be cut off; no more appends.
+    stuck: bool,
+}
 
 /// The hash-chained log.
 pub struct AuditLog {
-    db: sled::Db,
-    records: sled::Tree,
-    /// `(seq, hash)` of the last record; appends are serialised here.
-    last: Mutex<(u64, [u8; 32])>,
+    dir: PathBuf,
+    /// Opened for appending; every write is a whole batch of lines.
+    file: File,
+    /// Rewritten in place after each flush.
+    head: File,
+    tail: Mutex<Tail>,
     /// Concurrent appends share one flush.
     commit: GroupCommit,
 }
@@ -123,8 +163,42 @@ impl std::fmt::Debug for AuditLog {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Lower-case hex without a formatter per byte (the log writes a dozen hashes per sync).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}
+
+fn digest(prev: &str, body: &[u8]) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(prev.as_bytes());
+    ctx.update(body);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+/// The stored line of a record whose `hash` is still empty, and that hash. The JSON is
+/// written once: `hash` is the last field, so the empty value is filled in place.
+fn seal(r: &AuditRecord) -> (Vec<u8>, [u8; 32]) {
+    const EMPTY: &[u8] = br#""hash":""}"#;
+    let mut json = serde_json::to_vec(r).unwrap_or_default();
+    let hash = digest(&r.prev, &json);
+    if json.ends_with(EMPTY) {
+        json.truncate(json.len() - 2);
+        json.extend_from_slice(hex(&hash).as_bytes());
+        json.extend_from_slice(b"\"}");
+    } else {
+        let mut full = r.clone();
+        full.hash = hex(&hash);
+        json = serde_json::to_vec(&full).unwrap_or_default();
+    }
+    (json, hash)
 }
 
 /// The hash a record must carry: over the previous hash and the record with `hash` empty.
@@ -132,10 +206,7 @@ fn chain_hash(r: &AuditRecord) -> String {
     let mut body = r.clone();
     body.hash = String::new();
     let json = serde_json::to_vec(&body).unwrap_or_default();
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(r.prev.as_bytes());
-    ctx.update(&json);
-    hex(ctx.finish().as_ref())
+    hex(&digest(&r.prev, &json))
 }
 
 fn unhex(s: &str) -> Option<[u8; 32]> {
@@ -149,31 +220,217 @@ fn unhex(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+fn head_line(seq: u64, hash: &[u8; 32]) -> String {
+    format!("{seq:020} {}\n", hex(hash))
+}
+
+/// `(seq, hash)` from the head file, if it is there and readable.
+fn read_head(dir: &Path) -> Option<(u64, String)> {
+    let text = std::fs::read_to_string(dir.join(HEAD)).ok()?;
+    let (seq, hash) = text.trim_end().split_once(' ')?;
+    Some((seq.parse().ok()?, hash.to_string()))
+}
+
+/// The lines of the first `len` bytes of `file`, newest first, without their newlines.
+struct Backwards<'a> {
+    file: &'a File,
+    /// Bytes before this offset are not read yet.
+    pos: u64,
+    /// Read but not yet returned: the bytes from `pos` up to the end of the next line.
+    pending: Vec<u8>,
+}
+
+impl<'a> Backwards<'a> {
+    fn new(file: &'a File, len: u64) -> Self {
+        // The log ends with a newline: skip it so the last line comes first.
+        Backwards {
+            file,
+            pos: len.saturating_sub(1),
+            pending: Vec::new(),
+        }
+    }
+
+    fn next_line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        loop {
+            if let Some(i) = self.pending.iter().rposition(|&b| b == b'\n') {
+                let line = self.pending.split_off(i + 1);
+                self.pending.truncate(i);
+                return Ok(Some(line));
+            }
+            if self.pos == 0 {
+                return Ok((!self.pending.is_empty()).then(|| std::mem::take(&mut self.pending)));
+            }
+            let n = self.pos.min(BLOCK);
+            self.pos -= n;
+            let mut block = vec![0u8; usize::try_from(n).unwrap_or(0)];
+            self.file.read_exact_at(&mut block, self.pos)?;
+            block.extend_from_slice(&self.pending);
+            self.pending = block;
+        }
+    }
+}
+
+/// Calls `f` with each complete line of the first `len` bytes of `file`, oldest first,
+/// until it returns `false`.
+fn forwards(
+    file: File,
+    len: u64,
+    mut f: impl FnMut(&[u8]) -> Result<bool, AuditError>,
+) -> Result<(), AuditError> {
+    let mut reader = BufReader::with_capacity(1 << 16, file.take(len));
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        if !f(&line)? {
+            return Ok(());
+        }
+    }
+}
+
+/// Cuts off a torn last line (a batch the relay crashed while writing: never acknowledged)
+/// and returns the length of the complete lines.
+fn complete_length(file: &File) -> Result<u64, AuditError> {
+    let len = file.metadata()?.len();
+    let mut end = len;
+    while end > 0 {
+        let n = end.min(BLOCK);
+        let mut block = vec![0u8; usize::try_from(n).unwrap_or(0)];
+        file.read_exact_at(&mut block, end - n)?;
+        if let Some(i) = block.iter().rposition(|&b| b == b'\n') {
+            end = end - n + i as u64 + 1;
+            break;
+        }
+        end -= n;
+    }
+    if end != len {
+        file.set_len(end)?;
+        file.sync_all()?;
+    }
+    Ok(end)
+}
+
+/// Copies an old sled log (before November 2026) into `log.jsonl` byte for byte, so every
+/// hash still holds, then moves sled's files into `sled-before-migration/`.
+fn migrate_from_sled(dir: &Path) -> Result<(), AuditError> {
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(4 * 1024 * 1024)
+        .open()?;
+    let records = db.open_tree("records")?;
+    let tmp = dir.join("log.jsonl.copying");
+    let mut out = BufWriter::new(File::create(&tmp)?);
+    let mut last: Option<AuditRecord> = None;
+    for item in records.iter() {
+        let (_, v) = item?;
+        out.write_all(&v)?;
+        out.write_all(b"\n")?;
+        last = serde_json::from_slice(&v).ok();
+    }
+    let file = out
+        .into_inner()
+        .map_err(std::io::IntoInnerError::into_error)?;
+    file.sync_all()?;
+    // The old log's own record of its last position becomes the head file.
+    let head = match db.get(b"head")? {
+        Some(v) => {
+            let mut b = [0u8; 8];
+            let n = v.len().min(8);
+            b[8 - n..].copy_from_slice(&v[..n]);
+            let seq = u64::from_be_bytes(b);
+            let at = records.get(seq.to_be_bytes())?;
+            let hash = at
+                .and_then(|v| serde_json::from_slice::<AuditRecord>(&v).ok())
+                .and_then(|r| unhex(&r.hash))
+                .unwrap_or(ZERO);
+            Some(head_line(seq, &hash))
+        }
+        None => last.map(|r| head_line(r.seq, &unhex(&r.hash).unwrap_or(ZERO))),
+    };
+    drop(records);
+    drop(db);
+    if let Some(h) = head {
+        std::fs::write(dir.join(HEAD), h)?;
+    }
+    std::fs::rename(&tmp, dir.join(LOG))?;
+    let legacy = dir.join(LEGACY);
+    std::fs::create_dir_all(&legacy)?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name != LOG && name != HEAD && name != LEGACY {
+            std::fs::rename(entry.path(), legacy.join(&name))?;
+        }
+    }
+    File::open(dir)?.sync_all()?;
+    tracing::warn!(
+        "the audit log was copied out of sled into {}; the old files are in {} and can be \
+         removed once `kizuna admin audit verify` says intact",
+        dir.join(LOG).display(),
+        legacy.display()
+    );
+    Ok(())
+}
+
 impl AuditLog {
-    /// Opens (or creates) the log in `dir`.
+    /// Opens (or creates) the log in `dir`. An old sled log there is copied into the file
+    /// first; a torn last line (a crash mid-write, never acknowledged) is cut off.
     pub fn open(dir: &Path) -> Result<AuditLog, AuditError> {
-        // An append-only log is read rarely (verify, export): a small cache suffices, and
-        // sled's default (1 GiB) let the log's pages fill the relay's memory under load.
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(16 * 1024 * 1024)
-            .open()?;
-        let records = db.open_tree("records")?;
-        let last = match records.last()? {
-            Some((k, v)) => {
-                let seq = seq_of(&k);
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(LOG);
+        if !path.exists() && dir.join("db").exists() {
+            migrate_from_sled(dir)?;
+        }
+        let fresh = !path.exists();
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)?;
+        if fresh {
+            File::open(dir)?.sync_all()?;
+        }
+        let len = complete_length(&file)?;
+        let (seq, prev) = match Backwards::new(&file, len).next_line()? {
+            Some(line) => {
                 let r: AuditRecord =
-                    serde_json::from_slice(&v).map_err(|_| AuditError::Unreadable(seq))?;
-                (seq, unhex(&r.hash).unwrap_or(ZERO))
+                    serde_json::from_slice(&line).map_err(|_| AuditError::UnreadableEnd)?;
+                (r.seq, unhex(&r.hash).ok_or(AuditError::UnreadableEnd)?)
             }
             None => (0, ZERO),
         };
+        let head = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(HEAD))?;
+        if fresh {
+            head.write_all_at(head_line(0, &ZERO).as_bytes(), 0)?;
+            head.sync_all()?;
+        }
         Ok(AuditLog {
-            db,
-            records,
-            last: Mutex::new(last),
+            dir: dir.to_path_buf(),
+            file,
+            head,
+            tail: Mutex::new(Tail {
+                seq,
+                prev,
+                bytes: len,
+                stuck: false,
+            }),
             commit: GroupCommit::default(),
         })
+    }
+
+    fn tail(&self) -> std::sync::MutexGuard<'_, Tail> {
+        self.tail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Appends records in one durable batch (flushed before returning): the caller answers
@@ -182,16 +439,16 @@ impl AuditLog {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut last = self
-            .last
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (mut seq, mut prev) = *last;
+        let mut tail = self.tail();
+        if tail.stuck {
+            return Err(AuditError::Stuck);
+        }
+        let (mut seq, mut prev) = (tail.seq, tail.prev);
         let now = Timestamp::now();
-        let mut batch = sled::Batch::default();
+        let mut lines = Vec::with_capacity(entries.len() * 512);
         for e in entries {
             seq += 1;
-            let mut r = AuditRecord {
+            let r = AuditRecord {
                 seq,
                 at: now,
                 professional: e.professional,
@@ -204,20 +461,38 @@ impl AuditLog {
                 prev: hex(&prev),
                 hash: String::new(),
             };
-            r.hash = chain_hash(&r);
-            prev = unhex(&r.hash).unwrap_or(ZERO);
-            let json = serde_json::to_vec(&r).unwrap_or_default();
-            batch.insert(&seq.to_be_bytes(), json);
+            let (line, hash) = seal(&r);
+            lines.extend_from_slice(&line);
+            lines.push(b'\n');
+            prev = hash;
         }
-        self.records.apply_batch(batch)?;
-        self.db.insert(HEAD, &seq.to_be_bytes())?;
-        *last = (seq, prev);
+        if let Err(e) = (&self.file).write_all(&lines) {
+            // Part of a batch on disk would break the chain for every later record.
+            if self.file.set_len(tail.bytes).is_err() {
+                tail.stuck = true;
+            }
+            return Err(e.into());
+        }
+        tail.seq = seq;
+        tail.prev = prev;
+        tail.bytes += lines.len() as u64;
         // Flushed after the lock is released, by one caller for all who are waiting (group
-        // commit): sled writes its log in order, so a flush covers every earlier record. A
-        // crash before the flush loses only records whose callers had not answered yet.
-        drop(last);
-        self.commit.flush(|| self.db.flush().map(drop))?;
+        // commit). A crash before the flush loses only records whose callers had not
+        // answered yet.
+        drop(tail);
+        self.commit.flush(|| self.sync())?;
         Ok(())
+    }
+
+    /// Makes every record written so far durable, then records the last one in `head`.
+    fn sync(&self) -> std::io::Result<()> {
+        let (seq, prev) = {
+            let t = self.tail();
+            (t.seq, t.prev)
+        };
+        self.file.sync_data()?;
+        // Not synced itself: after a crash `head` may lag behind, never run ahead.
+        self.head.write_all_at(head_line(seq, &prev).as_bytes(), 0)
     }
 
     /// Appends one record.
@@ -225,58 +500,71 @@ impl AuditLog {
         self.append(vec![entry])
     }
 
+    /// A reader of the log and the length of its complete records now.
+    fn snapshot(&self) -> Result<(File, u64), AuditError> {
+        let len = self.tail().bytes;
+        Ok((File::open(self.dir.join(LOG))?, len))
+    }
+
     /// Checks the whole chain: positions without gaps, each record's `prev` the hash of the
-    /// one before, each hash matching its record, and the last position the one written last.
+    /// one before, each hash matching its record, and the last position written (in `head`)
+    /// still there.
     pub fn verify(&self) -> Result<Verdict, AuditError> {
+        // Read before the length: `head` never names a record beyond what is in the file.
+        let head = read_head(&self.dir);
+        let (file, len) = self.snapshot()?;
         let mut expected_seq = 1u64;
         let mut prev = hex(&ZERO);
         let mut count = 0u64;
+        let mut verdict = None;
         let broken = |seq: u64, count: u64, why: &str| Verdict {
             intact: false,
             records: count,
             first_broken: Some(seq),
             problem: Some(why.to_string()),
         };
-        for item in self.records.iter() {
-            let (k, v) = item?;
-            let key_seq = seq_of(&k);
+        forwards(file, len, |line| {
             count += 1;
-            let Ok(r) = serde_json::from_slice::<AuditRecord>(&v) else {
-                return Ok(broken(key_seq, count, "the record is unreadable"));
+            let Ok(r) = serde_json::from_slice::<AuditRecord>(line) else {
+                verdict = Some(broken(expected_seq, count, "the record is unreadable"));
+                return Ok(false);
             };
-            if key_seq != expected_seq {
-                return Ok(broken(
-                    expected_seq,
-                    count,
-                    "a record is missing at this position",
-                ));
-            }
-            if r.seq != key_seq {
-                return Ok(broken(
-                    key_seq,
-                    count,
-                    "the record stored here belongs elsewhere (reordered)",
-                ));
-            }
-            if r.prev != prev {
-                return Ok(broken(
-                    key_seq,
-                    count,
-                    "the record does not follow the one before it",
-                ));
-            }
-            if chain_hash(&r) != r.hash {
-                return Ok(broken(
-                    key_seq,
-                    count,
-                    "the record was changed after it was written",
-                ));
+            let why = if r.seq > expected_seq {
+                Some("a record is missing (or moved) at this position")
+            } else if r.seq < expected_seq {
+                Some("the record here belongs elsewhere (reordered)")
+            } else if r.prev != prev {
+                Some("the record does not follow the one before it")
+            } else if chain_hash(&r) != r.hash {
+                Some("the record was changed after it was written")
+            } else if head
+                .as_ref()
+                .is_some_and(|(s, h)| *s == r.seq && *h != r.hash)
+            {
+                Some("the record differs from the one last written here")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                verdict = Some(broken(expected_seq, count, why));
+                return Ok(false);
             }
             prev = r.hash;
             expected_seq += 1;
+            Ok(true)
+        })?;
+        if let Some(v) = verdict {
+            return Ok(v);
         }
-        let head = self.db.get(HEAD)?.map_or(0, |v| seq_of(&v));
-        if head != expected_seq - 1 {
+        let Some((head_seq, _)) = head else {
+            return Ok(Verdict {
+                intact: false,
+                records: count,
+                first_broken: None,
+                problem: Some("the log's record of its last position is missing".into()),
+            });
+        };
+        if head_seq > expected_seq - 1 {
             return Ok(broken(
                 expected_seq,
                 count,
@@ -293,33 +581,34 @@ impl AuditLog {
 
     /// Records matching `filter`, oldest first, at most `limit`.
     pub fn export(&self, filter: &Filter, limit: usize) -> Result<Vec<AuditRecord>, AuditError> {
+        let (file, len) = self.snapshot()?;
         let mut out = Vec::new();
-        for item in self.records.iter() {
-            let (k, v) = item?;
+        let mut at = 0u64;
+        forwards(file, len, |line| {
+            at += 1;
             let r: AuditRecord =
-                serde_json::from_slice(&v).map_err(|_| AuditError::Unreadable(seq_of(&k)))?;
+                serde_json::from_slice(line).map_err(|_| AuditError::Unreadable(at))?;
             if filter.accepts(&r) {
                 out.push(r);
-                if out.len() >= limit {
-                    break;
-                }
             }
-        }
+            Ok(out.len() < limit)
+        })?;
         Ok(out)
     }
 
     /// Records matching `filter`, newest first, at most `limit` (for the console's view).
     pub fn newest(&self, filter: &Filter, limit: usize) -> Result<Vec<AuditRecord>, AuditError> {
+        let (file, len) = self.snapshot()?;
+        let mut lines = Backwards::new(&file, len);
         let mut out = Vec::new();
-        for item in self.records.iter().rev() {
-            let (k, v) = item?;
+        while out.len() < limit {
+            let Some(line) = lines.next_line()? else {
+                break;
+            };
             let r: AuditRecord =
-                serde_json::from_slice(&v).map_err(|_| AuditError::Unreadable(seq_of(&k)))?;
+                serde_json::from_slice(&line).map_err(|_| AuditError::UnreadableEnd)?;
             if filter.accepts(&r) {
                 out.push(r);
-                if out.len() >= limit {
-                    break;
-                }
             }
         }
         Ok(out)
@@ -337,10 +626,7 @@ impl AuditLog {
 
     /// Number of records.
     pub fn len(&self) -> u64 {
-        self.last
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .0
+        self.tail().seq
     }
 
     /// Whether nothing was logged yet.
@@ -348,33 +634,43 @@ impl AuditLog {
         self.len() == 0
     }
 
-    /// Raw access for tamper tests: the stored bytes of record `seq`.
+    /// Raw access for tamper tests: the stored bytes of the `seq`-th line.
     #[doc(hidden)]
     pub fn raw_get(&self, seq: u64) -> Option<Vec<u8>> {
-        self.records
-            .get(seq.to_be_bytes())
-            .ok()
-            .flatten()
-            .map(|v| v.to_vec())
+        let text = std::fs::read(self.dir.join(LOG)).ok()?;
+        let index = usize::try_from(seq.checked_sub(1)?).ok()?;
+        text.split(|&b| b == b'\n').nth(index).map(<[u8]>::to_vec)
     }
 
-    /// Raw access for tamper tests: overwrite (or with `None` remove) record `seq`.
+    /// Raw access for tamper tests: overwrite (or with `None` remove) the `seq`-th line,
+    /// rewriting the file in place as someone with access to the disk could.
     #[doc(hidden)]
     pub fn raw_put(&self, seq: u64, bytes: Option<Vec<u8>>) -> Result<(), AuditError> {
-        match bytes {
-            Some(b) => self.records.insert(seq.to_be_bytes(), b)?,
-            None => self.records.remove(seq.to_be_bytes())?,
-        };
-        self.db.flush()?;
+        let mut tail = self.tail();
+        let path = self.dir.join(LOG);
+        let text = std::fs::read(&path)?;
+        let mut lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+        lines.pop();
+        let index = usize::try_from(seq.saturating_sub(1)).unwrap_or(usize::MAX);
+        if index < lines.len() {
+            match &bytes {
+                Some(b) => lines[index] = b,
+                None => {
+                    lines.remove(index);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for l in lines {
+            out.extend_from_slice(l);
+            out.push(b'\n');
+        }
+        let mut f = OpenOptions::new().write(true).truncate(true).open(&path)?;
+        f.write_all(&out)?;
+        f.sync_all()?;
+        tail.bytes = out.len() as u64;
         Ok(())
     }
-}
-
-fn seq_of(k: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let n = k.len().min(8);
-    b[8 - n..].copy_from_slice(&k[..n]);
-    u64::from_be_bytes(b)
 }
 
 #[cfg(test)]
@@ -447,6 +743,134 @@ mod tests {
         log.raw_put(4, Some(a)).unwrap();
         let v = log.verify().unwrap();
         assert_eq!(v.first_broken, Some(2));
+    }
+
+    #[test]
+    fn a_sealed_line_is_the_record_with_its_chain_hash() {
+        let (_d, log) = log_with(3);
+        for seq in 1..=3 {
+            let line = log.raw_get(seq).unwrap();
+            let r: AuditRecord = serde_json::from_slice(&line).unwrap();
+            assert_eq!(r.seq, seq);
+            assert_eq!(chain_hash(&r), r.hash);
+            assert_eq!(serde_json::to_vec(&r).unwrap(), line, "one canonical form");
+        }
+    }
+
+    #[test]
+    fn a_torn_last_batch_is_cut_off_and_the_chain_continues() {
+        let (dir, log) = log_with(4);
+        drop(log);
+        // A crash in the middle of writing a batch: half a line at the end.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(LOG))
+            .unwrap();
+        f.write_all(br#"{"seq":5,"at":1,"professio"#).unwrap();
+        drop(f);
+        let log = AuditLog::open(dir.path()).unwrap();
+        assert_eq!(log.len(), 4);
+        log.record(Entry {
+            action: "read",
+            ..Entry::default()
+        })
+        .unwrap();
+        let v = log.verify().unwrap();
+        assert!(v.intact, "{v:?}");
+        assert_eq!(v.records, 5);
+    }
+
+    #[test]
+    fn a_cut_off_end_is_found_through_the_head() {
+        let (dir, log) = log_with(5);
+        drop(log);
+        let path = dir.path().join(LOG);
+        let text = std::fs::read(&path).unwrap();
+        let keep = text[..text.len() - 1]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .unwrap();
+        std::fs::write(&path, &text[..=keep]).unwrap();
+        let log = AuditLog::open(dir.path()).unwrap();
+        let v = log.verify().unwrap();
+        assert_eq!(v.first_broken, Some(5), "{v:?}");
+        std::fs::remove_file(dir.path().join(HEAD)).unwrap();
+        assert!(!log.verify().unwrap().intact, "a deleted head is noticed");
+    }
+
+    #[test]
+    fn newest_reads_backwards_across_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(dir.path()).unwrap();
+        let room = RoomId::new();
+        // Long records so the log spans several of the blocks read backwards.
+        for i in 0..300u64 {
+            log.record(Entry {
+                action: if i % 3 == 0 { "write" } else { "read" },
+                room: Some(room),
+                changes: (0..10).map(|k| format!("{:064x}", i * 100 + k)).collect(),
+                ..Entry::default()
+            })
+            .unwrap();
+        }
+        assert!(std::fs::metadata(dir.path().join(LOG)).unwrap().len() > 3 * BLOCK);
+        let newest = log.newest(&Filter::default(), 1000).unwrap();
+        let seqs: Vec<u64> = newest.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, (1..=300).rev().collect::<Vec<_>>());
+        let three = log.newest(&Filter::default(), 3).unwrap();
+        assert_eq!(
+            three.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [300, 299, 298]
+        );
+        assert!(log.verify().unwrap().intact);
+    }
+
+    #[test]
+    fn an_old_sled_log_is_copied_into_the_file_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // The layout written before November 2026: records keyed by big-endian position
+            // in the tree `records`, the last position under `head`.
+            let db = sled::open(dir.path()).unwrap();
+            let records = db.open_tree("records").unwrap();
+            let mut prev = ZERO;
+            for seq in 1..=20u64 {
+                let r = AuditRecord {
+                    seq,
+                    at: Timestamp(1_700_000_000_000 + i64::try_from(seq).unwrap()),
+                    professional: Some(ProfessionalId::new()),
+                    device: None,
+                    action: "write".into(),
+                    room: Some(RoomId::new()),
+                    subject: None,
+                    changes: vec![format!("{seq:064x}")],
+                    reason: None,
+                    prev: hex(&prev),
+                    hash: String::new(),
+                };
+                let (line, hash) = seal(&r);
+                records.insert(seq.to_be_bytes(), line).unwrap();
+                prev = hash;
+            }
+            db.insert(b"head", &20u64.to_be_bytes()).unwrap();
+            db.flush().unwrap();
+        }
+        let log = AuditLog::open(dir.path()).unwrap();
+        assert_eq!(log.len(), 20);
+        let v = log.verify().unwrap();
+        assert!(v.intact, "{v:?}");
+        assert_eq!(v.records, 20);
+        assert!(!dir.path().join("db").exists(), "sled's files moved aside");
+        assert!(dir.path().join(LEGACY).join("db").exists());
+        log.record(Entry {
+            action: "read",
+            ..Entry::default()
+        })
+        .unwrap();
+        drop(log);
+        let log = AuditLog::open(dir.path()).unwrap();
+        assert_eq!(log.verify().unwrap().records, 21);
+        assert!(log.verify().unwrap().intact);
     }
 
     #[test]

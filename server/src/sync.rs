@@ -30,7 +30,7 @@ fn core(e: CoreError) -> RelayError {
 }
 
 fn hex(h: &automerge::ChangeHash) -> String {
-    h.0.iter().map(|b| format!("{b:02x}")).collect()
+    crate::audit::hex(&h.0)
 }
 
 /// Everything one request did, gathered for the audit log and the live channel.
