@@ -17,10 +17,13 @@ fn backend_err(e: sled::Error) -> StoreError {
 impl SledBackend {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        // Rooms are read whole once per load and then live in memory as documents, so sled's
+        // page cache helps little. At 16 MiB (and sled holds more than its nominal size) it
+        // was a good part of the relay's memory after a busy morning (W3).
         let db = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::LowSpace)
-            .cache_capacity(16 * 1024 * 1024)
+            .cache_capacity(4 * 1024 * 1024)
             .open()
             .map_err(backend_err)?;
         Ok(SledBackend { db })
