@@ -22,6 +22,8 @@ fn w3_prints_every_figure_and_no_sync_fails() {
         "300",
         "--idle-wait-secs",
         "0",
+        "--settled-secs",
+        "0",
         "--work",
     ]
     .iter()
@@ -42,5 +44,10 @@ fn w3_prints_every_figure_and_no_sync_fails() {
         assert_eq!(figure(&format!("failures_{n}")), 0.0);
         assert!(figure(&format!("reports_{n}")) + figure(&format!("receipts_{n}")) > 0.0);
         assert!(figure(&format!("relay_rss_after_mb_{n}")) > 0.0);
+        assert!(figure(&format!("relay_rss_settled_mb_{n}")) > 0.0);
     }
+    assert_eq!(
+        figure("relay_rss_after_mb"),
+        figure("relay_rss_after_mb_10").max(figure("relay_rss_after_mb_20"))
+    );
 }
