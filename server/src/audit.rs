@@ -35,7 +35,10 @@ pub enum AuditError {
     #[error("audit record {0} is unreadable")]
     Unreadable(u64),
     /// The last complete line of the log is not a record, so the chain cannot be continued.
-    #[error("the last record of the audit log is unreadable; check the log with `audit verify`")]
+    #[error(
+        "the last record of the audit log (the last line of audit/log.jsonl) is unreadable; \
+         the relay does not continue a chain it cannot read"
+    )]
     UnreadableEnd,
     /// A failed write could not be cut off again; appending more would break the chain.
     #[error("the audit log could not undo a failed write; restart the relay")]
@@ -500,10 +503,13 @@ impl AuditLog {
         self.append(vec![entry])
     }
 
-    /// A reader of the log and the length of its complete records now.
-    fn snapshot(&self) -> Result<(File, u64), AuditError> {
-        let len = self.tail().bytes;
-        Ok((File::open(self.dir.join(LOG))?, len))
+    /// A reader of the log, the length of its complete records now, and the last position.
+    fn snapshot(&self) -> Result<(File, u64, u64), AuditError> {
+        let (len, seq) = {
+            let t = self.tail();
+            (t.bytes, t.seq)
+        };
+        Ok((File::open(self.dir.join(LOG))?, len, seq))
     }
 
     /// Checks the whole chain: positions without gaps, each record's `prev` the hash of the
@@ -512,7 +518,7 @@ impl AuditLog {
     pub fn verify(&self) -> Result<Verdict, AuditError> {
         // Read before the length: `head` never names a record beyond what is in the file.
         let head = read_head(&self.dir);
-        let (file, len) = self.snapshot()?;
+        let (file, len, _) = self.snapshot()?;
         let mut expected_seq = 1u64;
         let mut prev = hex(&ZERO);
         let mut count = 0u64;
@@ -581,7 +587,7 @@ impl AuditLog {
 
     /// Records matching `filter`, oldest first, at most `limit`.
     pub fn export(&self, filter: &Filter, limit: usize) -> Result<Vec<AuditRecord>, AuditError> {
-        let (file, len) = self.snapshot()?;
+        let (file, len, _) = self.snapshot()?;
         let mut out = Vec::new();
         let mut at = 0u64;
         forwards(file, len, |line| {
@@ -598,15 +604,18 @@ impl AuditLog {
 
     /// Records matching `filter`, newest first, at most `limit` (for the console's view).
     pub fn newest(&self, filter: &Filter, limit: usize) -> Result<Vec<AuditRecord>, AuditError> {
-        let (file, len) = self.snapshot()?;
+        let (file, len, last) = self.snapshot()?;
+        // Positions counted back from the last one, for naming an unreadable line.
+        let mut at = last + 1;
         let mut lines = Backwards::new(&file, len);
         let mut out = Vec::new();
         while out.len() < limit {
             let Some(line) = lines.next_line()? else {
                 break;
             };
+            at = at.saturating_sub(1);
             let r: AuditRecord =
-                serde_json::from_slice(&line).map_err(|_| AuditError::UnreadableEnd)?;
+                serde_json::from_slice(&line).map_err(|_| AuditError::Unreadable(at))?;
             if filter.accepts(&r) {
                 out.push(r);
             }
