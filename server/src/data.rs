@@ -87,7 +87,7 @@ pub fn prepare(
         audit,
         blobs,
     };
-    let relay = Arc::new(Relay::new(Arc::new(dir), ca.clone(), url, config, storage)?);
+    let relay = Arc::new(Relay::new(Box::new(dir), ca.clone(), url, config, storage)?);
     spawn_blob_expiry(Arc::downgrade(&relay));
     let mut names = vec![
         "localhost".to_string(),

@@ -2,7 +2,8 @@
 //! the directory of professionals, devices and rooms, and the admin API and CLI.
 //!
 //! - [`pki`]: the relay's CA, device certificates, TLS 1.3 configurations.
-//! - [`directory`]: storage of the directory behind a trait (sled today).
+//! - [`directory`]: storage of the directory behind a trait (sled today);
+//!   [`directory_cache`]: the relay's lookups of it answered from memory.
 //! - [`relay`]: the rules (who may see which room, enrollment, revocation).
 //! - [`sync`]: serving `POST /v1/sync` (visibility, write checks, post numbers);
 //!   [`documents`]: the encrypted room documents, loaded on demand and unloaded when idle;
@@ -31,6 +32,7 @@ pub mod console;
 pub mod data;
 pub mod demo;
 pub mod directory;
+pub mod directory_cache;
 pub mod documents;
 pub mod events;
 pub mod fuzzing;

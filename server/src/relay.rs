@@ -7,6 +7,7 @@
 use crate::audit::AuditLog;
 use crate::blobs::Blobs;
 use crate::directory::{DirError, Directory, EnrollCode, Professional, Room};
+use crate::directory_cache::CachedDirectory;
 use crate::documents::Documents;
 use crate::events::Events;
 use crate::pki::{Ca, CsrError, DeviceIdentity};
@@ -252,9 +253,10 @@ impl std::fmt::Debug for Relay {
 
 impl Relay {
     /// A relay over `dir` signing with `ca`, reachable by devices at `public_url`. Creates the
-    /// city notices and alerts rooms if the directory has none yet.
+    /// city notices and alerts rooms if the directory has none yet. The relay owns `dir` and
+    /// caches its lookups, so nothing else may write to it.
     pub fn new(
-        dir: Arc<dyn Directory>,
+        dir: Box<dyn Directory>,
         ca: Arc<Ca>,
         public_url: String,
         config: RelayConfig,
@@ -262,7 +264,7 @@ impl Relay {
     ) -> Result<Relay, RelayError> {
         let author = relay_author(dir.as_ref())?;
         let relay = Relay {
-            dir,
+            dir: Arc::new(CachedDirectory::new(dir)),
             ca,
             public_url,
             config,
