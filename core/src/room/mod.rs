@@ -19,8 +19,10 @@
 
 pub mod codec;
 pub mod genesis;
+pub mod recent;
 
 pub use genesis::Scope;
+use recent::Recent;
 
 use crate::error::{CoreError, Result};
 use crate::ids::{CommentId, DeviceId, MessageId, NoticeId, ProfessionalId, ReportId, RoomId};
@@ -35,7 +37,7 @@ use crate::time::Timestamp;
 use crate::validate::{Check, check_text};
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{
-    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, Prop, ReadDoc, ScalarValue, Value,
+    ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, Prop, ReadDoc, ScalarValue, Value,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -94,6 +96,8 @@ pub struct Room {
     scope: Option<Scope>,
     doc: AutoCommit,
     touched: Touched,
+    /// The newest changes, so sync and persistence need not rebuild them from the document.
+    recent: Recent,
     /// Automerge panicked while changing the document: it may be half-changed.
     poisoned: bool,
 }
@@ -121,14 +125,7 @@ fn root_map(doc: &AutoCommit, key: &str) -> Result<ObjId> {
 impl Room {
     /// A new, empty room; identical on every device and the relay (see [`genesis`]).
     pub fn new(id: RoomId, kind: RoomKind) -> Room {
-        Room {
-            id,
-            kind,
-            scope: None,
-            doc: genesis::genesis(id, kind),
-            touched: Touched::default(),
-            poisoned: false,
-        }
+        Self::assemble(id, kind, None, genesis::genesis(id, kind))
     }
 
     /// Loads a room from saved bytes (a full save, optionally followed by incremental chunks),
@@ -149,12 +146,19 @@ impl Room {
     /// every device (its id is `scope.doc_id()`).
     pub fn new_scoped(scope: Scope) -> Room {
         let id = scope.doc_id();
+        let doc = genesis::genesis_with_scope(id, RoomKind::Patient, Some(&scope));
+        Self::assemble(id, RoomKind::Patient, Some(scope), doc)
+    }
+
+    fn assemble(id: RoomId, kind: RoomKind, scope: Option<Scope>, mut doc: AutoCommit) -> Room {
+        let recent = Recent::new(doc.get_heads());
         Room {
             id,
-            kind: RoomKind::Patient,
-            doc: genesis::genesis_with_scope(id, RoomKind::Patient, Some(&scope)),
-            scope: Some(scope),
+            kind,
+            scope,
+            doc,
             touched: Touched::default(),
+            recent,
             poisoned: false,
         }
     }
@@ -186,14 +190,7 @@ impl Room {
                 Some(scope)
             }
         };
-        Ok(Room {
-            id,
-            kind,
-            scope,
-            doc,
-            touched: Touched::default(),
-            poisoned: false,
-        })
+        Ok(Self::assemble(id, kind, scope, doc))
     }
 
     /// The room's id.
@@ -228,7 +225,30 @@ impl Room {
 
     /// Only the changes not reachable from `heads`: for incremental persistence and sync.
     pub fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
-        self.doc.save_after(heads)
+        let mut bytes = Vec::new();
+        for c in self.changes_after(heads) {
+            bytes.extend_from_slice(c.raw_bytes());
+        }
+        bytes
+    }
+
+    /// Automerge's `get_changes`: the changes not reachable from `have` (which must name
+    /// changes of this document), dependencies first. Answered from the newest changes kept
+    /// in memory when they reach back far enough ([`recent`]), else from the document.
+    pub fn changes_after(&mut self, have: &[ChangeHash]) -> Vec<Change> {
+        let heads = self.doc.get_heads();
+        if self.recent.heads() != heads.as_slice() {
+            // Written since last asked (through any path): keep what is new.
+            let new = self.doc.get_changes(self.recent.heads());
+            self.recent.push(new);
+            if self.recent.heads() != heads.as_slice() {
+                self.recent = Recent::new(heads);
+            }
+        }
+        match self.recent.missing(have) {
+            Some(changes) => changes,
+            None => self.doc.get_changes(have),
+        }
     }
 
     /// Whether the document holds the change `hash`. An index lookup, where Automerge's
@@ -295,7 +315,7 @@ impl Room {
         if after == before {
             return;
         }
-        let new = self.doc.get_changes(before);
+        let new = self.changes_after(before);
         if before.is_empty() || new.len() > MAX_CHANGES_WALKED {
             // A whole document arrived (or a long history): every report may be new.
             if let Ok(ids) = self.report_ids() {

@@ -128,7 +128,7 @@ fn serve(
     };
     let mut have: Vec<ChangeHash> = known.clone();
     have.extend(hashes);
-    let missing = room.doc_mut().get_changes(&have);
+    let missing = room.changes_after(&have);
     let heads = room.heads();
     if missing.is_empty() && served.accepted.is_empty() && heads == known {
         return served;
@@ -246,7 +246,7 @@ fn refused(
     reason: &str,
     refused: Vec<ChangeHash>,
 ) -> Served {
-    let changes = raw(room.doc_mut().get_changes(known));
+    let changes = raw(room.changes_after(known));
     let heads = to_wire(&room.heads());
     Served {
         outcome: Outcome::Refused {

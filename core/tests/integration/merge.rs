@@ -422,3 +422,75 @@ fn has_change_answers_for_every_change_of_the_room_and_no_other() {
     assert!(!room.has_change(&foreign));
     assert!(!room.has_change(&automerge::ChangeHash([7; 32])));
 }
+
+/// `Room::changes_after` answers from the changes it keeps in memory; after every kind of
+/// write (local, merged from another device, through the raw document) it must say exactly
+/// what Automerge says, for every state the room has been in.
+#[test]
+fn changes_after_agrees_with_automerge_through_every_kind_of_write() {
+    let id = RoomId::new();
+    let nurse = author("佐藤 花子", Profession::Nurse);
+    let doctor = author("田中 一郎", Profession::Doctor);
+    let helper = author("鈴木 美咲", Profession::Helper);
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut here = Device::new(id);
+    let mut there = Device::new(id);
+    let mut states = vec![here.room.heads()];
+    let mut reports = Vec::new();
+    for step in 0..300_i64 {
+        let at = Timestamp(10_000 + step);
+        match rng.random_range(0..4) {
+            0 => here.act(|room| {
+                reports.push(room.post_report(&nurse, at, &soap(at.0, "here")).unwrap());
+            }),
+            1 if !reports.is_empty() => {
+                let r = reports[rng.random_range(0..reports.len())];
+                here.act(|room| {
+                    room.mark_read(&nurse, at, r).unwrap();
+                });
+            }
+            2 => {
+                there.act(|room| {
+                    room.post_report(&doctor, at, &soap(at.0, "there")).unwrap();
+                });
+                for chunk in there.outbox.drain(..) {
+                    here.room.apply(&chunk).unwrap();
+                }
+            }
+            _ => {
+                let mut other = here.room.clone();
+                other
+                    .add_comment(
+                        &helper,
+                        at,
+                        reports.first().copied().unwrap_or_default(),
+                        "了解",
+                    )
+                    .ok();
+                here.room.merge(&mut other).unwrap();
+            }
+        }
+        states.push(here.room.heads());
+        if step % 60 == 59 {
+            for have in &states {
+                let ours: Vec<_> = here
+                    .room
+                    .changes_after(have)
+                    .iter()
+                    .map(|c| c.hash())
+                    .collect();
+                let mut theirs: Vec<_> = here
+                    .room
+                    .doc_mut()
+                    .get_changes(have)
+                    .iter()
+                    .map(|c| c.hash())
+                    .collect();
+                let mut sorted = ours.clone();
+                sorted.sort();
+                theirs.sort();
+                assert_eq!(sorted, theirs, "step {step}");
+            }
+        }
+    }
+}
