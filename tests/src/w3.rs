@@ -592,8 +592,7 @@ impl Device {
             tally.receipts += 1;
         }
         Ok(room
-            .doc_mut()
-            .get_changes(&before)
+            .changes_after(&before)
             .into_iter()
             .map(|c| c.raw_bytes().to_vec())
             .collect())
@@ -633,7 +632,7 @@ impl Device {
             match d.outcome {
                 Outcome::Unchanged => {}
                 Outcome::Updated { changes, heads, .. } => {
-                    if i == own {
+                    if i == own && !changes.is_empty() {
                         // The relay's post number for a report just sent: the phone keeps it.
                         let room = self.room.as_mut().ok_or("not warmed up")?;
                         let decoded = changes
