@@ -554,6 +554,12 @@ fn w3(
         report_value("w3", &format!("syncs_per_s_{n}"), f.syncs_per_s, "syncs/s");
         report_value("w3", &format!("p50_ms_{n}"), f.p50_ms, "ms");
         report_value("w3", &format!("p99_ms_{n}"), f.p99_ms, "ms");
+        report_value(
+            "w3",
+            &format!("p99_after_cold_ms_{n}"),
+            f.p99_after_cold_ms,
+            "ms",
+        );
         report_value("w3", &format!("relay_peak_rss_mb_{n}"), peak, "MiB");
         report_value("w3", &format!("reports_{n}"), f.reports as f64, "reports");
         report_value(
