@@ -238,9 +238,12 @@ impl Room {
     pub fn changes_after(&mut self, have: &[ChangeHash]) -> Vec<Change> {
         let heads = self.doc.get_heads();
         if self.recent.heads() != heads.as_slice() {
-            // Written since last asked (through any path): keep what is new.
+            // Written since last asked (through any path): keep what is new. A merge of more
+            // than can be kept (a day offline) starts afresh at the new heads instead.
             let new = self.doc.get_changes(self.recent.heads());
-            self.recent.push(new);
+            if new.len() <= recent::MAX_CHANGES {
+                self.recent.push(new);
+            }
             if self.recent.heads() != heads.as_slice() {
                 self.recent = Recent::new(heads);
             }

@@ -18,10 +18,12 @@ use automerge::{Change, ChangeHash};
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// Changes kept at most.
-pub const MAX_CHANGES: usize = 256;
-/// Bytes of kept changes at most (their raw encoding).
-pub const MAX_BYTES: usize = 256 * 1024;
+/// Changes kept at most. A device syncing every few seconds lags a few changes per room; one
+/// a whole day behind is answered from the document.
+pub const MAX_CHANGES: usize = 128;
+/// Bytes of kept changes at most (their raw encoding): with the relay's 2,048 loaded rooms,
+/// at most 128 MiB in all.
+pub const MAX_BYTES: usize = 64 * 1024;
 
 /// Hashes a change hash by its first bytes. A change hash is SHA-256, already evenly spread,
 /// so running SipHash over it again (the standard set's default) only costs time: the walk in
