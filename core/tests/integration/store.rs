@@ -245,3 +245,52 @@ fn every_acknowledged_write_survives_kill_9() {
     }
     assert!(acked.len() >= 15 + 26 + 37);
 }
+
+/// The count of changes the relay lacks grows with each write, drops to what is left when a
+/// sync records the relay's heads, and survives reopening the store.
+#[test]
+fn pending_changes_follow_writes_and_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let nurse = author("佐藤", Profession::Nurse);
+    let doctor = author("田中", Profession::Doctor);
+    let id = RoomId::new();
+    let store = RoomStore::open(dir.path(), &KEY).unwrap();
+    let h = store.add_room(Room::new(id, RoomKind::Patient)).unwrap();
+    let synced = h.meta().saved_heads();
+    h.update_sync(|m| m.set_relay_heads(&synced)).unwrap();
+    assert_eq!(h.meta().pending(), 0);
+    let r = h
+        .write(|room| room.post_report(&nurse, Timestamp(1), &soap(1, "a")))
+        .unwrap();
+    let after_report = h.meta().saved_heads();
+    let report_change = h.read(|room| Ok(room.save_after(&synced))).unwrap();
+    h.write(|room| room.mark_read(&nurse, Timestamp(2), r))
+        .unwrap();
+    assert_eq!(h.meta().pending(), 2);
+
+    // The relay acknowledges the report only: one change is left.
+    h.update_sync(|m| m.set_relay_heads(&after_report)).unwrap();
+    assert_eq!(h.meta().pending(), 1);
+
+    // A colleague's report arrives from the relay (which has the nurse's report, not her
+    // receipt). It counts until the sync that brought it records the relay's heads.
+    let mut relay = Room::new(id, RoomKind::Patient);
+    relay.apply(&report_change).unwrap();
+    relay
+        .post_report(&doctor, Timestamp(3), &soap(3, "b"))
+        .unwrap();
+    h.apply_remote(&relay.save_after(&after_report)).unwrap();
+    assert_eq!(h.meta().pending(), 2);
+    let relay_heads = relay.heads();
+    h.update_sync(|m| m.set_relay_heads(&relay_heads)).unwrap();
+    assert_eq!(
+        h.meta().pending(),
+        1,
+        "only the receipt is still unacknowledged"
+    );
+
+    drop(h);
+    drop(store);
+    let store = RoomStore::open(dir.path(), &KEY).unwrap();
+    assert_eq!(store.open_room(id).unwrap().meta().pending(), 1);
+}
