@@ -225,11 +225,7 @@ impl Room {
 
     /// Only the changes not reachable from `heads`: for incremental persistence and sync.
     pub fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        for c in self.changes_after(heads) {
-            bytes.extend_from_slice(c.raw_bytes());
-        }
-        bytes
+        recent::chunk_of(&self.changes_after(heads))
     }
 
     /// Automerge's `get_changes`: the changes not reachable from `have` (which must name

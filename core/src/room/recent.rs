@@ -93,6 +93,16 @@ fn dependencies_first(batch: Vec<Change>) -> Vec<Change> {
     out
 }
 
+/// Changes as one chunk of their raw bytes, as Automerge's `save_after` writes them and
+/// `load_incremental` reads them.
+pub fn chunk_of(changes: &[Change]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(changes.iter().map(|c| c.raw_bytes().len()).sum());
+    for c in changes {
+        bytes.extend_from_slice(c.raw_bytes());
+    }
+    bytes
+}
+
 impl Recent {
     /// Nothing kept yet; the document is at `heads`.
     pub fn new(mut heads: Vec<ChangeHash>) -> Recent {

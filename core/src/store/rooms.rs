@@ -653,10 +653,7 @@ impl Open {
         let mut meta = self.meta.clone();
         if heads != saved {
             let new = room.changes_after(&saved);
-            let mut chunk = Vec::new();
-            for c in &new {
-                chunk.extend_from_slice(c.raw_bytes());
-            }
+            let chunk = crate::room::recent::chunk_of(&new);
             meta.chunk_count += 1;
             meta.chunk_bytes += chunk.len() as u64;
             let compact = meta.chunk_count >= COMPACT_AFTER_CHUNKS
