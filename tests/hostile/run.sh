@@ -27,4 +27,4 @@ echo "hostile: relay binary $KIZUNA_BIN"
 
 cd "$here"
 npm ci --no-audit --no-fund --loglevel=error
-exec node --test --test-concurrency=1 --test-reporter=spec "$@" hostile.test.mjs
+exec node --test --test-concurrency=1 --test-reporter=tap "$@" hostile.test.mjs
