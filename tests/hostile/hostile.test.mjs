@@ -627,6 +627,57 @@ test('X a non-member syncs, writes to and listens on another team\'s room', T(60
   assert.ok(neg.status === 400, `garbage cursor: ${neg.status}`);
 });
 
+test('X 5,000 unknown documents, and one document listed twice, in one request', T(120), async () => {
+  const room = await relay.makeRoom('X-many', { sato: 'writer', takahashi: 'writer' });
+  const [sato, takahashi] = await members('sato', 'takahashi');
+  await sato.open(room);
+  const docs = Array.from({ length: 5000 }, () => ({ doc: randomUUID(), known_heads: [], changes: [] }));
+  let t0 = Date.now();
+  const r = await relay.sync(sato.who, { docs });
+  const ms = Date.now() - t0;
+  assert.equal(r.status, 200, `5,000 unknown documents: ${r.status}`);
+  assert.ok(r.response.docs.every((d) => d.outcome.kind === 'Gone'), 'an unknown id was answered with a document');
+  assert.ok(ms < 15_000, `5,000 unknown documents took ${ms} ms`);
+  // The same new report twice in one request: numbered once, no deadlock.
+  const id = randomUUID();
+  const c = sato.change(room, 'post_report', (d) => {
+    d.reports[id] = am(sato.reportRecord(id));
+  }, id);
+  const H = sato.state(room).heads;
+  t0 = Date.now();
+  const twice = await relay.sync(sato.who, { docs: [{ doc: room, known_heads: H, changes: [c] }, { doc: room, known_heads: H, changes: [c] }] }, { timeout: 30_000 });
+  assert.ok(twice.status < 500, `twice: ${twice.status}`);
+  assert.ok(Date.now() - t0 < 10_000, 'the same document twice took too long');
+  const view = await takahashi.open(room);
+  const posts = A.getAllChanges(view.doc).map((x) => A.decodeChange(x)).filter((x) => x.ops.some((o) => o.key === 'post_no'));
+  const numbered = plain(view.doc).reports[id]?.relay?.post_no;
+  assert.ok(numbered === undefined || numbered === 1, `post number ${numbered}`);
+  assert.ok(posts.length <= 1, `the report was numbered ${posts.length} times`);
+});
+
+test('X restricted document for an audience with a non-member, or without its creator', T(120), () => isolated(async () => {
+  const room = await relay.makeRoom('X-scope', { sato: 'writer', suzuki: 'writer' });
+  const [sato, suzuki, tanaka] = await members('sato', 'suzuki', 'tanaka');
+  const cases = {
+    'non-member in audience': [sato.pro, tanaka.pro].sort(),
+    'creator not in audience': [suzuki.pro],
+  };
+  const got = {};
+  for (const [name, audience] of Object.entries(cases)) {
+    const doc = scopeId(room, audience);
+    const r = await relay.sync(sato.who, { docs: [{ doc, known_heads: [], changes: [], create: { parent: room, audience } }] });
+    const o = outcomeOf(r, doc);
+    got[name] = o.status === 200 ? o.outcome.kind : o.status;
+    const seen = await relay.sync(tanaka.who, { docs: [], discover: true });
+    assert.equal(seen.status, 200);
+    assert.ok(!seen.response.docs.some((d) => d.doc === doc), `${name}: tanaka discovers the restricted document`);
+  }
+  for (const [name, k] of Object.entries(got)) {
+    assert.ok(k === 'Refused' || k === 'Gone' || (typeof k === 'number' && k >= 400 && k < 500), `${name}: ${k}`);
+  }
+  await assertHealthy(['sato', 'suzuki', 'tanaka']);
+}));
+
 // ---------- F3: unsorted or repeated audience ----------
 
 function scopeId(parent, audience) {
