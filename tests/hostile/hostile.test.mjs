@@ -678,6 +678,37 @@ test('X restricted document for an audience with a non-member, or without its cr
   await assertHealthy(['sato', 'suzuki', 'tanaka']);
 }));
 
+test('X new report posing as a colleague: another name/profession/organisation, or another report\'s id field', T(60), async () => {
+  const room = await relay.makeRoom('X-pose', { sato: 'writer', suzuki: 'writer', takahashi: 'writer' });
+  const [sato, suzuki, takahashi] = await members('sato', 'suzuki', 'takahashi');
+  await suzuki.open(room);
+  const victim = await suzuki.postReport(room);
+  assert.equal(victim.outcome.kind, 'Updated');
+  await sato.open(room);
+  const doctor = takahashi.authorInfo();
+  const attempts = {
+    // sato's own ids, takahashi's name, profession and organisation
+    'author name/profession/organisation of a colleague': (id) => ({
+      ...sato.reportRecord(id),
+      author: { ...sato.authorInfo(), name: doctor.name, profession: doctor.profession, organisation: doctor.organisation },
+    }),
+    // keyed by a fresh id, but its id field names suzuki's report
+    'id field naming another report': () => sato.reportRecord(victim.id),
+  };
+  const taken = [];
+  for (const [name, record] of Object.entries(attempts)) {
+    const id = randomUUID();
+    const c = sato.change(room, 'post_report', (d) => {
+      d.reports[id] = am(record(id));
+    }, id);
+    const r = await sato.push(room, [c]);
+    assert.ok(r.status < 500, `${name}: ${r.status}`);
+    if (r.status === 200 && r.outcome.kind !== 'Refused') taken.push(name);
+    await sato.open(room);
+  }
+  assert.deepEqual(taken, [], `the relay took a report posing as a colleague's: ${taken.join('; ')}`);
+});
+
 // ---------- F3: unsorted or repeated audience ----------
 
 function scopeId(parent, audience) {
