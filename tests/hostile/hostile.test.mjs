@@ -458,7 +458,7 @@ test('F8 a change with a flipped checksum byte, and one with a flipped body byte
   } catch (e) {
     loadError = e;
   }
-  const kind = (o) => (o.status === 200 ? o.outcome.kind : o.status);
+  const kind = (o) => (o.status === 200 ? `${o.outcome.kind}${o.outcome.reason ? ` "${o.outcome.reason}"` : ''}` : o.status);
   const sameHeads = loadError === null && JSON.stringify([...A.getHeads(doc)].sort()) === JSON.stringify([...res.heads].sort());
   const facts = `checksum flip: ${kind(o1)}, body flip: ${kind(o2)}, automerge-js ${loadError ? `cannot apply the relay's changes (${loadError.message})` : 'applies the relay\'s changes'}, heads ${sameHeads ? 'agree' : 'differ'}`;
   t.diagnostic(`F8 ${facts}`);
