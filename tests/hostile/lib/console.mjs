@@ -57,6 +57,7 @@ export async function login(relay, { login: name, password, code }, timeout = 12
     timeout,
   });
   const cookies = [].concat(r.headers['set-cookie'] || []);
-  const session = cookies.some((x) => /^__Host-kizuna-console=[^;]+/.test(x) && !/Max-Age=0/i.test(x));
-  return { status: r.status, session };
+  const live = cookies.find((x) => /^__Host-kizuna-console=[^;]+/.test(x) && !/Max-Age=0/i.test(x));
+  const cookie = live ? live.split(';')[0] : null;
+  return { status: r.status, session: Boolean(live), cookie };
 }
