@@ -17,7 +17,8 @@ use crate::model::{Consent, ReportContent};
 use crate::people::{Author, Profession, Role, RoomKind};
 use crate::room::{ChangeNote, MemberInfo, Room, actor_of};
 use crate::sync::protocol::{DocSync, Outcome, SyncRequest, SyncResponse, to_wire};
-use crate::sync::relay::serve_doc;
+use crate::sync::gate::Budget;
+use crate::sync::relay::{Fallback, serve_doc};
 use crate::sync::validate::Writer;
 use crate::time::{Date, Timestamp};
 use crate::{CommentId, DeviceId, ProfessionalId, ReportId, RoomId};
@@ -186,6 +187,7 @@ fn writer(f: &Fixture, flags: u8) -> Writer {
             Role::Writer
         },
         admin: flags & 0x08 != 0,
+        shown_as: None,
     }
 }
 
@@ -201,7 +203,7 @@ fn writer(f: &Fixture, flags: u8) -> Writer {
 fn serve_and_check(req: &DocSync, who: &Writer, rounds: usize) -> Vec<Outcome> {
     let f = fixture();
     let mut room = f.load();
-    let mut state = State::new();
+    let mut state = Fallback::default();
     let mut next = 10u64;
     let mut outcomes = Vec::new();
     for _ in 0..rounds {
@@ -216,12 +218,13 @@ fn serve_and_check(req: &DocSync, who: &Writer, rounds: usize) -> Vec<Outcome> {
                 next
             },
             &mut state,
+            &mut Budget::default(),
         );
         if room.is_poisoned() {
             // Automerge panicked applying the input and the relay caught it: like
             // `RoomHandle`, drop the half-changed document and load the stored one again.
             room = f.load();
-            state = State::new();
+            state = Fallback::default();
         }
         // The answer must encode (it goes back on the wire).
         let resp = SyncResponse {

@@ -273,6 +273,40 @@ impl Room {
         &mut self.doc
     }
 
+    /// Merges changes that passed the relay's gate ([`crate::sync::gate`]): the only way the
+    /// relay puts a device's changes into a room. The gate sorted them and made sure every
+    /// dependency is here, so nothing is left waiting in Automerge's queue; if something is
+    /// anyway, the room is marked poisoned and reloaded from storage.
+    pub fn merge_vetted(&mut self, vetted: crate::sync::gate::Vetted) -> Result<()> {
+        let before = self.doc.get_heads();
+        let merged = self.doc.apply_changes(vetted.into_changes());
+        if merged.is_err() || !ReadDoc::get_missing_deps(&self.doc, &[]).is_empty() {
+            self.poisoned = true;
+            return Err(CoreError::Malformed("the changes could not be merged"));
+        }
+        self.note_merged(&before);
+        Ok(())
+    }
+
+    /// The next Automerge sync message for a peer, if there is anything to say.
+    pub fn sync_message(&mut self, state: &mut automerge::sync::State) -> Option<automerge::sync::Message> {
+        use automerge::sync::SyncDoc;
+        self.doc.sync().generate_sync_message(state)
+    }
+
+    /// Takes the bookkeeping of a peer's sync message (its heads, what it has and needs) but
+    /// none of the changes it carries: on the relay those go through the gate first.
+    pub fn receive_sync_bookkeeping(
+        &mut self,
+        state: &mut automerge::sync::State,
+        mut message: automerge::sync::Message,
+    ) -> Result<()> {
+        use automerge::sync::SyncDoc;
+        message.changes = automerge::sync::ChunkList::empty();
+        self.doc.sync().receive_sync_message(state, message)?;
+        Ok(())
+    }
+
     /// Merges changes received from elsewhere (saved documents or change chunks, in any order,
     /// duplicates ignored) and notes which reports they touched.
     pub fn apply(&mut self, bytes: &[u8]) -> Result<()> {
@@ -816,6 +850,20 @@ impl Room {
             .keys(&reports)
             .filter_map(|k| k.parse().ok())
             .collect())
+    }
+
+    /// The highest post number the relay gave in this document, read from the numbers alone
+    /// (so a report that cannot be read whole does not hide it).
+    pub fn highest_post_no(&self) -> u64 {
+        let Ok(reports) = root_map(&self.doc, "reports") else {
+            return 0;
+        };
+        self.doc
+            .keys(&reports)
+            .filter_map(|k| self.read_path(&["reports", &k, "relay", "post_no"]))
+            .filter_map(|v| v.as_u64())
+            .max()
+            .unwrap_or(0)
     }
 
     /// One report with its comments, receipts, edits and withdrawal.

@@ -2,14 +2,31 @@
 //! changes, merge them, number new reports, and compute what the device lacks. The server
 //! wraps this with the directory (who may see what), locks, durable storage and the audit log.
 
+use super::gate::{self, Budget, DecodeError, Verdict};
+use super::invariants;
 use super::protocol::{DocSync, Outcome, from_wire, to_wire};
-use super::validate::{Check, Refusal, Writer, check_changes};
+use super::validate::{Refusal, Writer};
 use crate::ids::ReportId;
 use crate::people::Author;
 use crate::room::Room;
 use crate::time::Timestamp;
-use automerge::sync::{Message, State, SyncDoc};
+use automerge::sync::{Message, State};
 use automerge::{Change, ChangeHash};
+use std::collections::HashSet;
+
+/// Most changes the relay holds for one device's fallback while their history is on its way.
+pub const MAX_HELD_CHANGES: usize = 2_000;
+
+/// What the relay keeps between the rounds of one device's fallback (Automerge's sync
+/// protocol) for one document: Automerge's sync state, and the changes the device sent whose
+/// dependencies have not arrived yet. Those wait here — in memory, never in the room — and go
+/// through the gate together with their history once it arrives.
+#[derive(Debug, Default)]
+pub struct Fallback {
+    /// Automerge's sync state for this device and document.
+    pub state: State,
+    held: Vec<Change>,
+}
 
 /// What serving one document did, for the server's storage and audit log.
 #[derive(Debug)]
@@ -22,6 +39,13 @@ pub struct Served {
     pub refused: Vec<ChangeHash>,
     /// Reports that received a post number, with it.
     pub numbered: Vec<(ReportId, u64)>,
+    /// The relay is at its ceiling of work in flight: answer the whole request "busy".
+    pub busy: bool,
+    /// The merge was rolled back: the room is poisoned (reload it) and any post numbers
+    /// handed out were not kept.
+    pub rolled_back: bool,
+    /// A broken invariant after a merge: a hole in the write rules, for the audit log.
+    pub violation: Option<String>,
 }
 
 impl Served {
@@ -31,6 +55,16 @@ impl Served {
             accepted: Vec::new(),
             refused: Vec::new(),
             numbered: Vec::new(),
+            busy: false,
+            rolled_back: false,
+            violation: None,
+        }
+    }
+
+    fn busy() -> Served {
+        Served {
+            busy: true,
+            ..Served::just(Outcome::Unchanged)
         }
     }
 }
@@ -43,16 +77,19 @@ fn raw(changes: Vec<Change>) -> Vec<Vec<u8>> {
 }
 
 /// Serves one document for one device. `relay` is the relay's own author identity (its actor
-/// writes post numbers); `next_post_no` hands out the room's next number; `state` is the
-/// Automerge sync state kept for this device and document, used only in the fallback.
+/// writes post numbers); `next_post_no` hands out the room's next number; `fallback` is what
+/// is kept for this device and document between rounds of the fallback; `budget` is what the
+/// request may still spend on decoding changes.
+///
+/// Every change the device sends, however it arrives, goes through [`gate`]; after the merge
+/// the room's invariants are checked ([`invariants`]) and a violation rolls the merge back.
 ///
 /// Automerge 0.12 can panic on malformed input that decodes fine (fuzzing found changes that
 /// panic while being applied, and changes that apply but make the next `diff` panic;
 /// `tests/fuzz/regressions/`). Such a panic is caught here: the room is marked poisoned (it
 /// may be half-changed; [`crate::RoomHandle`] then drops it unsaved and loads the stored one
-/// again) and the device's changes are refused, so the bad change is never stored. If the
-/// panic came after post numbers were handed out, those numbers are skipped (a gap, never a
-/// duplicate).
+/// again) and the device's changes are refused, so the bad change is never stored.
+#[allow(clippy::too_many_arguments)]
 pub fn serve_doc(
     room: &mut Room,
     req: &DocSync,
@@ -60,21 +97,90 @@ pub fn serve_doc(
     relay: &Author,
     now: Timestamp,
     next_post_no: &mut dyn FnMut() -> u64,
-    state: &mut State,
+    fallback: &mut Fallback,
+    budget: &mut Budget,
 ) -> Served {
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        serve(room, req, who, relay, now, next_post_no, state)
+        serve(room, req, who, relay, now, next_post_no, fallback, budget)
     }));
     match served {
         Ok(s) => s,
         Err(_) => {
             room.mark_poisoned();
-            *state = State::new();
-            poisoned(&from_wire(&req.known_heads))
+            *fallback = Fallback::default();
+            rolled_back(&from_wire(&req.known_heads), "the changes could not be merged", None)
         }
     }
 }
 
+/// The answer when the room was poisoned: the device's changes are refused, and nothing is
+/// read from the room; the device keeps the heads it named.
+fn rolled_back(known: &[ChangeHash], reason: &str, violation: Option<String>) -> Served {
+    Served {
+        rolled_back: true,
+        violation,
+        ..Served::just(Outcome::Refused {
+            reason: reason.to_string(),
+            changes: Vec::new(),
+            heads: to_wire(known),
+        })
+    }
+}
+
+/// What became of a batch at the gate.
+enum Admitted {
+    Merged {
+        accepted: Vec<ChangeHash>,
+        numbered: Vec<(ReportId, u64)>,
+    },
+    Missing(Vec<Change>),
+    Refused(Refusal, Vec<ChangeHash>),
+    RolledBack(&'static str, Option<String>),
+}
+
+/// The one path from a device's decoded changes into the room: the gate, the merge, post
+/// numbers, and the invariants, with the merge rolled back if they break.
+fn admit(
+    room: &mut Room,
+    changes: Vec<Change>,
+    who: &Writer,
+    relay: &Author,
+    now: Timestamp,
+    next_post_no: &mut dyn FnMut() -> u64,
+) -> Admitted {
+    let hashes: Vec<ChangeHash> = changes
+        .iter()
+        .map(Change::hash)
+        .filter(|h| !room.has_change(h))
+        .collect();
+    let kept = changes.clone();
+    let vetted = match gate::vet(room, changes, who) {
+        Verdict::Accept(v) => v,
+        Verdict::Refuse(r) => return Admitted::Refused(r, hashes),
+        Verdict::Missing => return Admitted::Missing(kept),
+    };
+    if vetted.is_empty() {
+        return Admitted::Merged {
+            accepted: Vec::new(),
+            numbered: Vec::new(),
+        };
+    }
+    let accepted = vetted.hashes();
+    let new_reports = vetted.new_reports().to_vec();
+    let touched = vetted.touched().clone();
+    let before = invariants::snapshot(room, &touched);
+    if room.merge_vetted(vetted).is_err() {
+        return Admitted::RolledBack("the changes could not be merged", None);
+    }
+    let numbered = number(room, &new_reports, relay, now, next_post_no);
+    if let Err(v) = invariants::check(room, &before, &touched, &numbered) {
+        room.mark_poisoned();
+        return Admitted::RolledBack(v.0, Some(v.0.to_string()));
+    }
+    Admitted::Merged { accepted, numbered }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn serve(
     room: &mut Room,
     req: &DocSync,
@@ -82,48 +188,34 @@ fn serve(
     relay: &Author,
     now: Timestamp,
     next_post_no: &mut dyn FnMut() -> u64,
-    state: &mut State,
+    fallback: &mut Fallback,
+    budget: &mut Budget,
 ) -> Served {
     if let Some(bytes) = &req.sync_message {
-        return fallback(room, bytes, who, relay, now, next_post_no, state);
+        return serve_fallback(room, bytes, who, relay, now, next_post_no, fallback, budget);
     }
     let known = from_wire(&req.known_heads);
     if known.iter().any(|h| !room.has_change(h)) {
-        return start_fallback(room, state);
+        return start_fallback(room, fallback);
     }
-    let mut incoming = Vec::new();
-    for bytes in &req.changes {
-        match untrusted(|| Change::from_bytes(bytes.clone()).ok()) {
-            Some(c) => incoming.push(c),
-            None => return refused(room, &known, "a change could not be decoded", Vec::new()),
-        }
-    }
-    let hashes: Vec<ChangeHash> = incoming.iter().map(Change::hash).collect();
-    let fresh: Vec<Change> = incoming
-        .into_iter()
-        .filter(|c| !room.has_change(&c.hash()))
-        .collect();
-    let mut served = match checked(room, &fresh, who) {
-        Check::Missing(_) => return start_fallback(room, state),
-        Check::Refuse(r) => {
-            return refused(room, &known, &r.0, fresh.iter().map(Change::hash).collect());
-        }
-        Check::Accept { new_reports } => {
-            let accepted: Vec<ChangeHash> = fresh.iter().map(Change::hash).collect();
-            if !fresh.is_empty() {
-                let before = room.heads();
-                if room.doc_mut().apply_changes(fresh).is_err() {
-                    return refused(room, &known, "the changes could not be merged", accepted);
-                }
-                room.note_merged(&before);
-            }
-            let numbered = number(room, &new_reports, relay, now, next_post_no);
-            Served {
-                outcome: Outcome::Unchanged,
-                accepted,
-                refused: Vec::new(),
-                numbered,
-            }
+    let decoded = match gate::decode(req.changes.iter().map(Vec::as_slice), budget) {
+        Ok(d) => d,
+        Err(DecodeError::Busy) => return Served::busy(),
+        Err(DecodeError::Refused(r)) => return refused(room, &known, &r.0, Vec::new()),
+    };
+    let hashes: Vec<ChangeHash> = decoded.changes.iter().map(Change::hash).collect();
+    let mut served = match admit(room, decoded.changes.clone(), who, relay, now, next_post_no) {
+        Admitted::Merged { accepted, numbered } => Served {
+            accepted,
+            numbered,
+            ..Served::just(Outcome::Unchanged)
+        },
+        Admitted::Missing(_) => return start_fallback(room, fallback),
+        Admitted::Refused(r, hashes) => return refused(room, &known, &r.0, hashes),
+        Admitted::RolledBack(reason, violation) => {
+            let mut s = rolled_back(&known, reason, violation);
+            s.refused = hashes;
+            return s;
         }
     };
     let mut have: Vec<ChangeHash> = known.clone();
@@ -142,83 +234,21 @@ fn serve(
 }
 
 /// Runs one of Automerge's decoders on bytes from the network, treating a panic as "not
-/// decodable". Automerge 0.12 panics on some malformed input instead of returning an error:
-/// fuzzing found a change whose actor index does not fit 32 bits, which panics inside
-/// `Change::from_bytes` (`tests/fuzz/regressions/`). Only for decoders that read their input
-/// and touch no shared state, so nothing is left half-done after a panic.
+/// decodable". Automerge 0.12 panics on some malformed input instead of returning an error
+/// (`tests/fuzz/regressions/`). Only for decoders that read their input and touch no shared
+/// state, so nothing is left half-done after a panic.
 fn untrusted<T>(decode: impl FnOnce() -> Option<T>) -> Option<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode))
         .ok()
         .flatten()
 }
 
-/// Whether an element of a sync message holds a whole document chunk (rather than change
-/// chunks). Automerge inflates a document chunk's columns without bounds: fuzzing found a
-/// 1.6 KB document whose load asks for 2 GiB (`tests/fuzz/known/`), so the relay takes
-/// changes only. Its own sync messages carry no capability flags ([`without_flags`]), so
-/// Automerge on a phone never chooses to send it a whole document.
-fn has_document_chunk(bytes: &[u8]) -> bool {
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    let mut at = 0usize;
-    while bytes.len() >= at + 9 && bytes[at..at + 4] == MAGIC {
-        // 0: document, 1: change, 2: compressed change; anything else Automerge refuses.
-        if bytes[at + 8] == 0 {
-            return true;
-        }
-        let mut len: u64 = 0;
-        let mut p = at + 9;
-        let mut shift = 0u32;
-        loop {
-            let Some(&b) = bytes.get(p) else {
-                return false;
-            };
-            p += 1;
-            if shift < 64 {
-                len |= u64::from(b & 0x7f) << shift;
-            }
-            shift += 7;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
-        match usize::try_from(len).ok().and_then(|l| p.checked_add(l)) {
-            Some(end) => at = end,
-            None => return false,
-        }
-    }
-    false
-}
-
 /// Encodes one of the relay's sync messages without Automerge's capability flags, so the
 /// phone's Automerge treats the relay as a V1 peer and sends changes, never a whole document
-/// (which the relay refuses, see [`has_document_chunk`]).
+/// (which the gate refuses).
 fn without_flags(mut m: Message) -> Vec<u8> {
     m.flags = None;
     m.encode()
-}
-
-/// [`check_changes`], with a panic inside Automerge while expanding a malformed change taken
-/// as an undecodable change (the check only reads the room).
-fn checked(room: &Room, changes: &[Change], who: &Writer) -> Check {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        check_changes(room, changes, who)
-    }))
-    .unwrap_or_else(|_| Check::Refuse(Refusal("a change could not be decoded".into())))
-}
-
-/// The answer when serving panicked: the device's changes are refused, and nothing is read
-/// from the room (it is poisoned); the device keeps the heads it named.
-fn poisoned(known: &[ChangeHash]) -> Served {
-    Served {
-        outcome: Outcome::Refused {
-            reason: "the changes could not be merged".to_string(),
-            changes: Vec::new(),
-            heads: to_wire(known),
-        },
-        accepted: Vec::new(),
-        refused: Vec::new(),
-        numbered: Vec::new(),
-    }
 }
 
 /// Gives each new report the room's next post number and the relay's received time, in one
@@ -249,21 +279,18 @@ fn refused(
     let changes = raw(room.changes_after(known));
     let heads = to_wire(&room.heads());
     Served {
-        outcome: Outcome::Refused {
+        refused,
+        ..Served::just(Outcome::Refused {
             reason: reason.to_string(),
             changes,
             heads,
-        },
-        accepted: Vec::new(),
-        refused,
-        numbered: Vec::new(),
+        })
     }
 }
 
-fn start_fallback(room: &mut Room, state: &mut State) -> Served {
-    *state = State::new();
-    let message = room.doc_mut().sync().generate_sync_message(state);
-    match message {
+fn start_fallback(room: &mut Room, fallback: &mut Fallback) -> Served {
+    *fallback = Fallback::default();
+    match room.sync_message(&mut fallback.state) {
         Some(m) => Served::just(Outcome::SyncMessage {
             message: without_flags(m),
         }),
@@ -275,94 +302,109 @@ fn start_fallback(room: &mut Room, state: &mut State) -> Served {
     }
 }
 
-/// One round of Automerge's sync protocol. The device's changes inside the message are
-/// checked like any others: they are first merged into a copy, the new changes read back and
-/// validated, and only then merged into the room.
-fn fallback(
+/// The dependencies of held changes that are neither in the room nor held: what the relay
+/// asks the device for (Automerge would ask for them from its own queue).
+fn wanted(room: &Room, held: &[Change]) -> Vec<ChangeHash> {
+    let have: HashSet<ChangeHash> = held.iter().map(Change::hash).collect();
+    let mut out: Vec<ChangeHash> = held
+        .iter()
+        .flat_map(|c| c.deps().iter().copied())
+        .filter(|d| !have.contains(d) && !room.has_change(d))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// One round of Automerge's sync protocol. The changes inside the device's message go through
+/// the gate like any others (together with those held from earlier rounds); Automerge itself
+/// only sees the message's bookkeeping, never its changes.
+#[allow(clippy::too_many_arguments)]
+fn serve_fallback(
     room: &mut Room,
     bytes: &[u8],
     who: &Writer,
     relay: &Author,
     now: Timestamp,
     next_post_no: &mut dyn FnMut() -> u64,
-    state: &mut State,
+    fallback: &mut Fallback,
+    budget: &mut Budget,
 ) -> Served {
     let Some(message) = untrusted(|| Message::decode(bytes).ok()) else {
-        return refused(
-            room,
-            &[],
-            "the sync message could not be decoded",
-            Vec::new(),
-        );
+        return refused(room, &[], "the sync message could not be decoded", Vec::new());
     };
-    if message.changes.iter().any(has_document_chunk) {
-        return refused(
-            room,
-            &[],
-            "a sync message may carry changes, not whole documents",
-            Vec::new(),
-        );
-    }
     let before = room.heads();
+    let mut chunks = Vec::new();
+    for element in message.changes.iter() {
+        match gate::split_chunks(element) {
+            Ok(c) => chunks.extend(c),
+            Err(r) => return refused(room, &before, &r.0, Vec::new()),
+        }
+    }
+    let decoded = match gate::decode(chunks, budget) {
+        Ok(d) => d,
+        Err(DecodeError::Busy) => return Served::busy(),
+        Err(DecodeError::Refused(r)) => {
+            fallback.held.clear();
+            return refused(room, &before, &r.0, Vec::new());
+        }
+    };
     let mut accepted = Vec::new();
     let mut numbered = Vec::new();
-    if !message.changes.is_empty() {
-        let mut copy = room.doc_mut().fork();
-        let mut copy_state = state.clone();
-        let received = untrusted(|| {
-            copy.sync()
-                .receive_sync_message(&mut copy_state, message.clone())
-                .ok()
-        });
-        if received.is_none() {
-            return refused(
-                room,
-                &before,
-                "the sync message could not be merged",
-                Vec::new(),
-            );
-        }
-        let new: Vec<Change> = copy.get_changes(&before);
-        match checked(room, &new, who) {
-            Check::Accept { new_reports } => {
-                accepted = new.iter().map(Change::hash).collect();
-                if room
-                    .doc_mut()
-                    .sync()
-                    .receive_sync_message(state, message)
-                    .is_err()
-                {
+    if !decoded.changes.is_empty() || !fallback.held.is_empty() {
+        let mut batch = std::mem::take(&mut fallback.held);
+        batch.extend(decoded.changes.iter().cloned());
+        match admit(room, batch, who, relay, now, next_post_no) {
+            Admitted::Merged {
+                accepted: a,
+                numbered: n,
+            } => {
+                accepted = a;
+                numbered = n;
+            }
+            Admitted::Missing(batch) => {
+                if batch.len() > MAX_HELD_CHANGES {
                     return refused(
                         room,
                         &before,
-                        "the sync message could not be merged",
+                        "too many changes wait for history the relay does not have",
                         Vec::new(),
                     );
                 }
-                room.note_merged(&before);
-                numbered = number(room, &new_reports, relay, now, next_post_no);
+                fallback.held = batch;
             }
-            Check::Refuse(r) => {
-                return refused(room, &before, &r.0, new.iter().map(Change::hash).collect());
-            }
-            Check::Missing(_) => {
-                // The device will send the missing history in the next round; take nothing yet.
+            Admitted::Refused(r, hashes) => return refused(room, &before, &r.0, hashes),
+            Admitted::RolledBack(reason, violation) => {
+                *fallback = Fallback::default();
+                return rolled_back(&before, reason, violation);
             }
         }
-    } else if room
-        .doc_mut()
-        .sync()
-        .receive_sync_message(state, message)
+    }
+    if room
+        .receive_sync_bookkeeping(&mut fallback.state, message)
         .is_err()
     {
-        return refused(
-            room,
-            &before,
-            "the sync message could not be merged",
-            Vec::new(),
-        );
+        return refused(room, &before, "the sync message could not be merged", Vec::new());
     }
-    let reply = room.doc_mut().sync().generate_sync_message(state);
+    let need = wanted(room, &fallback.held);
+    let reply = match room.sync_message(&mut fallback.state) {
+        Some(mut m) => {
+            // Automerge encodes hash lists sorted (and asserts it).
+            m.need.extend(need);
+            m.need.sort();
+            m.need.dedup();
+            Some(m)
+        }
+        None if !need.is_empty() => Some(Message {
+            heads: room.heads(),
+            need,
+            have: Vec::new(),
+            changes: automerge::sync::ChunkList::empty(),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        }),
+        None => None,
+    };
     let outcome = match reply {
         Some(m) => Outcome::SyncMessage {
             message: without_flags(m),
@@ -374,9 +416,8 @@ fn fallback(
         },
     };
     Served {
-        outcome,
         accepted,
-        refused: Vec::new(),
         numbered,
+        ..Served::just(outcome)
     }
 }

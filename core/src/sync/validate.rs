@@ -9,27 +9,39 @@
 //! | root, `kizuna/…`, the genesis containers themselves | nobody (they are fixed at genesis) |
 //! | `consent/…`, `members/…` | administrators |
 //! | `profile/…`, `profile_log/…`, `care_plans/…` | writers |
-//! | `reports/<id>` (create) | writers, as themselves |
+//! | `reports/<id>` (create) | writers, as themselves, `<id>` a canonical uuid |
+//! | `reports/<id>/{id,author,post_time}/…` (whole subtrees) | only in the change that creates the report |
+//! | `reports/<id>/{comments,receipts,edits}` (the containers) | only in the change that creates the report |
 //! | `reports/<id>/{content,edits,withdrawn}/…` | the report's author |
-//! | `reports/<id>/{id,author,post_time,comments,receipts,edits}` (the fields) | only in the change that creates the report |
-//! | `reports/<id>/comments/<cid>/…` | writers, each only their own comment |
+//! | `reports/<id>/comments/<cid>` (create) | writers, as themselves |
+//! | `reports/<id>/comments/<cid>/{id,author,at}/…` | only in the change that creates the comment |
+//! | `reports/<id>/comments/<cid>/text` | the comment's author |
 //! | `reports/<id>/receipts/<pro>` | any member, only their own key |
 //! | `reports/<id>/relay/…` | the relay only |
-//! | `notices/<id>/…` | administrators; `notices/<id>/receipts/<pro>` anyone for themselves |
-//! | `messages/<id>/…` | writers, own messages; receipts anyone for themselves |
+//! | `notices/<id>/…` | administrators; `{id,author,posted_at}/…` only at creation |
+//! | `messages/<id>/…` | writers, own messages; `{id,author,at}/…` only at creation |
+//! | `notices/<id>/receipts/<pro>`, `messages/<id>/receipts/<pro>` | anyone, for themselves |
 //!
 //! Reports, comments, notices and messages are never deleted. Every change must be made by
-//! the sending device's actor and name that device and its professional in its note.
+//! the sending device's actor and name that device and its professional in its note. Every
+//! id used as a key is a canonical (lower-case, hyphenated) uuid, paths are at most
+//! [`MAX_PATH_DEPTH`] deep and texts at most [`MAX_STRING_BYTES`]: a change the relay's own
+//! reader could not read back never gets in. The checks after the merge
+//! (`super::invariants`) make sure of the rest.
 
 use crate::ids::{DeviceId, ProfessionalId, ReportId};
 use crate::people::Role;
 use crate::room::{ChangeNote, Room, actor_of};
 use automerge::legacy::{Key, ObjectId, OpId, OpType};
 use automerge::{Change, ReadDoc, ScalarValue};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-/// Most operations the relay will inspect in one batch for one document.
-pub const MAX_OPS_PER_BATCH: usize = 2_000_000;
+/// Deepest path (in keys from the root) a change may write at. Kizuna's own records reach
+/// about eight; the relay's reader stops at 32.
+pub const MAX_PATH_DEPTH: usize = 16;
+/// Longest text or byte value one operation may write. A report body is at most 20,000
+/// characters (60 KB in UTF-8).
+pub const MAX_STRING_BYTES: usize = 128 * 1024;
 
 /// Who is writing, as proven by the client certificate and the relay's directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +54,20 @@ pub struct Writer {
     pub role: Role,
     /// Whether they are a city administrator.
     pub admin: bool,
+    /// How the city's directory shows them. When given, a new record's author must carry
+    /// exactly this name, profession and organisation, so nobody posts as a colleague.
+    pub shown_as: Option<ShownAs>,
+}
+
+/// The display fields of an author record, as the relay's directory has them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShownAs {
+    /// Display name.
+    pub name: String,
+    /// Profession, as written in the document (its serde name).
+    pub profession: String,
+    /// Organisation's name.
+    pub organisation: String,
 }
 
 /// Why a batch was refused: the rule, never the content.
@@ -53,23 +79,24 @@ fn refuse<T>(why: &str) -> Result<T, Refusal> {
     Err(Refusal(why.to_string()))
 }
 
-/// The batch needs changes the relay does not have (fall back to the sync protocol).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the changes depend on history the relay does not have")]
-pub struct MissingHistory;
+/// The records a batch writes in, so the checks after the merge look at those only.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Touched {
+    /// Reports (canonical ids) whose fields, comments or receipts the batch writes.
+    pub reports: BTreeSet<String>,
+    /// Comments as (report, comment).
+    pub comments: BTreeSet<(String, String)>,
+    /// Notices and messages as (section, id).
+    pub posts: BTreeSet<(String, String)>,
+}
 
-/// The result of checking a batch.
+/// A batch that keeps every rule.
 #[derive(Debug)]
-pub enum Check {
-    /// Every change may be stored; these reports are new and need post numbers.
-    Accept {
-        /// Reports created by the batch.
-        new_reports: Vec<ReportId>,
-    },
-    /// A rule was broken; nothing may be stored.
-    Refuse(Refusal),
-    /// The relay lacks history the batch builds on.
-    Missing(MissingHistory),
+pub struct Accepted {
+    /// Reports created by the batch (they need post numbers).
+    pub new_reports: Vec<ReportId>,
+    /// What the batch writes in.
+    pub touched: Touched,
 }
 
 /// Containers created by genesis. Writing *at* these paths would replace a container (and, in
@@ -88,8 +115,29 @@ const FIXED: &[&[&str]] = &[
     &["profile", "care", "adl"],
 ];
 
-/// Report fields written once, by the change that creates the report.
-const CREATE_ONLY: &[&str] = &["id", "author", "post_time", "comments", "receipts", "edits"];
+/// The fields of a report.
+const REPORT_FIELDS: &[&str] = &[
+    "id",
+    "author",
+    "post_time",
+    "content",
+    "comments",
+    "receipts",
+    "edits",
+    "withdrawn",
+    "relay",
+];
+/// Report fields whose whole subtree is written once, by the change that creates the report.
+const REPORT_ONCE: &[&str] = &["id", "author", "post_time"];
+/// Report containers that are created with the report and only added to afterwards.
+const REPORT_CONTAINERS: &[&str] = &["comments", "receipts", "edits"];
+/// Comment fields whose whole subtree is written once.
+const COMMENT_ONCE: &[&str] = &["id", "author", "at"];
+
+/// Whether `key` is the canonical text of a uuid, the only form Kizuna writes and reads.
+fn canonical_uuid(key: &str) -> bool {
+    uuid::Uuid::parse_str(key).is_ok_and(|u| u.to_string() == key)
+}
 
 struct Batch<'a> {
     room: &'a Room,
@@ -99,11 +147,14 @@ struct Batch<'a> {
     new_reports: Vec<ReportId>,
     new_report_set: HashSet<String>,
     new_entities: HashSet<(String, String)>,
-    authored: HashSet<(String, String)>,
+    /// (section, entity, field) of author fields claimed for new records.
+    claimed: HashSet<(String, String, String)>,
+    touched: Touched,
 }
 
-/// Checks every change of a batch (in the order given, which must respect dependencies).
-pub fn check_changes(room: &Room, changes: &[Change], who: &Writer) -> Check {
+/// Checks every change of a batch, in dependency order (the gate, `super::gate`, sorts it
+/// and makes sure every dependency is in the room or the batch).
+pub fn check_changes(room: &Room, changes: &[Change], who: &Writer) -> Result<Accepted, Refusal> {
     let batch: HashMap<_, &Change> = changes.iter().map(|c| (c.hash(), c)).collect();
     for c in changes {
         // Automerge numbers a change's operations from one past the highest of its history,
@@ -116,15 +167,13 @@ pub fn check_changes(room: &Room, changes: &[Change], who: &Writer) -> Check {
                 Some(d) => max_op(d),
                 None => match room.doc().get_change_by_hash(dep) {
                     Some(d) => max_op(&d),
-                    None => return Check::Missing(MissingHistory),
+                    None => return refuse("the changes depend on history the relay does not have"),
                 },
             };
             history_max = history_max.max(max);
         }
         if c.start_op().get() != history_max.saturating_add(1) {
-            return Check::Refuse(Refusal(
-                "a change's operation numbers do not follow its history".into(),
-            ));
+            return refuse("a change's operation numbers do not follow its history");
         }
     }
     let mut batch = Batch {
@@ -135,14 +184,14 @@ pub fn check_changes(room: &Room, changes: &[Change], who: &Writer) -> Check {
         new_reports: Vec::new(),
         new_report_set: HashSet::new(),
         new_entities: HashSet::new(),
-        authored: HashSet::new(),
+        claimed: HashSet::new(),
+        touched: Touched::default(),
     };
-    match batch.run(changes) {
-        Ok(()) => Check::Accept {
-            new_reports: batch.new_reports,
-        },
-        Err(r) => Check::Refuse(r),
-    }
+    batch.run(changes)?;
+    Ok(Accepted {
+        new_reports: batch.new_reports,
+        touched: batch.touched,
+    })
 }
 
 /// The highest operation number of a change (one below its start when it has none).
@@ -157,7 +206,6 @@ fn opid_string(id: &OpId) -> String {
 impl Batch<'_> {
     fn run(&mut self, changes: &[Change]) -> Result<(), Refusal> {
         let actor = actor_of(self.who.device);
-        let mut ops = 0usize;
         for change in changes {
             if change.actor_id() != &actor {
                 return refuse("a change claims another device's identity");
@@ -169,10 +217,6 @@ impl Batch<'_> {
                 _ => return refuse("a change does not name its own professional and device"),
             }
             let expanded = change.decode();
-            ops += expanded.operations.len();
-            if ops > MAX_OPS_PER_BATCH {
-                return refuse("too many operations in one request");
-            }
             let start = expanded.start_op.get();
             for (i, op) in expanded.operations.iter().enumerate() {
                 let id = OpId(start + i as u64, expanded.actor_id.clone());
@@ -181,23 +225,38 @@ impl Batch<'_> {
                     Key::Map(k) => k.to_string(),
                     Key::Seq(_) => "*".to_string(),
                 });
-                if let OpType::Make(_) = op.action {
-                    self.paths.insert(id, path.clone());
+                if path.len() > MAX_PATH_DEPTH {
+                    return refuse("a change nests deeper than any record");
+                }
+                match &op.action {
+                    OpType::Put(ScalarValue::Str(v)) if v.len() > MAX_STRING_BYTES => {
+                        return refuse("a text is longer than any field allows");
+                    }
+                    OpType::Put(ScalarValue::Bytes(v)) if v.len() > MAX_STRING_BYTES => {
+                        return refuse("a value is larger than any field allows");
+                    }
+                    _ => {}
                 }
                 self.rule(&path, &op.action)?;
+                if let OpType::Make(_) = op.action {
+                    self.paths.insert(id, path);
+                }
             }
         }
         for rid in &self.new_report_set {
-            if !self
-                .authored
-                .contains(&("reports".to_string(), rid.clone()))
-            {
-                return refuse("a new report must name its author");
+            for field in ["professional", "device"] {
+                let claim = ("reports".to_string(), rid.clone(), field.to_string());
+                if !self.claimed.contains(&claim) {
+                    return refuse("a new report must name its author");
+                }
             }
         }
-        for entity in &self.new_entities {
-            if !self.authored.contains(entity) {
-                return refuse("a new comment or message must name its author");
+        for (section, entity) in &self.new_entities {
+            for field in ["professional", "device"] {
+                let claim = (section.clone(), entity.clone(), field.to_string());
+                if !self.claimed.contains(&claim) {
+                    return refuse("a new comment or message must name its author");
+                }
             }
         }
         Ok(())
@@ -255,29 +314,55 @@ impl Batch<'_> {
             .and_then(|v| v.as_str().map(str::to_string))
     }
 
-    /// Records an author claim written in the batch and checks it is the writer's own.
-    fn claim(
+    /// A field of a record created in this batch. The author's professional and device must be
+    /// the writer's own; the `id` field must repeat the record's key.
+    fn new_field(
         &mut self,
         section: &str,
         entity: &str,
-        field: &str,
+        rest: &[&str],
         action: &OpType,
     ) -> Result<(), Refusal> {
-        let OpType::Put(ScalarValue::Str(v)) = action else {
-            return refuse("an author field must be text");
-        };
-        let expected = match field {
-            "professional" => self.me.clone(),
-            _ => self.who.device.to_string(),
-        };
-        if v.as_str() != expected {
-            return refuse("a change claims another person's or device's identity");
+        match rest {
+            ["author", field @ ("professional" | "device")] => {
+                let OpType::Put(ScalarValue::Str(v)) = action else {
+                    return refuse("an author field must be text");
+                };
+                let expected = if *field == "professional" {
+                    self.me.clone()
+                } else {
+                    self.who.device.to_string()
+                };
+                if v.as_str() != expected {
+                    return refuse("a change claims another person's or device's identity");
+                }
+                self.claimed
+                    .insert((section.into(), entity.into(), (*field).to_string()));
+                Ok(())
+            }
+            ["author", field @ ("name" | "profession" | "organisation")] => {
+                let Some(shown) = &self.who.shown_as else {
+                    return Ok(());
+                };
+                let expected = match *field {
+                    "name" => &shown.name,
+                    "profession" => &shown.profession,
+                    _ => &shown.organisation,
+                };
+                match action {
+                    OpType::Put(ScalarValue::Str(v)) if v.as_str() == expected => Ok(()),
+                    _ => refuse("a change claims another person's or device's identity"),
+                }
+            }
+            ["id"] => match action {
+                OpType::Put(ScalarValue::Str(v)) if v.as_str() == entity => Ok(()),
+                _ => refuse("a record's id must be its key"),
+            },
+            ["author", _, _, ..] => refuse("an author record holds plain fields"),
+            ["receipts", key] => self.own_receipt(key, action),
+            ["receipts", _, _, ..] => refuse("a read receipt is a time and is never removed"),
+            _ => Ok(()),
         }
-        if field == "professional" {
-            self.authored
-                .insert((section.to_string(), entity.to_string()));
-        }
-        Ok(())
     }
 
     fn own_receipt(&self, key: &str, action: &OpType) -> Result<(), Refusal> {
@@ -310,18 +395,22 @@ impl Batch<'_> {
             "consent" | "members" => self.admin(),
             "profile" | "profile_log" | "care_plans" => self.writer(),
             "reports" => self.report_rule(&s, action, is_delete),
-            "notices" => self.entity_rule(&s, action, is_delete, true),
-            "messages" => self.entity_rule(&s, action, is_delete, false),
+            "notices" => self.post_rule(&s, action, is_delete, true),
+            "messages" => self.post_rule(&s, action, is_delete, false),
             _ => refuse("unknown section"),
         }
     }
 
     fn report_rule(&mut self, s: &[&str], action: &OpType, is_delete: bool) -> Result<(), Refusal> {
         let rid = s[1];
+        if !canonical_uuid(rid) {
+            return refuse("a report id must be a uuid in canonical form");
+        }
+        self.touched.reports.insert(rid.to_string());
         if s.len() == 2 {
             self.writer()?;
             let Ok(id) = rid.parse::<ReportId>() else {
-                return refuse("a report id must be a uuid");
+                return refuse("a report id must be a uuid in canonical form");
             };
             if !matches!(action, OpType::Make(automerge::ObjType::Map)) {
                 return refuse("reports are never deleted or replaced");
@@ -337,52 +426,30 @@ impl Batch<'_> {
             return refuse("the report does not exist");
         }
         let field = s[2];
+        if !REPORT_FIELDS.contains(&field) {
+            return refuse("a report has no such field");
+        }
         match field {
             "relay" => refuse("post numbers and received times are set by the relay only"),
-            "receipts" if s.len() == 4 => self.own_receipt(s[3], action),
-            "comments" if s.len() >= 4 => {
+            "receipts" if s.len() >= 4 => {
+                if s.len() > 4 {
+                    return refuse("a read receipt is a time and is never removed");
+                }
+                self.own_receipt(s[3], action)
+            }
+            "comments" if s.len() >= 4 => self.comment_rule(s, action, is_delete),
+            _ if is_new => {
                 self.writer()?;
-                let cid = s[3];
-                let key = (format!("comments/{rid}"), cid.to_string());
-                if s.len() == 4 {
-                    if is_delete {
-                        return refuse("comments are never deleted");
-                    }
-                    if self.exists(&["reports", rid, "comments", cid])
-                        || !self.new_entities.insert(key)
-                    {
-                        return refuse("a comment with this id already exists");
-                    }
-                    return Ok(());
+                if s.len() == 3 && is_delete {
+                    return refuse("this part of a report is written once, when it is posted");
                 }
-                if self.new_entities.contains(&key) {
-                    if s.len() == 6
-                        && s[4] == "author"
-                        && (s[5] == "professional" || s[5] == "device")
-                    {
-                        let section = format!("comments/{rid}");
-                        return self.claim(&section, cid, s[5], action);
-                    }
-                    return Ok(());
-                }
-                match self.owner(&["reports", rid, "comments", cid, "author", "professional"]) {
-                    Some(owner) if owner == self.me => Ok(()),
-                    _ => refuse("only the author of a comment changes it"),
-                }
+                self.new_field("reports", rid, &s[2..], action)
             }
             _ => {
                 self.writer()?;
-                if s.len() == 3 && CREATE_ONLY.contains(&field) && !is_new {
+                if REPORT_ONCE.contains(&field) || (s.len() == 3 && REPORT_CONTAINERS.contains(&field))
+                {
                     return refuse("this part of a report is written once, when it is posted");
-                }
-                if is_new {
-                    if s.len() == 4
-                        && field == "author"
-                        && (s[3] == "professional" || s[3] == "device")
-                    {
-                        return self.claim("reports", rid, s[3], action);
-                    }
-                    return Ok(());
                 }
                 match self.owner(&["reports", rid, "author", "professional"]) {
                     Some(owner) if owner == self.me => Ok(()),
@@ -392,7 +459,46 @@ impl Batch<'_> {
         }
     }
 
-    fn entity_rule(
+    fn comment_rule(&mut self, s: &[&str], action: &OpType, is_delete: bool) -> Result<(), Refusal> {
+        self.writer()?;
+        let (rid, cid) = (s[1], s[3]);
+        if !canonical_uuid(cid) {
+            return refuse("a comment id must be a uuid in canonical form");
+        }
+        self.touched
+            .comments
+            .insert((rid.to_string(), cid.to_string()));
+        let section = format!("comments/{rid}");
+        let key = (section.clone(), cid.to_string());
+        if s.len() == 4 {
+            if is_delete || !matches!(action, OpType::Make(automerge::ObjType::Map)) {
+                return refuse("comments are never deleted or replaced");
+            }
+            if self.exists(&["reports", rid, "comments", cid]) || !self.new_entities.insert(key) {
+                return refuse("a comment with this id already exists");
+            }
+            return Ok(());
+        }
+        if self.new_entities.contains(&key) {
+            if s.len() == 5 && is_delete {
+                return refuse("this part of a comment is written once");
+            }
+            return self.new_field(&section, cid, &s[4..], action);
+        }
+        if !self.exists(&["reports", rid, "comments", cid]) {
+            return refuse("the comment does not exist");
+        }
+        if COMMENT_ONCE.contains(&s[4]) {
+            return refuse("this part of a comment is written once");
+        }
+        match self.owner(&["reports", rid, "comments", cid, "author", "professional"]) {
+            Some(owner) if owner == self.me => Ok(()),
+            _ => refuse("only the author of a comment changes it"),
+        }
+    }
+
+    /// Notices (administrators) and personal messages (writers).
+    fn post_rule(
         &mut self,
         s: &[&str],
         action: &OpType,
@@ -401,38 +507,45 @@ impl Batch<'_> {
     ) -> Result<(), Refusal> {
         let section = s[0];
         let id = s[1];
-        if s.len() == 2 {
-            if admin_only {
-                self.admin()?
-            } else {
-                self.writer()?
-            }
-            if is_delete || !matches!(action, OpType::Make(automerge::ObjType::Map)) {
-                return refuse("posts are never deleted or replaced");
-            }
-            let key = (section.to_string(), id.to_string());
-            if self.exists(&[section, id]) || !self.new_entities.insert(key) {
-                return refuse("a post with this id already exists");
-            }
-            return Ok(());
+        if !canonical_uuid(id) {
+            return refuse("a post id must be a uuid in canonical form");
         }
-        if s[2] == "receipts" && s.len() == 4 {
-            return self.own_receipt(s[3], action);
+        self.touched
+            .posts
+            .insert((section.to_string(), id.to_string()));
+        let key = (section.to_string(), id.to_string());
+        if s.len() >= 3 && s[2] == "receipts" && self.exists(&[section, id]) {
+            return match s.len() {
+                3 => refuse("a post's receipts are created with it"),
+                4 => self.own_receipt(s[3], action),
+                _ => refuse("a read receipt is a time and is never removed"),
+            };
         }
         if admin_only {
             self.admin()?
         } else {
             self.writer()?
         }
-        let key = (section.to_string(), id.to_string());
-        if self.new_entities.contains(&key) {
-            if s.len() == 4 && s[2] == "author" && (s[3] == "professional" || s[3] == "device") {
-                return self.claim(section, id, s[3], action);
+        if s.len() == 2 {
+            if is_delete || !matches!(action, OpType::Make(automerge::ObjType::Map)) {
+                return refuse("posts are never deleted or replaced");
+            }
+            if self.exists(&[section, id]) || !self.new_entities.insert(key) {
+                return refuse("a post with this id already exists");
             }
             return Ok(());
         }
+        if self.new_entities.contains(&key) {
+            if s.len() == 3 && is_delete {
+                return refuse("this part of a post is written once");
+            }
+            return self.new_field(section, id, &s[2..], action);
+        }
         if !self.exists(&[section, id]) {
             return refuse("the post does not exist");
+        }
+        if matches!(s[2], "id" | "author" | "posted_at" | "at" | "receipts") {
+            return refuse("this part of a post is written once");
         }
         match self.owner(&[section, id, "author", "professional"]) {
             Some(owner) if owner == self.me => Ok(()),

@@ -5,6 +5,7 @@
 mod blobs;
 mod careplan;
 mod fixtures;
+mod gate;
 mod merge;
 mod props;
 mod search;

@@ -7,7 +7,8 @@ use automerge::sync::State;
 use automerge::transaction::{CommitOptions, Transactable};
 use kizuna_core::room::{ChangeNote, Scope, actor_of};
 use kizuna_core::sync::protocol::{DocSync, Outcome, from_wire, to_wire};
-use kizuna_core::sync::relay::{Served, serve_doc};
+use kizuna_core::sync::gate::Budget;
+use kizuna_core::sync::relay::{Fallback, Served, serve_doc};
 use kizuna_core::sync::validate::Writer;
 use kizuna_core::{Author, Profession, Role, Room, RoomId, RoomKind, Timestamp};
 
@@ -52,6 +53,7 @@ impl Relay {
             device: who.device,
             role,
             admin,
+            shown_as: None,
         };
         let mut next = || {
             self.next += 1;
@@ -64,7 +66,8 @@ impl Relay {
             &self.me,
             Timestamp(9_000),
             &mut next,
-            &mut State::new(),
+            &mut Fallback::default(),
+            &mut Budget::default(),
         )
     }
 }
@@ -302,7 +305,7 @@ fn every_forbidden_change_is_refused_and_nothing_is_stored() {
             "only the author changes a report",
             "post numbers and received times are set by the relay only",
             "only the author of a comment changes it",
-            "comments are never deleted",
+            "comments are never deleted or replaced",
             "a read receipt may only be set for oneself",
             "only administrators write here",
             "the top-level sections of a room are fixed",
@@ -378,8 +381,9 @@ fn unknown_heads_fall_back_to_the_sync_protocol_and_converge() {
         device: nurse.device,
         role: Role::Writer,
         admin: false,
+        shown_as: None,
     };
-    let mut relay_state = State::new();
+    let mut relay_state = Fallback::default();
     let mut dev_state = State::new();
     let mut req = DocSync {
         doc: id,
@@ -401,6 +405,7 @@ fn unknown_heads_fall_back_to_the_sync_protocol_and_converge() {
             Timestamp(5),
             &mut next,
             &mut relay_state,
+            &mut Budget::default(),
         );
         match s.outcome {
             Outcome::SyncMessage { message } => {
