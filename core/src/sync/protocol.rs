@@ -153,7 +153,11 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolErr
     if bytes.len() > MAX_MESSAGE_BYTES {
         return Err(ProtocolError::TooLarge);
     }
-    postcard::from_bytes(bytes).map_err(|_| ProtocolError::Malformed)
+    // Bytes after a complete message are refused, not ignored: a message means one thing.
+    match postcard::take_from_bytes(bytes) {
+        Ok((value, [])) => Ok(value),
+        _ => Err(ProtocolError::Malformed),
+    }
 }
 
 impl SyncRequest {
@@ -230,6 +234,13 @@ mod tests {
         assert_eq!(
             SyncRequest::decode(&old.encode()),
             Err(ProtocolError::Version(9))
+        );
+        let mut trailing = req.encode();
+        trailing.push(0);
+        assert_eq!(
+            SyncRequest::decode(&trailing),
+            Err(ProtocolError::Malformed),
+            "bytes after a whole message are refused"
         );
         for cut in 0..req.encode().len() {
             let _ = SyncRequest::decode(&req.encode()[..cut]);
