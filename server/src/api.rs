@@ -125,6 +125,12 @@ impl From<RelayError> for Problem {
                 "Too many attempts",
                 Some("too many enrollment attempts from this address; wait and try again".into()),
             ),
+            RelayError::Busy => Problem::new(
+                S::SERVICE_UNAVAILABLE,
+                "busy",
+                "Relay busy",
+                Some("the relay is at its limit of work in flight; send again shortly".into()),
+            ),
             RelayError::Csr(crate::pki::CsrError::Internal) => {
                 tracing::error!("certificate issuance failed");
                 internal()

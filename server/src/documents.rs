@@ -230,8 +230,15 @@ impl Documents {
         docs.extend(self.scopes_of(room).iter().map(Scope::doc_id));
         for doc in docs {
             if let Some(h) = self.get(doc)? {
-                for s in h.summaries()? {
-                    max = max.max(s.post_no.unwrap_or(0));
+                match h.summaries() {
+                    Ok(list) => {
+                        for s in list {
+                            max = max.max(s.post_no.unwrap_or(0));
+                        }
+                    }
+                    // A report the reader cannot read (stored before the relay checked) must
+                    // not stop the room's numbering: read the numbers alone.
+                    Err(_) => max = max.max(h.read(|r| Ok(r.highest_post_no()))?),
                 }
             }
         }

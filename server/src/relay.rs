@@ -55,6 +55,9 @@ pub enum RelayError {
     /// Too many enrollment attempts from this source.
     #[error("too many enrollment attempts; wait and try again")]
     RateLimited,
+    /// The relay is at its ceiling of work in flight; the device sends again shortly.
+    #[error("the relay is busy; try again shortly")]
+    Busy,
     /// The CSR was refused.
     #[error(transparent)]
     Csr(#[from] CsrError),
@@ -222,8 +225,9 @@ fn sync_slots() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get()) * 8
 }
 
-/// Fallback sync states by device and document.
-pub(crate) type FallbackStates = Mutex<HashMap<(DeviceId, RoomId), automerge::sync::State>>;
+/// Fallback sync states (and changes held for their history) by device and document.
+pub(crate) type FallbackStates =
+    Mutex<HashMap<(DeviceId, RoomId), kizuna_core::sync::relay::Fallback>>;
 
 /// The relay: the directory, the CA, the room documents, the audit log and the rules.
 pub struct Relay {

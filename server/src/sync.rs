@@ -13,8 +13,9 @@ use kizuna_core::room::{MemberInfo, Scope};
 use kizuna_core::sync::protocol::{
     DocInfo, DocResult, DocSync, Outcome, PROTOCOL_VERSION, SyncRequest, SyncResponse, to_wire,
 };
+use kizuna_core::sync::gate::Budget;
 use kizuna_core::sync::relay::serve_doc;
-use kizuna_core::sync::validate::Writer;
+use kizuna_core::sync::validate::{ShownAs, Writer};
 use kizuna_core::{CoreError, ProfessionalId, Role, Room, RoomHandle, RoomId, Timestamp};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -41,6 +42,20 @@ struct Trail {
 }
 
 impl Trail {
+    /// A document the relay could not load (say, stored by an older relay with a flaw):
+    /// skipped in this answer and left for the operator, never served half-read.
+    fn skipped(&mut self, p: &Professional, d: &Device, doc: RoomId) {
+        tracing::warn!(%doc, "a document could not be loaded and was skipped");
+        self.log(
+            p,
+            d,
+            "skipped",
+            doc,
+            Vec::new(),
+            Some("the relay could not read this document".into()),
+        );
+    }
+
     fn log(
         &mut self,
         p: &Professional,
@@ -75,11 +90,12 @@ impl Relay {
         let mut trail = Trail::default();
         let mut results = Vec::new();
         let mut seen = HashSet::new();
+        let mut budget = Budget::default();
         for doc in &req.docs {
             if !seen.insert(doc.doc) {
                 continue;
             }
-            if let Some(r) = self.sync_doc(p, d, &memberships, doc, &mut trail)? {
+            if let Some(r) = self.sync_doc(p, d, &memberships, doc, &mut trail, &mut budget)? {
                 results.push(r);
             }
         }
@@ -106,9 +122,16 @@ impl Relay {
                     more = true;
                     break;
                 }
-                if let Some((r, size)) = self.send_whole(p, d, room, scope.as_ref(), &mut trail)? {
-                    budget = budget.saturating_sub(size);
-                    results.push(r);
+                match self.send_whole(p, d, room, scope.as_ref(), &mut trail) {
+                    Ok(Some((r, size))) => {
+                        budget = budget.saturating_sub(size);
+                        results.push(r);
+                    }
+                    Ok(None) => {}
+                    // One document the relay cannot read must not stop the member's whole
+                    // sync: it is skipped, logged for the operator, and the rest go through.
+                    Err(RelayError::Internal(_)) => trail.skipped(p, d, id),
+                    Err(e) => return Err(e),
                 }
             }
         }
@@ -151,9 +174,23 @@ impl Relay {
         memberships: &HashMap<RoomId, Role>,
         req: &DocSync,
         trail: &mut Trail,
+        budget: &mut Budget,
     ) -> Result<Option<DocResult>, RelayError> {
         let docs = self.documents();
-        let existing = docs.get(req.doc).map_err(core)?;
+        let unreadable = |trail: &mut Trail| {
+            trail.skipped(p, d, req.doc);
+            Ok(Some(DocResult {
+                doc: req.doc,
+                outcome: Outcome::Refused {
+                    reason: "the relay cannot read this document now".into(),
+                    changes: Vec::new(),
+                    heads: req.known_heads.clone(),
+                },
+            }))
+        };
+        let Ok(existing) = docs.get(req.doc) else {
+            return unreadable(trail);
+        };
         let scope = match &existing {
             Some(h) => h.meta().scope,
             None => req.create.clone().filter(|s| s.doc_id() == req.doc),
@@ -215,6 +252,14 @@ impl Relay {
             device: d.id,
             role,
             admin: p.is_admin(),
+            shown_as: Some(ShownAs {
+                name: p.name.clone(),
+                profession: serde_json::to_value(p.profession)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                organisation: p.organisation.name.clone(),
+            }),
         };
         let key = (d.id, req.doc);
         let mut fallback = self
@@ -240,17 +285,38 @@ impl Relay {
                     last
                 },
                 &mut fallback,
+                budget,
             ))
         });
         let served = match served {
             Ok(s) => s,
-            Err(e) => {
+            Err(_) => {
                 Documents::forget_post_no(&mut state);
-                return Err(core(e));
+                return unreadable(trail);
             }
         };
-        Documents::set_last_post_no(&mut state, last);
+        if served.rolled_back {
+            // Numbers handed out for a merge that was rolled back were not kept: count again
+            // from the stored room, so the sequence stays dense.
+            Documents::forget_post_no(&mut state);
+        } else {
+            Documents::set_last_post_no(&mut state, last);
+        }
         drop(state);
+        if served.busy {
+            return Err(RelayError::Busy);
+        }
+        if let Some(violation) = &served.violation {
+            tracing::warn!(doc = %req.doc, device = %d.id, "a merge broke an invariant and was rolled back");
+            trail.log(
+                p,
+                d,
+                "security",
+                req.doc,
+                served.refused.iter().map(hex).collect(),
+                Some(violation.clone()),
+            );
+        }
         if matches!(served.outcome, Outcome::SyncMessage { .. }) {
             let mut states = self
                 .fallback_states()
@@ -315,6 +381,13 @@ impl Relay {
     ) -> Result<Option<String>, RelayError> {
         if role != Role::Writer {
             return Ok(Some("readers cannot post restricted reports".into()));
+        }
+        // The audience is part of the document's identity: only its one canonical form
+        // (sorted, no repeats) names a document every device and the relay agree on.
+        if !scope.audience.windows(2).all(|w| w[0] < w[1]) {
+            return Ok(Some(
+                "the audience of a restricted document must be sorted and without repeats".into(),
+            ));
         }
         if !scope.audience.contains(&p.id) {
             return Ok(Some(

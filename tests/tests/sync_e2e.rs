@@ -5,6 +5,7 @@
 use kizuna_core::sync::protocol::{
     DocSync, Outcome, PROTOCOL_VERSION, SyncRequest, SyncResponse, to_wire,
 };
+use kizuna_core::room::Scope;
 use kizuna_core::{Author, Profession, Role, RoomId, Timestamp};
 use kizuna_mobile::Transport;
 use kizuna_tests::loopback::{LoopRelay, Phone};
@@ -430,4 +431,64 @@ fn garbage_and_wrong_versions_get_clear_errors() {
         Outcome::Refused { .. } | Outcome::SyncMessage { .. }
     ));
     nurse.sync().unwrap();
+}
+
+/// Issue 16, finding 3: a restricted document created with an unsorted or repeated audience
+/// used to be accepted; after a restart every `discover` of its members answered 500. Now
+/// `create` requires the canonical audience, over the real wire, and the members still sync
+/// after a restart.
+#[test]
+fn restricted_audience_must_be_canonical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("relay");
+    let relay = LoopRelay::start(&data, None).unwrap();
+    let addr = relay.addr;
+    let room = relay.patient_room("佐藤 太郎").unwrap();
+    let a = relay.add("看護師A", Profession::Nurse).unwrap();
+    let b = relay.add("医師B", Profession::Doctor).unwrap();
+    relay.invite(room, a.id, Role::Writer).unwrap();
+    relay.invite(room, b.id, Role::Writer).unwrap();
+    let pa = relay.enroll(&a, &tmp.path().join("a")).unwrap();
+    let pb = relay.enroll(&b, &tmp.path().join("b")).unwrap();
+    pa.sync().unwrap();
+    pb.sync().unwrap();
+    let t = kizuna_mobile::HttpsTransport::new(
+        &pa.identity.url,
+        &pa.identity.ca_pem,
+        &pa.identity.crt_pem,
+        &pa.identity.key_pem,
+    )
+    .unwrap();
+    let mut sorted = vec![a.id, b.id];
+    sorted.sort();
+    let descending: Vec<_> = sorted.iter().rev().copied().collect();
+    let repeated = vec![sorted[0], sorted[0], sorted[1]];
+    for audience in [descending, repeated] {
+        // The id a client would compute from the audience exactly as it sends it.
+        let scope = Scope {
+            parent: room,
+            audience,
+        };
+        let doc = scope.doc_id();
+        let req = SyncRequest {
+            version: PROTOCOL_VERSION,
+            docs: vec![DocSync {
+                doc,
+                known_heads: Vec::new(),
+                changes: Vec::new(),
+                create: Some(scope),
+                sync_message: None,
+            }],
+            discover: false,
+        };
+        let resp = SyncResponse::decode(&t.exchange(req.encode()).unwrap()).unwrap();
+        match &resp.docs[0].outcome {
+            Outcome::Refused { reason, .. } => assert!(reason.contains("sorted"), "{reason}"),
+            other => panic!("a non-canonical audience was taken: {other:?}"),
+        }
+    }
+    relay.stop();
+    let _relay = LoopRelay::start(&data, Some(addr)).unwrap();
+    pa.sync().unwrap();
+    pb.sync().unwrap();
 }
