@@ -310,11 +310,79 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cross_site_guard,
+        ))
         .layer(axum::middleware::from_fn(ensure_problem))
         // The browser console: its own body limits and HTML errors, the same request log.
         .merge(crate::console::router(state.clone()))
         .layer(axum::middleware::from_fn(request_log))
         .with_state(state)
+}
+
+/// Whether `origin` is this relay's own origin: its public URL, or `https://` and the
+/// `Host` the request was sent to (a browser only sends that `Host` to a server whose TLS
+/// certificate is valid for it, i.e. this relay).
+fn own_origin(relay: &Relay, headers: &axum::http::HeaderMap, origin: &[u8]) -> bool {
+    let public = relay.public_url().trim_end_matches('/').as_bytes();
+    if origin == public {
+        return true;
+    }
+    headers
+        .get(axum::http::header::HOST)
+        .is_some_and(|h| origin.strip_prefix(b"https://") == Some(h.as_bytes()))
+}
+
+/// Whether a request changes something through a JSON route, so it must say
+/// `Content-Type: application/json`: every POST/PUT/DELETE/PATCH of the admin API and the
+/// other JSON posts a certificate makes (`/v1/direct`, `/v1/enroll`). Sync and blob uploads
+/// have their own binary types, the consent form its scan's type.
+fn needs_json(method: &axum::http::Method, path: &str) -> bool {
+    use axum::http::Method;
+    let changes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    changes
+        && (path.starts_with("/v1/admin/") || path == "/v1/direct" || path == "/v1/enroll")
+        && !path.ends_with("/consent-form")
+}
+
+/// Refuses what a web page in an administrator's browser could make it send with the admin
+/// certificate the operations guide has them import: any `/v1/` request with an `Origin`
+/// other than the relay's own (`403`), and any state-changing JSON route whose body is not
+/// declared `application/json` (`415`, even when the body is empty: a cross-site form can
+/// only send `text/plain`, `multipart/form-data` or `application/x-www-form-urlencoded`
+/// without a CORS preflight, which the relay never grants). Runs before any handler.
+async fn cross_site_guard(State(relay): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(origin) = req.headers().get(axum::http::header::ORIGIN)
+        && !own_origin(&relay, req.headers(), origin.as_bytes())
+    {
+        tracing::warn!("API request from another origin refused");
+        return Problem::new(
+            StatusCode::FORBIDDEN,
+            "cross-origin",
+            "Cross-origin request refused",
+            Some("the relay's API does not answer requests made by other web sites".into()),
+        )
+        .into_response();
+    }
+    if needs_json(req.method(), req.uri().path()) {
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                Some("send Content-Type: application/json (an empty body is allowed)".into()),
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// Gives every request an id, a span, and one log line without patient data.
