@@ -845,7 +845,7 @@ async fn blob_upload_status(
     // An upload cut a moment ago may still be storing its last bytes: answer once it is done,
     // so the device resumes from the true end.
     let r = relay.clone();
-    drop(claim_blob(&r, hash).await?);
+    drop(claim_blob(&r, crate::blobs::staged_name(&hash, auth.device.id, doc)).await?);
     let status = blocking(move || {
         relay.begin_upload(
             auth.professional.id,
@@ -860,7 +860,8 @@ async fn blob_upload_status(
     Ok(Json(status))
 }
 
-/// Waits (up to 10 s) until no other request is writing `hash`, then holds it.
+/// Waits (up to 10 s) until no other request is writing the unfinished upload `staged`
+/// (one device's own, see `blobs::staged_name`), then holds it.
 async fn claim_blob(
     relay: &Relay,
     hash: kizuna_core::ContentHash,
@@ -887,13 +888,13 @@ async fn blob_upload(
     body: axum::body::Body,
 ) -> Result<Json<crate::blobs::UploadStatus>, Problem> {
     let hash = parse_hash(&hash)?;
-    let _doc: RoomId = parse_id(&q.doc, "doc")?;
+    let doc: RoomId = parse_id(&q.doc, "doc")?;
     let offset = q.offset.unwrap_or(0);
     let device = auth.device.id;
     let pro = auth.professional.id;
     // The receiving runs in its own task: when a cut connection makes hyper drop this
     // handler, the bytes that already arrived are still appended.
-    let task = tokio::spawn(receive_upload(relay, pro, device, hash, offset, body));
+    let task = tokio::spawn(receive_upload(relay, pro, device, doc, hash, offset, body));
     task.await
         .map_err(|_| RelayError::Internal("the upload task failed".into()))?
 }
@@ -902,22 +903,31 @@ async fn receive_upload(
     relay: AppState,
     pro: ProfessionalId,
     device: DeviceId,
+    doc: RoomId,
     hash: kizuna_core::ContentHash,
     offset: u64,
     body: axum::body::Body,
 ) -> Result<Json<crate::blobs::UploadStatus>, Problem> {
     use futures::StreamExt;
     let r = relay.clone();
-    let claim = claim_blob(&r, hash).await?;
-    // Resume where the store is, whatever the device believed.
-    if let Ok(Some(m)) = r.blobs().store().meta(&hash)
-        && m.stored != offset
-    {
-        return Err(RelayError::Conflict(format!(
-            "the relay holds {} bytes; resume from there",
-            m.stored
-        ))
-        .into());
+    let claim = claim_blob(&r, crate::blobs::staged_name(&hash, device, doc)).await?;
+    // Resume where this device's upload is, whatever the device believed; with none begun
+    // (or already finished), say where things stand.
+    match r.upload_offset(device, doc, &hash) {
+        Ok(Some(stored)) if stored != offset => {
+            return Err(RelayError::Conflict(format!(
+                "the relay holds {stored} bytes; resume from there"
+            ))
+            .into());
+        }
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            drop(claim);
+            let rr = relay.clone();
+            let status = blocking(move || rr.finish_upload(pro, device, doc, &hash, None)).await?;
+            return Ok(Json(status));
+        }
+        Err(e) => return Err(e.into()),
     }
     // Network and disk overlap: this task receives while a blocking writer appends the
     // previous piece (two pieces in flight at most). The writer also hashes when the whole
@@ -926,7 +936,7 @@ async fn receive_upload(
     let writer_relay = relay.clone();
     let writer = tokio::task::spawn_blocking(move || {
         let mut running = (offset == 0).then(|| ring::digest::Context::new(&ring::digest::SHA256));
-        let mut w = writer_relay.upload_writer(device, &hash, offset)?;
+        let mut w = writer_relay.upload_writer(device, doc, &hash, offset)?;
         let mut failed = None;
         while let Some(piece) = rx.blocking_recv() {
             if let Some(ctx) = running.as_mut() {
@@ -985,7 +995,7 @@ async fn receive_upload(
         ));
     }
     let rr = relay.clone();
-    let status = blocking(move || rr.finish_upload(pro, device, &hash, streamed)).await?;
+    let status = blocking(move || rr.finish_upload(pro, device, doc, &hash, streamed)).await?;
     Ok(Json(status))
 }
 
