@@ -324,14 +324,18 @@ pub fn router(state: AppState) -> Router {
 /// Whether `origin` is this relay's own origin: its public URL, or `https://` and the
 /// `Host` the request was sent to (a browser only sends that `Host` to a server whose TLS
 /// certificate is valid for it, i.e. this relay).
-fn own_origin(relay: &Relay, headers: &axum::http::HeaderMap, origin: &[u8]) -> bool {
+fn own_origin(relay: &Relay, req: &Request, origin: &[u8]) -> bool {
     let public = relay.public_url().trim_end_matches('/').as_bytes();
     if origin == public {
         return true;
     }
-    headers
+    // HTTP/1.1 names the host in `Host`, HTTP/2 in the `:authority` of the URI.
+    let host = req
+        .headers()
         .get(axum::http::header::HOST)
-        .is_some_and(|h| origin.strip_prefix(b"https://") == Some(h.as_bytes()))
+        .map(HeaderValue::as_bytes)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().as_bytes()));
+    host.is_some_and(|h| origin.strip_prefix(b"https://") == Some(h))
 }
 
 /// Whether a request changes something through a JSON route, so it must say
@@ -354,7 +358,7 @@ fn needs_json(method: &axum::http::Method, path: &str) -> bool {
 /// without a CORS preflight, which the relay never grants). Runs before any handler.
 async fn cross_site_guard(State(relay): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(origin) = req.headers().get(axum::http::header::ORIGIN)
-        && !own_origin(&relay, req.headers(), origin.as_bytes())
+        && !own_origin(&relay, &req, origin.as_bytes())
     {
         tracing::warn!("API request from another origin refused");
         return Problem::new(
