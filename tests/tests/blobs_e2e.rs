@@ -657,3 +657,81 @@ fn another_member_can_neither_take_over_nor_discard_an_upload() {
     nurse.client().upload_attachments(&|_, _, _| {}).unwrap();
     assert!(nurse.client().blobs().pending_uploads().unwrap().is_empty());
 }
+
+/// Finding 6, restricted documents: a report shared with some members lives in a document
+/// of its own whose audience is a subset of the room. Bytes uploaded for the room open in
+/// such a document that references them (nothing widens); bytes uploaded for a restricted
+/// document never open through the room, even when a member of the audience copies the
+/// hash into a report everyone sees.
+#[test]
+fn a_restricted_document_reads_its_rooms_photos_but_never_the_reverse() {
+    let c = city();
+    let nurse = member(&c, "看護師", Some(Role::Writer));
+    let doctor = member(&c, "医師", Some(Role::Writer));
+    let other = member(&c, "ケアマネ", Some(Role::Reader));
+    let audience = vec![nurse.author.professional, doctor.author.professional];
+    let fetch = |phone: &Phone, hash: &ContentHash, doc: RoomId| {
+        phone
+            .client()
+            .fetch_attachment(hash, doc, "image/jpeg", u64::MAX, &|_, _, _| {})
+    };
+    // Uploaded for the room, then referenced by a restricted report: readable there.
+    let path = fake_photo(c.tmp.path(), 80_000, 81);
+    let (_, shared) = nurse
+        .post_with_file(c.room, "写真", &path, AttachmentKind::Photo, "image/jpeg")
+        .unwrap();
+    nurse.client().sync_documents().unwrap();
+    upload_until_done(&nurse);
+    let mut two = Phone::text("二人だけ", Some(audience.clone()));
+    two.attachments.push(shared.clone());
+    nurse.post(c.room, &two).unwrap();
+    let restricted = nurse
+        .store()
+        .doc_for_report(c.room, nurse.author.professional, &two.scope)
+        .unwrap()
+        .id();
+    assert_ne!(restricted, c.room);
+    nurse.sync().unwrap();
+    doctor.sync().unwrap();
+    fetch(&doctor, &shared.hash, restricted).unwrap();
+
+    // Uploaded for the restricted document only.
+    let secret_path = fake_photo(c.tmp.path(), 90_000, 82);
+    let blobs = nurse.client().blobs();
+    let secret = kizuna_core::blobs::attach_file(
+        blobs,
+        &secret_path,
+        AttachmentKind::Photo,
+        "image/jpeg",
+        None,
+        None,
+        None,
+    )
+    .unwrap();
+    let mut content = Phone::text("二人だけの写真", Some(audience));
+    content.attachments.push(secret.clone());
+    let now = kizuna_core::Timestamp::now();
+    blobs.queue_report(restricted, &content, now).unwrap();
+    nurse.post(c.room, &content).unwrap();
+    nurse.client().sync_documents().unwrap();
+    upload_until_done(&nurse);
+    doctor.sync().unwrap();
+    fetch(&doctor, &secret.hash, restricted).unwrap();
+    // The doctor copies its hash into a report everyone in the room sees.
+    let mut copy = Phone::text("みんなへ", None);
+    copy.attachments.push(secret.clone());
+    doctor.post(c.room, &copy).unwrap();
+    doctor.sync().unwrap();
+    other.sync().unwrap();
+    assert!(
+        fetch(&other, &secret.hash, c.room).is_err(),
+        "a restricted photo opened through its room"
+    );
+    let (s, _) = raw_as(
+        &other,
+        "GET",
+        &format!("/v1/blobs/{}?doc={}", secret.hash.to_hex(), c.room),
+        Vec::new(),
+    );
+    assert_eq!(s, 403);
+}
