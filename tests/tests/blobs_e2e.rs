@@ -635,6 +635,22 @@ fn another_member_can_neither_take_over_nor_discard_an_upload() {
         vec![0xCD; usize::try_from(att.size).unwrap()],
     );
     assert_eq!(s, 400, "wrong bytes are refused");
+    // Wrong bytes in two pieces (checked by reading them back, not while streaming).
+    assert_eq!(status(&mallory, att.size).offset, 0);
+    let (s, _) = raw_as(
+        &mallory,
+        "PUT",
+        &format!("/v1/blobs/{h}?doc={room}&offset=0"),
+        vec![0xEF; 1000],
+    );
+    assert_eq!(s, 200);
+    let (s, _) = raw_as(
+        &mallory,
+        "PUT",
+        &format!("/v1/blobs/{h}?doc={room}&offset=1000"),
+        vec![0xEF; usize::try_from(att.size).unwrap() - 1000],
+    );
+    assert_eq!(s, 400, "wrong resumed bytes are refused");
     // The author resumes where she was and finishes.
     let st = status(&nurse, att.size);
     assert_eq!(st.offset, half as u64, "the author's bytes were discarded");
