@@ -346,6 +346,11 @@ impl Relay {
         }
         let staged = staged_name(&hash, d, doc);
         match blobs.store.meta(&staged).map_err(internal)? {
+            // Every byte is here but it was never finished (the relay stopped between the
+            // last byte and the check): finish now, or the device would wait for ever.
+            Some(m) if m.size == size && m.stored == m.size => {
+                return self.finish_upload(p, d, doc, &hash, None);
+            }
             Some(m) if m.size == size => {
                 return Ok(UploadStatus {
                     offset: m.stored,

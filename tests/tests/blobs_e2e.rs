@@ -751,3 +751,40 @@ fn a_restricted_document_reads_its_rooms_photos_but_never_the_reverse() {
     );
     assert_eq!(s, 403);
 }
+
+/// An upload whose every byte reached the relay but which was never checked (the relay
+/// stopped in between) is finished at the device's next status question instead of
+/// waiting for ever at "offset = size, not complete".
+#[test]
+fn an_upload_stored_whole_but_never_checked_finishes_at_the_next_question() {
+    let c = city();
+    let nurse = member(&c, "看護師", Some(Role::Writer));
+    let path = fake_photo(c.tmp.path(), 50_000, 91);
+    let bytes = std::fs::read(&path).unwrap();
+    let (_, att) = nurse
+        .post_with_file(c.room, "写真", &path, AttachmentKind::Photo, "image/jpeg")
+        .unwrap();
+    nurse.client().sync_documents().unwrap();
+    let relay = &c.relay.relay;
+    let (p, d) = (nurse.author.professional, nurse.author.device);
+    relay
+        .begin_upload(p, d, c.room, att.hash, att.size, "image/jpeg")
+        .unwrap();
+    let st = relay
+        .append_upload(d, c.room, &att.hash, 0, &bytes)
+        .unwrap();
+    assert_eq!(st.offset, att.size);
+    assert!(!st.complete);
+    assert!(relay.blobs().store().meta(&att.hash).unwrap().is_none());
+    let done = nurse.client().upload_attachments(&|_, _, _| {}).unwrap();
+    assert_eq!(done, vec![att.hash]);
+    assert!(
+        relay
+            .blobs()
+            .store()
+            .meta(&att.hash)
+            .unwrap()
+            .unwrap()
+            .complete
+    );
+}
