@@ -316,11 +316,83 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cross_site_guard,
+        ))
         .layer(axum::middleware::from_fn(ensure_problem))
         // The browser console: its own body limits and HTML errors, the same request log.
         .merge(crate::console::router(state.clone()))
         .layer(axum::middleware::from_fn(request_log))
         .with_state(state)
+}
+
+/// Whether `origin` is this relay's own origin: its public URL, or `https://` and the
+/// `Host` the request was sent to (a browser only sends that `Host` to a server whose TLS
+/// certificate is valid for it, i.e. this relay).
+fn own_origin(relay: &Relay, req: &Request, origin: &[u8]) -> bool {
+    let public = relay.public_url().trim_end_matches('/').as_bytes();
+    if origin == public {
+        return true;
+    }
+    // HTTP/1.1 names the host in `Host`, HTTP/2 in the `:authority` of the URI.
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .map(HeaderValue::as_bytes)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().as_bytes()));
+    host.is_some_and(|h| origin.strip_prefix(b"https://") == Some(h))
+}
+
+/// Whether a request changes something through a JSON route, so it must say
+/// `Content-Type: application/json`: every POST/PUT/DELETE/PATCH of the admin API and the
+/// other JSON posts a certificate makes (`/v1/direct`, `/v1/enroll`). Sync and blob uploads
+/// have their own binary types, the consent form its scan's type.
+fn needs_json(method: &axum::http::Method, path: &str) -> bool {
+    use axum::http::Method;
+    let changes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    changes
+        && (path.starts_with("/v1/admin/") || path == "/v1/direct" || path == "/v1/enroll")
+        && !path.ends_with("/consent-form")
+}
+
+/// Refuses what a web page in an administrator's browser could make it send with the admin
+/// certificate the operations guide has them import: any `/v1/` request with an `Origin`
+/// other than the relay's own (`403`), and any state-changing JSON route whose body is not
+/// declared `application/json` (`415`, even when the body is empty: a cross-site form can
+/// only send `text/plain`, `multipart/form-data` or `application/x-www-form-urlencoded`
+/// without a CORS preflight, which the relay never grants). Runs before any handler.
+async fn cross_site_guard(State(relay): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(origin) = req.headers().get(axum::http::header::ORIGIN)
+        && !own_origin(&relay, &req, origin.as_bytes())
+    {
+        tracing::warn!("API request from another origin refused");
+        return Problem::new(
+            StatusCode::FORBIDDEN,
+            "cross-origin",
+            "Cross-origin request refused",
+            Some("the relay's API does not answer requests made by other web sites".into()),
+        )
+        .into_response();
+    }
+    if needs_json(req.method(), req.uri().path()) {
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                Some("send Content-Type: application/json (an empty body is allowed)".into()),
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// Gives every request an id, a span, and one log line without patient data.
@@ -783,7 +855,7 @@ async fn blob_upload_status(
     // An upload cut a moment ago may still be storing its last bytes: answer once it is done,
     // so the device resumes from the true end.
     let r = relay.clone();
-    drop(claim_blob(&r, hash).await?);
+    drop(claim_blob(&r, crate::blobs::staged_name(&hash, auth.device.id, doc)).await?);
     let status = blocking(move || {
         relay.begin_upload(
             auth.professional.id,
@@ -798,7 +870,8 @@ async fn blob_upload_status(
     Ok(Json(status))
 }
 
-/// Waits (up to 10 s) until no other request is writing `hash`, then holds it.
+/// Waits (up to 10 s) until no other request is writing the unfinished upload `staged`
+/// (one device's own, see `blobs::staged_name`), then holds it.
 async fn claim_blob(
     relay: &Relay,
     hash: kizuna_core::ContentHash,
@@ -825,13 +898,13 @@ async fn blob_upload(
     body: axum::body::Body,
 ) -> Result<Json<crate::blobs::UploadStatus>, Problem> {
     let hash = parse_hash(&hash)?;
-    let _doc: RoomId = parse_id(&q.doc, "doc")?;
+    let doc: RoomId = parse_id(&q.doc, "doc")?;
     let offset = q.offset.unwrap_or(0);
     let device = auth.device.id;
     let pro = auth.professional.id;
     // The receiving runs in its own task: when a cut connection makes hyper drop this
     // handler, the bytes that already arrived are still appended.
-    let task = tokio::spawn(receive_upload(relay, pro, device, hash, offset, body));
+    let task = tokio::spawn(receive_upload(relay, pro, device, doc, hash, offset, body));
     task.await
         .map_err(|_| RelayError::Internal("the upload task failed".into()))?
 }
@@ -840,22 +913,31 @@ async fn receive_upload(
     relay: AppState,
     pro: ProfessionalId,
     device: DeviceId,
+    doc: RoomId,
     hash: kizuna_core::ContentHash,
     offset: u64,
     body: axum::body::Body,
 ) -> Result<Json<crate::blobs::UploadStatus>, Problem> {
     use futures::StreamExt;
     let r = relay.clone();
-    let claim = claim_blob(&r, hash).await?;
-    // Resume where the store is, whatever the device believed.
-    if let Ok(Some(m)) = r.blobs().store().meta(&hash)
-        && m.stored != offset
-    {
-        return Err(RelayError::Conflict(format!(
-            "the relay holds {} bytes; resume from there",
-            m.stored
-        ))
-        .into());
+    let claim = claim_blob(&r, crate::blobs::staged_name(&hash, device, doc)).await?;
+    // Resume where this device's upload is, whatever the device believed; with none begun
+    // (or already finished), say where things stand.
+    match r.upload_offset(device, doc, &hash) {
+        Ok(Some(stored)) if stored != offset => {
+            return Err(RelayError::Conflict(format!(
+                "the relay holds {stored} bytes; resume from there"
+            ))
+            .into());
+        }
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            drop(claim);
+            let rr = relay.clone();
+            let status = blocking(move || rr.finish_upload(pro, device, doc, &hash, None)).await?;
+            return Ok(Json(status));
+        }
+        Err(e) => return Err(e.into()),
     }
     // Network and disk overlap: this task receives while a blocking writer appends the
     // previous piece (two pieces in flight at most). The writer also hashes when the whole
@@ -864,7 +946,7 @@ async fn receive_upload(
     let writer_relay = relay.clone();
     let writer = tokio::task::spawn_blocking(move || {
         let mut running = (offset == 0).then(|| ring::digest::Context::new(&ring::digest::SHA256));
-        let mut w = writer_relay.upload_writer(device, &hash, offset)?;
+        let mut w = writer_relay.upload_writer(device, doc, &hash, offset)?;
         let mut failed = None;
         while let Some(piece) = rx.blocking_recv() {
             if let Some(ctx) = running.as_mut() {
@@ -923,7 +1005,7 @@ async fn receive_upload(
         ));
     }
     let rr = relay.clone();
-    let status = blocking(move || rr.finish_upload(pro, device, &hash, streamed)).await?;
+    let status = blocking(move || rr.finish_upload(pro, device, doc, &hash, streamed)).await?;
     Ok(Json(status))
 }
 

@@ -1,7 +1,21 @@
 //! Attachments on the relay: resumable uploads (ask how much the relay has, send the rest),
 //! downloads with HTTP `Range`, the hash checked before a blob becomes visible, each blob
-//! stored once (by hash) and encrypted at rest, and access only for members of a room whose
-//! visible content references the blob — or its uploader while it is pending.
+//! stored once (by hash) and encrypted at rest.
+//!
+//! **A blob belongs to the rooms it was uploaded for, not to whoever knows its hash.** For
+//! each stored blob the relay records the documents a writer of that document actually sent
+//! its bytes for ([`Relay::finish_upload`]). A download through document `X` needs all of:
+//! the bytes were uploaded for `X`, or for the room `X` belongs to when `X` is a restricted
+//! document (its audience is a subset of that room's members, so nothing widens; the
+//! reverse is refused: bytes uploaded for a restricted document never become readable
+//! through its parent room); `X`'s visible content references the hash; and the requester
+//! may see `X`. A reference from another room grants nothing: a writer of that room must
+//! upload the bytes for it (sending them proves possession; a reference alone does not).
+//!
+//! **An unfinished upload is its uploader's own.** It is kept under a name derived from the
+//! hash, the device and the document ([`staged_name`]), so another device starting the
+//! "same" upload, with any declared size, neither takes it over nor touches its bytes; the
+//! first to finish makes the blob, the others' bytes then just prove possession.
 //!
 //! Anyone else gets the same `403` whether or not the blob exists, so a non-member cannot even
 //! learn that a hash is stored.
@@ -9,7 +23,7 @@
 use crate::relay::{Relay, RelayError};
 pub use kizuna_core::blobs::UploadStatus;
 use kizuna_core::blobs::{BlobError, BlobStore, referenced};
-use kizuna_core::store::{SledBackend, Vault};
+use kizuna_core::store::{SledBackend, Space, Vault, Write, key};
 use kizuna_core::{ContentHash, DeviceId, ProfessionalId, Role, RoomId, Timestamp};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -45,8 +59,13 @@ pub struct Blobs {
     store: BlobStore,
     limits: BlobLimits,
     refs: Mutex<HashMap<RoomId, References>>,
-    /// Serialises appends per blob (two connections resuming the same upload).
+    /// Serialises appends per unfinished upload (two connections of one device resuming
+    /// it), keyed by [`staged_name`].
     writing: Mutex<HashSet<ContentHash>>,
+    /// Serialises promotions of finished uploads and imports (one copy per content).
+    promoting: Mutex<()>,
+    /// The metadata vault, for the blob → document bindings.
+    vault: Vault,
 }
 
 impl std::fmt::Debug for Blobs {
@@ -61,12 +80,14 @@ impl Blobs {
         let backend = SledBackend::open(dir).map_err(|e| RelayError::Internal(e.to_string()))?;
         let vault =
             Vault::open(Arc::new(backend), key).map_err(|e| RelayError::Internal(e.to_string()))?;
-        let store = BlobStore::in_dir(vault, &dir.join("files")).map_err(internal)?;
+        let store = BlobStore::in_dir(vault.clone(), &dir.join("files")).map_err(internal)?;
         Ok(Blobs {
             store,
             limits,
             refs: Mutex::default(),
             writing: Mutex::default(),
+            promoting: Mutex::default(),
+            vault,
         })
     }
 
@@ -80,6 +101,37 @@ impl Blobs {
         &self.limits
     }
 
+    /// Records that the bytes of `hash` were uploaded for document `doc`.
+    pub fn bind(&self, hash: &ContentHash, doc: RoomId) -> Result<(), RelayError> {
+        self.vault
+            .apply(vec![Write::Put(binding_key(hash, doc), Vec::new())])
+            .map_err(internal)
+    }
+
+    /// Whether the bytes of `hash` were uploaded for document `doc` (also true for the
+    /// document a blob stored before bindings existed was uploaded for).
+    pub fn bound(&self, hash: &ContentHash, doc: RoomId) -> Result<bool, RelayError> {
+        if self
+            .vault
+            .get(&binding_key(hash, doc))
+            .map_err(internal)?
+            .is_some()
+        {
+            return Ok(true);
+        }
+        Ok(self
+            .store
+            .meta(hash)
+            .map_err(internal)?
+            .is_some_and(|m| m.complete && m.doc == Some(doc)))
+    }
+
+    fn promote_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.promoting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Deletes unfinished uploads past their expiry; returns how many.
     pub fn expire(&self) -> Result<usize, RelayError> {
         let age = i64::try_from(self.limits.expire_after.as_millis()).unwrap_or(i64::MAX);
@@ -87,6 +139,21 @@ impl Blobs {
             .expire_incomplete(Timestamp::now().plus_millis(-age))
             .map_err(internal)
     }
+}
+
+fn binding_key(hash: &ContentHash, doc: RoomId) -> Vec<u8> {
+    key(Space::Meta, &[b"blobdoc/", &hash.0, doc.as_bytes()])
+}
+
+/// The name an unfinished upload of `hash` by device `d` for document `doc` is kept under:
+/// one per (hash, device, document), so no other device can reach it.
+pub fn staged_name(hash: &ContentHash, d: DeviceId, doc: RoomId) -> ContentHash {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"kizuna relay unfinished upload v1\0");
+    ctx.update(&hash.0);
+    ctx.update(d.as_bytes());
+    ctx.update(doc.as_bytes());
+    kizuna_core::blobs::digest(ctx)
 }
 
 fn internal(e: impl std::fmt::Display) -> RelayError {
@@ -157,11 +224,15 @@ impl Relay {
                 "file: send the scan as PDF, JPEG or PNG".into(),
             ));
         }
-        let hash = self
-            .blobs()
-            .store()
-            .import_bytes(bytes, media_type)
-            .map_err(blob_error)?;
+        let hash = {
+            let _promoting = self.blobs().promote_lock();
+            self.blobs()
+                .store()
+                .import_bytes(bytes, media_type)
+                .map_err(blob_error)?
+        };
+        // The administrator uploaded these bytes for this room.
+        self.blobs().bind(&hash, room)?;
         consent.form = Some(hash);
         r.consent = Some(consent.clone());
         self.directory().put_room(&r)?;
@@ -199,26 +270,46 @@ impl Relay {
         Ok(found)
     }
 
-    /// May device `d` of `p` read blob `hash` through document `doc`?
+    /// Whether the bytes of `hash` were uploaded for document `doc`, or for the room `doc`
+    /// belongs to when it is a restricted document (never the other way round).
+    fn uploaded_for(&self, doc: RoomId, hash: &ContentHash) -> Result<bool, RelayError> {
+        let blobs = self.blobs();
+        if blobs.bound(hash, doc)? {
+            return Ok(true);
+        }
+        let parent = match self.documents().get(doc).map_err(internal)? {
+            Some(h) => h.meta().scope.map(|s| s.parent),
+            None => None,
+        };
+        match parent {
+            Some(p) if p != doc => blobs.bound(hash, p),
+            _ => Ok(false),
+        }
+    }
+
+    /// May device `d` of `p` read blob `hash` through document `doc`? Only a complete blob
+    /// whose bytes were uploaded for `doc` (or its room), referenced by `doc`'s visible
+    /// content, to someone who may see `doc`.
     pub fn may_read_blob(
         &self,
         p: ProfessionalId,
-        d: DeviceId,
+        _d: DeviceId,
         doc: RoomId,
         hash: &ContentHash,
     ) -> Result<bool, RelayError> {
         let meta = self.blobs().store().meta(hash).map_err(internal)?;
-        let Some(meta) = meta else {
+        if !meta.is_some_and(|m| m.complete) {
             return Ok(false);
-        };
-        if !meta.complete {
-            return Ok(meta.uploader == Some(d));
         }
-        Ok(self.role_in_doc(p, doc)?.is_some() && self.doc_references(doc, hash)?)
+        Ok(self.role_in_doc(p, doc)?.is_some()
+            && self.doc_references(doc, hash)?
+            && self.uploaded_for(doc, hash)?)
     }
 
-    /// Where an upload of `hash` for `doc` stands; starts it if new. Only writers of a room
-    /// whose content references the hash may upload.
+    /// Where this device's upload of `hash` for `doc` stands; starts it if new. Only writers
+    /// of a document whose content references the hash may upload. Complete only when the
+    /// bytes were already uploaded for this document (or its room); otherwise the device
+    /// sends them, even if the relay holds the same content for another room.
     pub fn begin_upload(
         &self,
         p: ProfessionalId,
@@ -238,29 +329,48 @@ impl Relay {
                 blobs.limits.max_size
             )));
         }
-        if let Some(m) = blobs.store.meta(&hash).map_err(internal)? {
-            if m.complete {
+        if let Some(m) = blobs.store.meta(&hash).map_err(internal)?
+            && m.complete
+        {
+            if self.uploaded_for(doc, &hash)? {
                 return Ok(UploadStatus {
                     offset: m.size,
                     complete: true,
                 });
             }
-            if m.uploader != Some(d) && m.size == size {
-                // Another device started it; this one may take it over (same bytes by hash).
-                tracing::debug!(blob = %hash, "upload taken over by another device");
-            }
-        } else {
-            let pending = blobs.store.pending_bytes_of(d).map_err(internal)?;
-            if pending + size > blobs.limits.device_quota {
-                return Err(RelayError::Conflict(
-                    "this device has too many unfinished uploads; finish or wait for them to expire"
-                        .into(),
+            if m.size != size {
+                return Err(RelayError::Invalid(
+                    "size: not the size of the attachment with this hash".into(),
                 ));
             }
         }
+        let staged = staged_name(&hash, d, doc);
+        match blobs.store.meta(&staged).map_err(internal)? {
+            // Every byte is here but it was never finished (the relay stopped between the
+            // last byte and the check): finish now, or the device would wait for ever.
+            Some(m) if m.size == size && m.stored == m.size => {
+                return self.finish_upload(p, d, doc, &hash, None);
+            }
+            Some(m) if m.size == size => {
+                return Ok(UploadStatus {
+                    offset: m.stored,
+                    complete: false,
+                });
+            }
+            // This device's own unfinished upload with another size: its own to restart.
+            Some(_) => blobs.store.delete(&staged).map_err(internal)?,
+            None => {}
+        }
+        let pending = blobs.store.pending_bytes_of(d).map_err(internal)?;
+        if pending + size > blobs.limits.device_quota {
+            return Err(RelayError::Conflict(
+                "this device has too many unfinished uploads; finish or wait for them to expire"
+                    .into(),
+            ));
+        }
         let offset = blobs
             .store
-            .begin(hash, size, media_type, Some(d), Some(doc))
+            .begin(staged, size, media_type, Some(d), Some(doc))
             .map_err(blob_error)?;
         Ok(UploadStatus {
             offset,
@@ -268,33 +378,39 @@ impl Relay {
         })
     }
 
-    /// Appends bytes of an upload begun with [`Relay::begin_upload`] by this device; when the
-    /// last byte arrives the hash is checked and the blob becomes visible.
+    /// How many bytes of this device's upload of `hash` for `doc` the relay holds: `None`
+    /// when it has not begun one.
+    pub fn upload_offset(
+        &self,
+        d: DeviceId,
+        doc: RoomId,
+        hash: &ContentHash,
+    ) -> Result<Option<u64>, RelayError> {
+        Ok(self
+            .blobs()
+            .store
+            .meta(&staged_name(hash, d, doc))
+            .map_err(internal)?
+            .map(|m| m.stored))
+    }
+
+    /// Appends bytes to this device's upload begun with [`Relay::begin_upload`].
     pub fn append_upload(
         &self,
         d: DeviceId,
+        doc: RoomId,
         hash: &ContentHash,
         offset: u64,
         bytes: &[u8],
     ) -> Result<UploadStatus, RelayError> {
         let blobs = self.blobs();
-        let meta = blobs
-            .store
-            .meta(hash)
-            .map_err(internal)?
-            .ok_or_else(denied)?;
-        if meta.complete {
-            return Ok(UploadStatus {
-                offset: meta.size,
-                complete: true,
-            });
-        }
-        if meta.uploader != Some(d) {
+        let staged = staged_name(hash, d, doc);
+        if blobs.store.meta(&staged).map_err(internal)?.is_none() {
             return Err(denied());
         }
         let stored = blobs
             .store
-            .append(hash, offset, bytes)
+            .append(&staged, offset, bytes)
             .map_err(blob_error)?;
         Ok(UploadStatus {
             offset: stored,
@@ -302,56 +418,85 @@ impl Relay {
         })
     }
 
-    /// A writer for the rest of an upload begun by this device (one flush at the end).
+    /// A writer for the rest of this device's upload of `hash` for `doc` (one flush at the
+    /// end).
     pub fn upload_writer(
         &self,
         d: DeviceId,
+        doc: RoomId,
         hash: &ContentHash,
         offset: u64,
     ) -> Result<kizuna_core::blobs::BlobWriter<'_>, RelayError> {
         let blobs = self.blobs();
+        let staged = staged_name(hash, d, doc);
         let meta = blobs
             .store
-            .meta(hash)
+            .meta(&staged)
             .map_err(internal)?
             .ok_or_else(denied)?;
-        if meta.complete || meta.uploader != Some(d) {
+        if meta.uploader != Some(d) {
             return Err(denied());
         }
-        blobs.store.writer(hash, offset).map_err(blob_error)
+        blobs.store.writer(&staged, offset).map_err(blob_error)
     }
 
-    /// Checks a fully received upload against its hash (`streamed`: the SHA-256 the receiver
-    /// computed when it got every byte from offset 0 in one request).
+    /// Checks this device's fully received upload against its hash (`streamed`: the SHA-256
+    /// the receiver computed when it got every byte from offset 0 in one request), makes it
+    /// the blob if it is the first, and records that the bytes were uploaded for `doc`. The
+    /// uploader must still be a writer of `doc`, whose content references the hash.
     pub fn finish_upload(
         &self,
         p: ProfessionalId,
         d: DeviceId,
+        doc: RoomId,
         hash: &ContentHash,
         streamed: Option<ContentHash>,
     ) -> Result<UploadStatus, RelayError> {
         let blobs = self.blobs();
-        let meta = blobs
-            .store
-            .meta(hash)
-            .map_err(internal)?
-            .ok_or_else(denied)?;
+        let staged = staged_name(hash, d, doc);
+        let Some(meta) = blobs.store.meta(&staged).map_err(internal)? else {
+            // Nothing of this device's: done only if the bytes are already here for `doc`.
+            if blobs
+                .store
+                .meta(hash)
+                .map_err(internal)?
+                .is_some_and(|m| m.complete)
+                && self.uploaded_for(doc, hash)?
+            {
+                return Ok(UploadStatus {
+                    offset: blobs
+                        .store
+                        .meta(hash)
+                        .map_err(internal)?
+                        .map_or(0, |m| m.size),
+                    complete: true,
+                });
+            }
+            return Err(denied());
+        };
         if meta.stored < meta.size {
             return Ok(UploadStatus {
                 offset: meta.stored,
                 complete: false,
             });
         }
-        blobs
-            .store
-            .finish_checked(hash, streamed)
-            .map_err(blob_error)?;
+        if self.role_in_doc(p, doc)? != Some(Role::Writer) || !self.doc_references(doc, hash)? {
+            return Err(denied());
+        }
+        {
+            let _promoting = blobs.promote_lock();
+            blobs
+                .store
+                .promote(&staged, hash, streamed)
+                .map_err(blob_error)?;
+            blobs.bind(hash, doc)?;
+        }
         self.audit()
             .record(crate::audit::Entry {
                 professional: Some(p),
                 device: Some(d),
                 action: "blob.upload",
-                room: meta.doc,
+                room: Some(doc),
                 subject: Some(hash.to_hex()),
                 ..crate::audit::Entry::default()
             })
@@ -362,7 +507,8 @@ impl Relay {
         })
     }
 
-    /// Marks a blob as being written by one request; `None` if another request is writing.
+    /// Marks an unfinished upload ([`staged_name`]) as being written by one request; `None`
+    /// if another request is writing it.
     pub fn claim_blob(&self, hash: ContentHash) -> Option<BlobClaim<'_>> {
         let mut w = self
             .blobs()
@@ -376,7 +522,7 @@ impl Relay {
     }
 }
 
-/// Exclusive right to append to one blob, released on drop.
+/// Exclusive right to append to one unfinished upload, released on drop.
 pub struct BlobClaim<'a> {
     relay: &'a Relay,
     hash: ContentHash,

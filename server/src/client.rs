@@ -160,6 +160,14 @@ impl Client {
             .await
     }
 
+    /// A `DELETE` without a body, declared `application/json` as the relay requires of
+    /// every state-changing admin request (a cross-site form cannot send that type).
+    fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .delete(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+    }
+
     /// `GET /healthz`.
     pub async fn health(&self) -> Result<serde_json::Value, ClientError> {
         self.get("/healthz").await
@@ -192,11 +200,8 @@ impl Client {
 
     /// Removes a professional.
     pub async fn remove_professional(&self, id: ProfessionalId) -> Result<(), ClientError> {
-        self.send(
-            self.http
-                .delete(format!("{}/v1/admin/professionals/{id}", self.base)),
-        )
-        .await
+        self.send(self.delete(&format!("/v1/admin/professionals/{id}")))
+            .await
     }
 
     /// Makes a one-time enrollment code.
@@ -246,11 +251,8 @@ impl Client {
         room: RoomId,
         professional: ProfessionalId,
     ) -> Result<(), ClientError> {
-        self.send(self.http.delete(format!(
-            "{}/v1/admin/rooms/{room}/members/{professional}",
-            self.base
-        )))
-        .await
+        self.send(self.delete(&format!("/v1/admin/rooms/{room}/members/{professional}")))
+            .await
     }
 
     /// Lists devices.

@@ -518,6 +518,89 @@ impl BlobStore {
         Ok(())
     }
 
+    /// Makes the fully stored blob `staged` (an upload kept under a name of its own, so
+    /// that nobody else's upload of the same content can touch it) the blob `hash`: checks
+    /// that its bytes hash to `hash` (with `streamed`, the SHA-256 the receiver computed,
+    /// when it has it), copies them under `hash` unless a complete copy is already there,
+    /// and deletes `staged`. A mismatch deletes `staged` and leaves `hash` alone.
+    ///
+    /// The copy re-seals every chunk (each is sealed to its name), so it costs one read and
+    /// one write of the blob, once per content; the caller serialises promotions.
+    pub fn promote(
+        &self,
+        staged: &ContentHash,
+        hash: &ContentHash,
+        streamed: Option<ContentHash>,
+    ) -> std::result::Result<(), BlobError> {
+        let meta = self.meta(staged)?.ok_or(CoreError::NotFound("blob"))?;
+        if meta.stored != meta.size {
+            return Err(BlobError::WrongOffset {
+                expected: meta.size,
+                got: meta.stored,
+            });
+        }
+        if streamed.is_some_and(|d| d != *hash) {
+            self.delete(staged)?;
+            return Err(BlobError::HashMismatch);
+        }
+        let have = self.meta(hash)?;
+        if have.as_ref().is_some_and(|m| m.complete) {
+            // Already stored: the staged bytes only prove that their sender has them.
+            let ok = match streamed {
+                Some(_) => true,
+                None => {
+                    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+                    for i in 0..meta.chunks() {
+                        ctx.update(&self.get_chunk(staged, i)?);
+                    }
+                    digest(ctx) == *hash
+                }
+            };
+            self.delete(staged)?;
+            return if ok {
+                Ok(())
+            } else {
+                Err(BlobError::HashMismatch)
+            };
+        }
+        if have.is_some() {
+            // An unfinished copy (a crash during an earlier promotion): start it again.
+            self.delete(hash)?;
+        }
+        self.begin(*hash, meta.size, &meta.media_type, None, meta.doc)?;
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut w = self.writer(hash, 0)?;
+        let copied = (|| -> std::result::Result<u64, BlobError> {
+            for i in 0..meta.chunks() {
+                let chunk = self.get_chunk(staged, i)?;
+                ctx.update(&chunk);
+                w.write(&chunk)?;
+            }
+            w.commit()
+        })();
+        let deleted = self.delete(staged);
+        if let Err(e) = copied {
+            self.delete(hash)?;
+            return Err(e);
+        }
+        deleted?;
+        if digest(ctx) != *hash {
+            self.delete(hash)?;
+            return Err(BlobError::HashMismatch);
+        }
+        let mut done = self.meta(hash)?.ok_or(CoreError::NotFound("blob"))?;
+        if done.stored != done.size {
+            self.delete(hash)?;
+            return Err(BlobError::WrongOffset {
+                expected: done.size,
+                got: done.stored,
+            });
+        }
+        done.complete = true;
+        self.put_meta(&done)?;
+        Ok(())
+    }
+
     /// Up to `max` bytes from `offset` (fewer at the end).
     pub fn read_at(&self, hash: &ContentHash, offset: u64, max: usize) -> Result<Vec<u8>> {
         let meta = self.meta(hash)?.ok_or(CoreError::NotFound("blob"))?;

@@ -14,6 +14,9 @@
 //! Brute force: every attempt counts against the source address (20 per 15 minutes) and
 //! every failure against the account (5 per 15 minutes); over either limit even a right
 //! answer is refused, and the page says only "login failed" whichever factor was wrong.
+//! The account's count is reserved *before* the factors are checked ([`Throttle::reserve`])
+//! so concurrent guesses cannot all slip in before the first failure is counted; unknown
+//! login names get their own count, so the lock does not tell them apart from real ones.
 
 use crate::admin::{self, Actor};
 use crate::relay::{Relay, RelayError};
@@ -141,6 +144,7 @@ pub fn set_credentials(
     };
     let secret = totp::new_secret().map_err(|_| RelayError::Internal("no randomness".into()))?;
     let secret = totp::encode_secret(&secret);
+    let _spend = spend_lock();
     if let Some(old) = load(relay, me.id)? {
         if old.login != req.login {
             relay.directory().set_meta(&login_key(&old.login), &[])?;
@@ -160,6 +164,7 @@ pub fn set_credentials(
             updated_at: Timestamp::now(),
         },
     )?;
+    drop(_spend);
     admin::audit(relay, actor, "admin.console.credentials", None, me.id)?;
     Ok(ConsoleSetup {
         professional: me.id,
@@ -191,35 +196,87 @@ pub fn lookup_login(relay: &Relay, login: &str) -> Result<Option<ProfessionalId>
     Ok(uuid::Uuid::from_slice(&b).ok().map(ProfessionalId))
 }
 
+/// The outcome of [`check_factors`] (for the audit log: the page says only "login failed").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Factors {
+    /// Both factors right; the code is now spent.
+    Ok,
+    /// The administrator has no console credentials.
+    NoCredentials,
+    /// The password is wrong (or the account has none and one was given).
+    WrongPassword,
+    /// The code matches no step around now.
+    WrongCode,
+    /// The code is right but its step was already used.
+    ReplayedCode,
+}
+
+impl Factors {
+    /// The audit reason.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Factors::Ok => "ok",
+            Factors::NoCredentials => "no-credentials",
+            Factors::WrongPassword => "wrong-password",
+            Factors::WrongCode => "wrong-code",
+            Factors::ReplayedCode => "replayed-code",
+        }
+    }
+}
+
+/// Held while a TOTP code is checked and marked spent (and while credentials are replaced),
+/// so two logins racing with the same code cannot both read "not used yet": one login per
+/// code per time step per account, whatever the concurrency.
+static SPEND: Mutex<()> = Mutex::new(());
+
+fn spend_lock() -> std::sync::MutexGuard<'static, ()> {
+    SPEND
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Checks the password (if `password` is given) and the TOTP code of administrator `p`,
-/// and on success uses the code up. `Ok(false)` for a wrong factor.
+/// and on success uses the code up. The slow password check runs outside any lock; the
+/// code is checked against the last used step and marked used under one lock.
 pub fn check_factors(
     relay: &Relay,
     p: ProfessionalId,
     password_given: Option<&str>,
     code: &str,
-) -> Result<bool, RelayError> {
-    let Some(mut c) = load(relay, p)? else {
-        return Ok(false);
+) -> Result<Factors, RelayError> {
+    let Some(c) = load(relay, p)? else {
+        return Ok(Factors::NoCredentials);
     };
     if let Some(pw) = password_given {
         let Some(hash) = &c.password else {
-            return Ok(false);
+            return Ok(Factors::WrongPassword);
         };
         if !password::verify(pw, hash) {
-            return Ok(false);
+            return Ok(Factors::WrongPassword);
         }
     }
-    let Some(secret) = totp::decode_secret(&c.totp_secret) else {
-        return Ok(false);
+    let _spend = spend_lock();
+    // Read again under the lock: another login may have spent a code meanwhile, and the
+    // credentials may have been replaced (then the password checked above is stale).
+    let Some(mut now_c) = load(relay, p)? else {
+        return Ok(Factors::NoCredentials);
+    };
+    if now_c.updated_at != c.updated_at {
+        return Ok(Factors::WrongPassword);
+    }
+    let Some(secret) = totp::decode_secret(&now_c.totp_secret) else {
+        return Ok(Factors::WrongCode);
     };
     let now = u64::try_from(Timestamp::now().0 / 1000).unwrap_or(0);
-    let Some(step) = totp::verify(&secret, code, now, c.last_step) else {
-        return Ok(false);
+    let Some(step) = totp::verify(&secret, code, now, None) else {
+        return Ok(Factors::WrongCode);
     };
-    c.last_step = Some(step);
-    store(relay, p, &c)?;
-    Ok(true)
+    if now_c.last_step.is_some_and(|last| step <= last) {
+        return Ok(Factors::ReplayedCode);
+    }
+    now_c.last_step = Some(step);
+    store(relay, p, &now_c)?;
+    Ok(Factors::Ok)
 }
 
 /// Counts in fixed windows, per key (a source address or an account).
@@ -248,6 +305,34 @@ impl Throttle {
         }
         e.1 = e.1.saturating_add(1);
         e.1 <= max
+    }
+
+    /// Reserves one of `max` attempts for `key` before the attempt is checked: under the
+    /// lock, refuses once `max` are used (failures and checks still running), else counts
+    /// one. A success gives its reservation back with [`Throttle::release`]; a failure keeps
+    /// it. So at most `max` guesses are ever checked per window, however many arrive at once.
+    pub fn reserve(&self, key: &str, max: u32) -> bool {
+        let now = Instant::now();
+        let mut seen = self.lock();
+        if seen.len() > 100_000 {
+            seen.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+        }
+        let e = seen.entry(key.to_string()).or_insert((now, 0));
+        if now.duration_since(e.0) >= WINDOW {
+            *e = (now, 0);
+        }
+        if e.1 >= max {
+            return false;
+        }
+        e.1 += 1;
+        true
+    }
+
+    /// Gives back a reservation of [`Throttle::reserve`] (the attempt succeeded).
+    pub fn release(&self, key: &str) {
+        if let Some(e) = self.lock().get_mut(key) {
+            e.1 = e.1.saturating_sub(1);
+        }
     }
 
     /// Whether `key` is over `max` now, without counting.

@@ -275,6 +275,15 @@ impl Ctx {
 
     /// After a form: a message for the next page and a redirect (POST → redirect → GET).
     pub fn done(&self, to: &str, result: Result<String, RelayError>) -> Response {
+        // `to` is built from path ids and form fields: one with a CR/LF (or anything not
+        // fit for a `Location` header) is a bad request, never a panic in `Redirect::to`.
+        if !safe_location(to) {
+            let text = match &result {
+                Ok(text) => text.clone(),
+                Err(e) => self.error_text(e),
+            };
+            return (StatusCode::BAD_REQUEST, message_page(self, &text)).into_response();
+        }
         match result {
             Ok(text) => self.console.sessions.flash(&self.token, "ok", text),
             Err(e) => {
@@ -297,6 +306,14 @@ impl Ctx {
             other => format!("{}: {other}", t.error),
         }
     }
+}
+
+/// Whether `to` is a console path that can go into a `Location` header as it is.
+fn safe_location(to: &str) -> bool {
+    to.starts_with("/console")
+        && to
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.?=&%~".contains(&b))
 }
 
 /// Sends the browser to the login page.

@@ -302,3 +302,227 @@ async fn password_guessing_is_throttled_and_new_credentials_end_sessions() {
         "new credentials end old sessions"
     );
 }
+
+/// A login POST prepared ahead (its own login-form cookie and token), to fire at once with
+/// others.
+async fn prepared_login(
+    t: &TestRelay,
+    c: &reqwest::Client,
+    form: &[(&str, &str)],
+) -> reqwest::RequestBuilder {
+    let (cookie, token, _) = login_form(t, c).await;
+    let mut f: Vec<(&str, &str)> = vec![("csrf", &token)];
+    f.extend_from_slice(form);
+    c.post(format!("{}/console/login", t.url))
+        .header(reqwest::header::COOKIE, cookie)
+        .header(reqwest::header::CONTENT_TYPE, FORM)
+        .body(encode_form(&f))
+}
+
+/// A client whose connections come from `127.0.0.<n>` (each a different source address).
+fn client_from(t: &TestRelay, n: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(pki::client_config(&t.ca_pem, None).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(std::net::IpAddr::from([127, 0, 0, n]))
+        .build()
+        .unwrap()
+}
+
+async fn boss(t: &TestRelay) -> kizuna_server::console::auth::ConsoleSetup {
+    t.admin()
+        .console_credentials(&CredentialsRequest {
+            login: "boss".into(),
+            password: Some("a long enough password".into()),
+        })
+        .await
+        .unwrap()
+}
+
+/// Finding 9: eight logins sent at the same instant with the right password and the same
+/// TOTP code. The code is spent atomically, so exactly one opens a session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn one_totp_code_opens_one_session_even_when_eight_logins_race() {
+    let t = TestRelay::start().await;
+    let setup = boss(&t).await;
+    // Stay clear of a step boundary, so all eight use the same step's code.
+    loop {
+        let s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            % totp::STEP_SECS;
+        if s < totp::STEP_SECS - 8 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let code = now_code(&setup.totp_secret);
+    let mut prepared = Vec::new();
+    for i in 0..8u8 {
+        let c = client_from(&t, 10 + i);
+        prepared.push(
+            prepared_login(
+                &t,
+                &c,
+                &[
+                    ("method", "password"),
+                    ("login", "boss"),
+                    ("password", "a long enough password"),
+                    ("code", &code),
+                ],
+            )
+            .await,
+        );
+    }
+    let answers = futures::future::join_all(prepared.into_iter().map(|r| r.send())).await;
+    let statuses: Vec<u16> = answers
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    let sessions = statuses.iter().filter(|s| **s == 303).count();
+    assert_eq!(sessions, 1, "one code, one session: {statuses:?}");
+    assert!(statuses.iter().all(|s| [303, 401, 429].contains(s)));
+    let audit = t.admin().audit_export(&[]).await.unwrap();
+    assert!(
+        audit.contains("\"replayed-code\""),
+        "the replays are audited"
+    );
+}
+
+/// Finding 10: forty wrong passwords sent at once from forty addresses. Failures are
+/// reserved before the password is checked, so at most five are checked; the rest are
+/// refused as locked, and then even the right password is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn forty_concurrent_wrong_passwords_check_at_most_five() {
+    let t = TestRelay::start().await;
+    let setup = boss(&t).await;
+    let mut prepared = Vec::new();
+    for i in 0..40u8 {
+        let c = client_from(&t, 100 + i);
+        prepared.push(
+            prepared_login(
+                &t,
+                &c,
+                &[
+                    ("method", "password"),
+                    ("login", "boss"),
+                    ("password", "wrong password!"),
+                    ("code", "123456"),
+                ],
+            )
+            .await,
+        );
+    }
+    let answers = futures::future::join_all(prepared.into_iter().map(|r| r.send())).await;
+    let statuses: Vec<u16> = answers
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let locked = statuses.iter().filter(|s| **s == 429).count();
+    assert!(checked <= 5, "{checked} guesses checked: {statuses:?}");
+    assert_eq!(checked + locked, 40, "{statuses:?}");
+    // Locked: the right answer is refused too.
+    let code = now_code(&setup.totp_secret);
+    let c = client_from(&t, 200);
+    let r = post_login(
+        &t,
+        &c,
+        &[
+            ("method", "password"),
+            ("login", "boss"),
+            ("password", "a long enough password"),
+            ("code", &code),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 429);
+    // Every attempt is in the audit log, the locked ones too.
+    let audit = t.admin().audit_export(&[]).await.unwrap();
+    let failed = audit
+        .lines()
+        .filter(|l| l.contains("\"admin.console.login_failed\""))
+        .count();
+    assert_eq!(failed, 41, "every attempt audited");
+    assert!(audit.contains("\"throttled-account\""));
+    assert!(audit.contains("\"wrong-password\""));
+    assert!(!audit.contains("wrong password!"), "never the password");
+}
+
+/// Finding 11 (audit): unknown names, wrong codes, replayed codes and throttled addresses
+/// are audited like successes, without the name typed, the password or the code.
+#[tokio::test]
+async fn every_login_attempt_is_audited() {
+    let t = TestRelay::start().await;
+    let setup = boss(&t).await;
+    let c = client(&t, None);
+    let r = post_login(
+        &t,
+        &c,
+        &[
+            ("method", "password"),
+            ("login", "nobody-here"),
+            ("password", "secret-guess-1"),
+            ("code", "123456"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 401);
+    let code = now_code(&setup.totp_secret);
+    let right = [
+        ("method", "password"),
+        ("login", "boss"),
+        ("password", "a long enough password"),
+        ("code", code.as_str()),
+    ];
+    let wrong_code = if code == "000000" { "111111" } else { "000000" };
+    let r = post_login(
+        &t,
+        &c,
+        &[
+            ("method", "password"),
+            ("login", "boss"),
+            ("password", "a long enough password"),
+            ("code", wrong_code),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(post_login(&t, &c, &right).await.status(), 303);
+    assert_eq!(post_login(&t, &c, &right).await.status(), 401);
+    // The address limit: 20 attempts, then refused (and audited).
+    let other = client_from(&t, 77);
+    let mut last = 0;
+    for _ in 0..21 {
+        last = post_login(
+            &t,
+            &other,
+            &[
+                ("method", "password"),
+                ("login", "x"),
+                ("password", "p"),
+                ("code", "1"),
+            ],
+        )
+        .await
+        .status()
+        .as_u16();
+    }
+    assert_eq!(last, 429);
+    let audit = t.admin().audit_export(&[]).await.unwrap();
+    for reason in [
+        "unknown-name",
+        "wrong-code",
+        "ok",
+        "replayed-code",
+        "throttled-address",
+    ] {
+        assert!(
+            audit.contains(&format!("\"reason\":\"{reason}\"")),
+            "{reason} audited:\n{audit}"
+        );
+    }
+    assert!(!audit.contains("nobody-here") && !audit.contains("secret-guess-1"));
+    assert!(!audit.contains(&format!("\"{code}\"")));
+}

@@ -4,6 +4,7 @@
 
 mod cli;
 mod console;
+mod cross_site;
 mod demo;
 mod enrollment;
 mod logs;

@@ -130,6 +130,7 @@ async fn admin_routes_need_an_administrator_and_patient_rooms_need_consent() {
     let device = t.admin().devices().await.unwrap()[0].id;
     let resp = raw
         .post(format!("{}/v1/admin/devices/{device}/revoke", t.url))
+        .header("content-type", "application/json")
         .body(vec![b' '; 100 * 1024])
         .send()
         .await

@@ -2,7 +2,7 @@
 
 use crate::admin::{self, Actor};
 use crate::api::PeerInfo;
-use crate::console::auth::{self, MAX_ATTEMPTS_PER_IP, MAX_FAILURES_PER_ACCOUNT};
+use crate::console::auth::{self, Factors, MAX_ATTEMPTS_PER_IP, MAX_FAILURES_PER_ACCOUNT};
 use crate::console::csrf::{self, HasCsrf, LOGIN_COOKIE};
 use crate::console::session::{self, Flash, clear_cookie, set_cookie};
 use crate::console::{Chrome, ConsoleState, CsrfForm, lang_of, render};
@@ -114,46 +114,74 @@ pub async fn submit(
             status,
         )
     };
+    let ip = peer.map_or_else(|| "-".to_string(), |p| p.addr.ip().to_string());
+    let relay = console.relay.clone();
+    // Every attempt goes into the audit log with its outcome (never the password or code).
+    let record = |who: Option<&Professional>, device: Option<DeviceId>, reason: &str| {
+        let action = if reason == "ok" {
+            "admin.console.login"
+        } else {
+            "admin.console.login_failed"
+        };
+        if let Err(e) = login_audit(&relay, who, device, action, reason, &ip) {
+            tracing::error!(error = %e, "console login not audited");
+        }
+    };
     let cookie = session::cookie(&headers, LOGIN_COOKIE).unwrap_or("");
     if !csrf::tokens_match(cookie, &form.csrf) {
+        record(None, None, "forged-form");
         return fail(t.error_csrf, StatusCode::FORBIDDEN);
     }
-    let ip = peer.map_or_else(|| "-".to_string(), |p| p.addr.ip().to_string());
     if !console
         .throttle
         .hit(&format!("ip:{ip}"), MAX_ATTEMPTS_PER_IP)
     {
         tracing::warn!(source = %ip, "console login rate limit hit");
+        record(None, None, "throttled-address");
         return fail(t.login_throttled, StatusCode::TOO_MANY_REQUESTS);
     }
     // First factor: who is it?
-    let relay = console.relay.clone();
+    let login = form.login.trim().to_string();
     let (who, device, password) = if form.method == "certificate" {
         match cert_admin(&console, peer.as_ref()) {
             Some((p, d)) => (Some(p), Some(d), None),
             None => (None, None, None),
         }
     } else {
-        let p = auth::lookup_login(&relay, form.login.trim())
+        let p = auth::lookup_login(&relay, &login)
             .ok()
             .flatten()
             .and_then(|id| relay.directory().professional(id).ok().flatten())
             .filter(|p| p.is_active() && p.is_admin());
         (p, None, Some(form.password.clone()))
     };
+    // The account's failure budget is reserved before anything is checked, atomically: at
+    // most MAX_FAILURES_PER_ACCOUNT attempts are ever checked per window, even when many
+    // arrive at once. Unknown names have a budget of their own, so they lock the same way.
+    let account = match (&who, form.method == "certificate") {
+        (Some(p), _) => format!("acct:{}", p.id),
+        (None, true) => format!("cert:{ip}"),
+        (None, false) => format!("name:{}", login.chars().take(64).collect::<String>()),
+    };
+    if !console.throttle.reserve(&account, MAX_FAILURES_PER_ACCOUNT) {
+        tracing::warn!(professional = ?who.as_ref().map(|p| p.id), "console login refused: too many failures");
+        record(who.as_ref(), device, "throttled-account");
+        return fail(t.login_throttled, StatusCode::TOO_MANY_REQUESTS);
+    }
     let Some(who) = who else {
         // Spend the same time as a real check, so a wrong login name is not told apart.
         let pw = form.password.clone();
         let _ =
             tokio::task::spawn_blocking(move || crate::console::password::verify(&pw, DUMMY_HASH))
                 .await;
+        let reason = if form.method == "certificate" {
+            "no-certificate"
+        } else {
+            "unknown-name"
+        };
+        record(None, None, reason);
         return fail(t.login_failed, StatusCode::UNAUTHORIZED);
     };
-    let account = format!("acct:{}", who.id);
-    if console.throttle.over(&account, MAX_FAILURES_PER_ACCOUNT) {
-        tracing::warn!(professional = %who.id, "console login refused: too many failures");
-        return fail(t.login_throttled, StatusCode::TOO_MANY_REQUESTS);
-    }
     let code = form.code.clone();
     let pid = who.id;
     let r2 = relay.clone();
@@ -166,20 +194,32 @@ pub async fn submit(
         device,
     };
     match checked {
-        Ok(Ok(true)) => {}
-        Ok(Ok(false)) => {
-            console.throttle.hit(&account, MAX_FAILURES_PER_ACCOUNT);
-            let _ = admin::audit(&relay, &actor, "admin.console.login_failed", None, who.id);
+        Ok(Ok(Factors::Ok)) => console.throttle.release(&account),
+        Ok(Ok(wrong)) => {
+            record(Some(&who), device, wrong.reason());
             return fail(t.login_failed, StatusCode::UNAUTHORIZED);
         }
         Ok(Err(e)) => {
+            console.throttle.release(&account);
             tracing::error!(error = %e, "console login check failed");
             return fail(t.error_internal, StatusCode::INTERNAL_SERVER_ERROR);
         }
-        Err(_) => return fail(t.error_internal, StatusCode::INTERNAL_SERVER_ERROR),
+        Err(_) => {
+            console.throttle.release(&account);
+            return fail(t.error_internal, StatusCode::INTERNAL_SERVER_ERROR);
+        }
     }
     let token = console.sessions.create(who.id, device);
-    if admin::audit(&relay, &actor, "admin.console.login", None, who.id).is_err() {
+    if login_audit(
+        &relay,
+        Some(&actor.professional),
+        device,
+        "admin.console.login",
+        "ok",
+        &ip,
+    )
+    .is_err()
+    {
         console.sessions.remove(&token);
         return fail(t.error_internal, StatusCode::INTERNAL_SERVER_ERROR);
     }
@@ -194,6 +234,30 @@ pub async fn submit(
         }
     }
     resp
+}
+
+/// Records one login attempt: who (when known), the outcome as `reason`, and the source
+/// address as subject. Never the login name typed (it may be a mistyped password), the
+/// password or the code.
+fn login_audit(
+    relay: &crate::relay::Relay,
+    who: Option<&Professional>,
+    device: Option<DeviceId>,
+    action: &'static str,
+    reason: &str,
+    ip: &str,
+) -> Result<(), crate::relay::RelayError> {
+    relay
+        .audit()
+        .record(crate::audit::Entry {
+            professional: who.map(|p| p.id),
+            device,
+            action,
+            subject: Some(format!("ip:{ip}")),
+            reason: Some(reason.to_string()),
+            ..crate::audit::Entry::default()
+        })
+        .map_err(|e| crate::relay::RelayError::Internal(e.to_string()))
 }
 
 /// A hash of nothing anyone types, to spend equal time on unknown login names.

@@ -231,6 +231,9 @@ pub async fn edit(
     Path(id): Path<String>,
     CsrfForm(ctx, form): CsrfForm<ProfessionalForm>,
 ) -> Response {
+    if let Err(e) = parse_id::<ProfessionalId>(&id, "professional") {
+        return failed(&ctx, &e);
+    }
     let back = format!("/console/professionals/{id}");
     let r = parse_id::<ProfessionalId>(&id, "professional").and_then(|pid| {
         let new = form.to_new()?;
@@ -258,6 +261,9 @@ impl HasCsrf for RemoveForm {
 
 /// Removes a professional (`admin::remove_professional`).
 pub async fn remove(Path(id): Path<String>, CsrfForm(ctx, form): CsrfForm<RemoveForm>) -> Response {
+    if let Err(e) = parse_id::<ProfessionalId>(&id, "professional") {
+        return failed(&ctx, &e);
+    }
     if form.confirm != "yes" {
         let e = RelayError::Invalid(ctx.t().error_confirm.to_string());
         return ctx.done(&format!("/console/professionals/{id}"), Err(e));
