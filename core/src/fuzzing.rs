@@ -16,8 +16,8 @@
 use crate::model::{Consent, ReportContent};
 use crate::people::{Author, Profession, Role, RoomKind};
 use crate::room::{ChangeNote, MemberInfo, Room, actor_of};
-use crate::sync::protocol::{DocSync, Outcome, SyncRequest, SyncResponse, to_wire};
 use crate::sync::gate::Budget;
+use crate::sync::protocol::{DocSync, Outcome, SyncRequest, SyncResponse, to_wire};
 use crate::sync::relay::{Fallback, serve_doc};
 use crate::sync::validate::Writer;
 use crate::time::{Date, Timestamp};

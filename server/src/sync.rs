@@ -10,10 +10,10 @@ use crate::documents::Documents;
 use crate::events::Target;
 use crate::relay::{Relay, RelayError};
 use kizuna_core::room::{MemberInfo, Scope};
+use kizuna_core::sync::gate::Budget;
 use kizuna_core::sync::protocol::{
     DocInfo, DocResult, DocSync, Outcome, PROTOCOL_VERSION, SyncRequest, SyncResponse, to_wire,
 };
-use kizuna_core::sync::gate::Budget;
 use kizuna_core::sync::relay::serve_doc;
 use kizuna_core::sync::validate::{ShownAs, Writer};
 use kizuna_core::{CoreError, ProfessionalId, Role, Room, RoomHandle, RoomId, Timestamp};

@@ -289,7 +289,10 @@ impl Room {
     }
 
     /// The next Automerge sync message for a peer, if there is anything to say.
-    pub fn sync_message(&mut self, state: &mut automerge::sync::State) -> Option<automerge::sync::Message> {
+    pub fn sync_message(
+        &mut self,
+        state: &mut automerge::sync::State,
+    ) -> Option<automerge::sync::Message> {
         use automerge::sync::SyncDoc;
         self.doc.sync().generate_sync_message(state)
     }

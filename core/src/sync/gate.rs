@@ -59,8 +59,7 @@ impl Reservation {
         let mut now = IN_FLIGHT.load(Ordering::Relaxed);
         loop {
             let next = now.checked_add(ops).filter(|n| *n <= MAX_OPS_IN_FLIGHT)?;
-            match IN_FLIGHT.compare_exchange_weak(now, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
+            match IN_FLIGHT.compare_exchange_weak(now, next, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => return Some(Reservation(ops)),
                 Err(seen) => now = seen,
             }

@@ -82,7 +82,9 @@ pub fn check(
             continue;
         }
         if old.is_some() && now != *old {
-            return Err(Violation("a record's author, id or time changed after it was written"));
+            return Err(Violation(
+                "a record's author, id or time changed after it was written",
+            ));
         }
     }
     for rid in &touched.reports {
@@ -94,7 +96,12 @@ pub fn check(
         }
         room.report(id)
             .map_err(|_| Violation("a report cannot be read back"))?;
-        if room.read_path(&["reports", rid, "id"]).as_ref().and_then(Json::as_str) != Some(rid) {
+        if room
+            .read_path(&["reports", rid, "id"])
+            .as_ref()
+            .and_then(Json::as_str)
+            != Some(rid)
+        {
             return Err(Violation("a report's id is not its key"));
         }
     }

@@ -108,7 +108,11 @@ pub fn serve_doc(
         Err(_) => {
             room.mark_poisoned();
             *fallback = Fallback::default();
-            rolled_back(&from_wire(&req.known_heads), "the changes could not be merged", None)
+            rolled_back(
+                &from_wire(&req.known_heads),
+                "the changes could not be merged",
+                None,
+            )
         }
     }
 }
@@ -331,7 +335,12 @@ fn serve_fallback(
     budget: &mut Budget,
 ) -> Served {
     let Some(message) = untrusted(|| Message::decode(bytes).ok()) else {
-        return refused(room, &[], "the sync message could not be decoded", Vec::new());
+        return refused(
+            room,
+            &[],
+            "the sync message could not be decoded",
+            Vec::new(),
+        );
     };
     let before = room.heads();
     let mut chunks = Vec::new();
@@ -384,7 +393,12 @@ fn serve_fallback(
         .receive_sync_bookkeeping(&mut fallback.state, message)
         .is_err()
     {
-        return refused(room, &before, "the sync message could not be merged", Vec::new());
+        return refused(
+            room,
+            &before,
+            "the sync message could not be merged",
+            Vec::new(),
+        );
     }
     let need = wanted(room, &fallback.held);
     let reply = match room.sync_message(&mut fallback.state) {

@@ -447,7 +447,8 @@ impl Batch<'_> {
             }
             _ => {
                 self.writer()?;
-                if REPORT_ONCE.contains(&field) || (s.len() == 3 && REPORT_CONTAINERS.contains(&field))
+                if REPORT_ONCE.contains(&field)
+                    || (s.len() == 3 && REPORT_CONTAINERS.contains(&field))
                 {
                     return refuse("this part of a report is written once, when it is posted");
                 }
@@ -459,7 +460,12 @@ impl Batch<'_> {
         }
     }
 
-    fn comment_rule(&mut self, s: &[&str], action: &OpType, is_delete: bool) -> Result<(), Refusal> {
+    fn comment_rule(
+        &mut self,
+        s: &[&str],
+        action: &OpType,
+        is_delete: bool,
+    ) -> Result<(), Refusal> {
         self.writer()?;
         let (rid, cid) = (s[1], s[3]);
         if !canonical_uuid(cid) {

@@ -163,7 +163,11 @@ fn a_change_waiting_for_its_history_is_never_released_unchecked() {
     });
     let content_before = s.report_text();
     let heads = phone.heads();
-    let first = s.serve(&doctor, Vec::new(), Some(message_with(vec![forbidden], heads)));
+    let first = s.serve(
+        &doctor,
+        Vec::new(),
+        Some(message_with(vec![forbidden], heads)),
+    );
     assert!(
         matches!(first.outcome, Outcome::SyncMessage { .. }),
         "{:?}",
@@ -171,8 +175,16 @@ fn a_change_waiting_for_its_history_is_never_released_unchecked() {
     );
     assert!(first.accepted.is_empty());
     let second = s.serve(&doctor, vec![harmless], None);
-    assert_eq!(second.accepted.len(), 1, "the harmless change alone is taken");
-    assert_eq!(s.report_text(), content_before, "the forbidden change never got in");
+    assert_eq!(
+        second.accepted.len(),
+        1,
+        "the harmless change alone is taken"
+    );
+    assert_eq!(
+        s.report_text(),
+        content_before,
+        "the forbidden change never got in"
+    );
     assert_eq!(
         s.relay.heads().len(),
         1,
@@ -204,13 +216,24 @@ fn a_change_sent_before_its_parent_goes_in_with_it() {
         d.put(&c, "importance", 3_i64).unwrap();
     });
     let heads = phone.heads();
-    let a = s.serve(&nurse, Vec::new(), Some(message_with(vec![second], heads.clone())));
+    let a = s.serve(
+        &nurse,
+        Vec::new(),
+        Some(message_with(vec![second], heads.clone())),
+    );
     let Outcome::SyncMessage { message } = &a.outcome else {
         panic!("{:?}", a.outcome);
     };
     let m = Message::decode(message).unwrap();
-    assert!(m.need.contains(&first_hash), "the relay asks for the parent");
-    let b = s.serve(&nurse, Vec::new(), Some(message_with(vec![first], heads.clone())));
+    assert!(
+        m.need.contains(&first_hash),
+        "the relay asks for the parent"
+    );
+    let b = s.serve(
+        &nurse,
+        Vec::new(),
+        Some(message_with(vec![first], heads.clone())),
+    );
     assert_eq!(b.accepted.len(), 2, "{:?}", b.outcome);
     assert_eq!(s.relay.heads(), heads);
 }
@@ -357,7 +380,10 @@ fn reports_the_relay_cannot_read_back_are_refused() {
         if served.rolled_back {
             // The room is poisoned: the relay reloads it from storage. Nothing is kept.
             assert!(s.relay.is_poisoned(), "{name}");
-            assert!(served.violation.is_some(), "{name}: logged as a security event");
+            assert!(
+                served.violation.is_some(),
+                "{name}: logged as a security event"
+            );
         } else {
             assert_eq!(s.relay.heads(), before, "{name}: nothing stored");
         }
@@ -421,15 +447,22 @@ fn bombs_and_rootless_changes_are_refused_before_expanding() {
     let compressed = big.bytes().to_vec();
     assert!(compressed.len() < big.raw_bytes().len(), "sent compressed");
     let served = s.serve(&nurse, vec![compressed], None);
-    assert!(refusal(&served).contains("too many operations"), "{served:?}");
+    assert!(
+        refusal(&served).contains("too many operations"),
+        "{served:?}"
+    );
     // A change with no dependencies, numbered as if the room were empty.
     let mut rootless = AutoCommit::new().with_actor(actor_of(nurse.device));
     rootless.put(automerge::ROOT, "x", 1_i64).unwrap();
-    rootless.commit_with(CommitOptions::default().with_message(serde_json::to_string(&note).unwrap()));
+    rootless
+        .commit_with(CommitOptions::default().with_message(serde_json::to_string(&note).unwrap()));
     let c = rootless.get_changes(&[]).remove(0);
     assert!(c.deps().is_empty());
     let served = s.serve(&nurse, vec![c.raw_bytes().to_vec()], None);
-    assert!(refusal(&served).contains("build on the room's history"), "{served:?}");
+    assert!(
+        refusal(&served).contains("build on the room's history"),
+        "{served:?}"
+    );
     assert_eq!(s.relay.heads(), s.shared);
 }
 
