@@ -816,6 +816,7 @@ test('F5b a change with no dependencies (deps: []) in a room with history', T(18
   assert.ok(r.status < 500, `deps []: ${r.status}`);
   const refused = r.status >= 400 || r.outcome.kind === 'Refused';
   t.diagnostic(`F5b answer: ${r.status} ${r.outcome?.kind ?? ''} ${r.outcome?.reason ?? JSON.stringify(r.problem ?? '')}`);
+  assert.ok(refused, 'a change that builds on nothing is refused');
   if (!refused) {
     // Taken: then the room must still load everywhere, also after a restart.
     const v1 = await takahashi.fresh(room);

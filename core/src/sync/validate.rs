@@ -426,9 +426,6 @@ impl Batch<'_> {
             return refuse("the report does not exist");
         }
         let field = s[2];
-        if !REPORT_FIELDS.contains(&field) {
-            return refuse("a report has no such field");
-        }
         match field {
             "relay" => refuse("post numbers and received times are set by the relay only"),
             "receipts" if s.len() >= 4 => {
@@ -440,6 +437,9 @@ impl Batch<'_> {
             "comments" if s.len() >= 4 => self.comment_rule(s, action, is_delete),
             _ if is_new => {
                 self.writer()?;
+                if !REPORT_FIELDS.contains(&field) {
+                    return refuse("a report has no such field");
+                }
                 if s.len() == 3 && is_delete {
                     return refuse("this part of a report is written once, when it is posted");
                 }
@@ -453,9 +453,13 @@ impl Batch<'_> {
                     return refuse("this part of a report is written once, when it is posted");
                 }
                 match self.owner(&["reports", rid, "author", "professional"]) {
-                    Some(owner) if owner == self.me => Ok(()),
-                    _ => refuse("only the author changes a report"),
+                    Some(owner) if owner == self.me => {}
+                    _ => return refuse("only the author changes a report"),
                 }
+                if !REPORT_FIELDS.contains(&field) {
+                    return refuse("a report has no such field");
+                }
+                Ok(())
             }
         }
     }
