@@ -459,7 +459,7 @@ fn restricted_audience_must_be_canonical() {
         &pa.identity.key_pem,
     )
     .unwrap();
-    let mut sorted = vec![a.id, b.id];
+    let mut sorted = [a.id, b.id];
     sorted.sort();
     let descending: Vec<_> = sorted.iter().rev().copied().collect();
     let repeated = vec![sorted[0], sorted[0], sorted[1]];
