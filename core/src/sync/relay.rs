@@ -13,9 +13,17 @@ use crate::time::Timestamp;
 use automerge::sync::{Message, State};
 use automerge::{Change, ChangeHash};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Most changes the relay holds for one device's fallback while their history is on its way.
 pub const MAX_HELD_CHANGES: usize = 2_000;
+/// Most bytes of changes held for one device's fallback for one document.
+pub const MAX_HELD_BYTES: usize = 1024 * 1024;
+/// Most bytes of changes held across all fallbacks: past it, nothing more is held (the
+/// device's fallback then needs one more round for those changes).
+pub const MAX_HELD_BYTES_TOTAL: usize = 256 * 1024 * 1024;
+
+static HELD_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 /// What the relay keeps between the rounds of one device's fallback (Automerge's sync
 /// protocol) for one document: Automerge's sync state, and the changes the device sent whose
@@ -26,6 +34,47 @@ pub struct Fallback {
     /// Automerge's sync state for this device and document.
     pub state: State,
     held: Vec<Change>,
+    held_bytes: usize,
+}
+
+impl Fallback {
+    /// Takes the held changes out (their bytes no longer count against the relay's total).
+    fn take_held(&mut self) -> Vec<Change> {
+        HELD_BYTES.fetch_sub(std::mem::take(&mut self.held_bytes), Ordering::AcqRel);
+        std::mem::take(&mut self.held)
+    }
+
+    /// Holds `changes` if they fit the limits for one fallback and for the relay; says whether
+    /// they were held.
+    fn hold(&mut self, changes: Vec<Change>) -> bool {
+        self.take_held();
+        let bytes: usize = changes.iter().map(|c| c.raw_bytes().len()).sum();
+        if changes.len() > MAX_HELD_CHANGES || bytes > MAX_HELD_BYTES {
+            return false;
+        }
+        let mut now = HELD_BYTES.load(Ordering::Relaxed);
+        loop {
+            let Some(next) = now
+                .checked_add(bytes)
+                .filter(|n| *n <= MAX_HELD_BYTES_TOTAL)
+            else {
+                return false;
+            };
+            match HELD_BYTES.compare_exchange_weak(now, next, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(seen) => now = seen,
+            }
+        }
+        self.held = changes;
+        self.held_bytes = bytes;
+        true
+    }
+}
+
+impl Drop for Fallback {
+    fn drop(&mut self) {
+        self.take_held();
+    }
 }
 
 /// What serving one document did, for the server's storage and audit log.
@@ -354,14 +403,14 @@ fn serve_fallback(
         Ok(d) => d,
         Err(DecodeError::Busy) => return Served::busy(),
         Err(DecodeError::Refused(r)) => {
-            fallback.held.clear();
+            fallback.take_held();
             return refused(room, &before, &r.0, Vec::new());
         }
     };
     let mut accepted = Vec::new();
     let mut numbered = Vec::new();
     if !decoded.changes.is_empty() || !fallback.held.is_empty() {
-        let mut batch = std::mem::take(&mut fallback.held);
+        let mut batch = fallback.take_held();
         batch.extend(decoded.changes.iter().cloned());
         match admit(room, batch, who, relay, now, next_post_no) {
             Admitted::Merged {
@@ -372,7 +421,7 @@ fn serve_fallback(
                 numbered = n;
             }
             Admitted::Missing(batch) => {
-                if batch.len() > MAX_HELD_CHANGES {
+                if !fallback.hold(batch) {
                     return refused(
                         room,
                         &before,
@@ -380,7 +429,6 @@ fn serve_fallback(
                         Vec::new(),
                     );
                 }
-                fallback.held = batch;
             }
             Admitted::Refused(r, hashes) => return refused(room, &before, &r.0, hashes),
             Admitted::RolledBack(reason, violation) => {

@@ -516,3 +516,29 @@ fn the_checks_after_a_merge_catch_a_changed_author_or_post_number() {
     assert!(invariants::check(&s.relay, &before, &touched, &[]).is_err());
     assert!(invariants::check(&s.relay, &before, &touched, &[(s.report, 777)]).is_ok());
 }
+
+/// Changes waiting for their history are held in memory within a bound: a member cannot
+/// make the relay keep megabytes for every document it names.
+#[test]
+fn held_changes_are_bounded() {
+    let mut s = Setup::new();
+    let nurse = s.nurse.clone();
+    let mut phone = s.phone(&nurse);
+    let rid = s.report.to_string();
+    let _parent = commit(&mut phone, &nurse, |d| {
+        let c = obj(d, &["reports", &rid, "content"]);
+        d.put(&c, "importance", 2_i64).unwrap();
+    });
+    let heavy = commit(&mut phone, &nurse, |d| {
+        let c = obj(d, &["reports", &rid, "content"]);
+        for i in 0..10 {
+            d.put(&c, format!("n{i}").as_str(), "x".repeat(120_000))
+                .unwrap();
+        }
+    });
+    assert!(heavy.len() > kizuna_core::sync::relay::MAX_HELD_BYTES);
+    let heads = phone.heads();
+    let served = s.serve(&nurse, Vec::new(), Some(message_with(vec![heavy], heads)));
+    assert!(refusal(&served).contains("wait for history"), "{served:?}");
+    assert_eq!(s.relay.heads(), s.shared);
+}
