@@ -6,7 +6,8 @@
 //! - Post numbers and received times change only where the relay numbered a new report now,
 //!   to the number it handed out.
 //! - Every report, notice and message written is readable by the relay's own reader, under
-//!   its canonical id.
+//!   its canonical id; so are the profile, its history, the care plans, consent and members
+//!   when written in.
 
 use super::validate::Touched;
 use crate::ids::ReportId;
@@ -103,6 +104,19 @@ pub fn check(
             != Some(rid)
         {
             return Err(Violation("a report's id is not its key"));
+        }
+    }
+    for section in &touched.sections {
+        let readable = match section.as_str() {
+            "profile" => room.profile().is_ok(),
+            "profile_log" => room.profile_history().is_ok(),
+            "care_plans" => crate::careplan::history(room).is_ok(),
+            "consent" => room.consent().is_ok(),
+            "members" => room.members().is_ok(),
+            _ => false,
+        };
+        if !readable {
+            return Err(Violation("a section of the room cannot be read back"));
         }
     }
     for (section, id) in &touched.posts {

@@ -88,6 +88,9 @@ pub struct Touched {
     pub comments: BTreeSet<(String, String)>,
     /// Notices and messages as (section, id).
     pub posts: BTreeSet<(String, String)>,
+    /// Other sections written in (`profile`, `profile_log`, `care_plans`, `consent`,
+    /// `members`), each read back whole after the merge.
+    pub sections: BTreeSet<String>,
 }
 
 /// A batch that keeps every rule.
@@ -392,8 +395,16 @@ impl Batch<'_> {
         }
         match s[0] {
             "kizuna" => refuse("the room's identity is fixed"),
-            "consent" | "members" => self.admin(),
-            "profile" | "profile_log" | "care_plans" => self.writer(),
+            "consent" | "members" => {
+                self.admin()?;
+                self.touched.sections.insert(s[0].to_string());
+                Ok(())
+            }
+            "profile" | "profile_log" | "care_plans" => {
+                self.writer()?;
+                self.touched.sections.insert(s[0].to_string());
+                Ok(())
+            }
             "reports" => self.report_rule(&s, action, is_delete),
             "notices" => self.post_rule(&s, action, is_delete, true),
             "messages" => self.post_rule(&s, action, is_delete, false),

@@ -542,3 +542,27 @@ fn held_changes_are_bounded() {
     assert!(refusal(&served).contains("wait for history"), "{served:?}");
     assert_eq!(s.relay.heads(), s.shared);
 }
+
+/// A profile field of the wrong type would make the profile unreadable for every member: the
+/// checks after the merge roll it back.
+#[test]
+fn a_profile_no_one_could_read_back_is_rolled_back() {
+    let mut s = Setup::new();
+    let nurse = s.nurse.clone();
+    let mut phone = s.phone(&nurse);
+    let change = commit(&mut phone, &nurse, |d| {
+        let b = obj(d, &["profile", "basic"]);
+        d.put_object(&b, "birth_date", ObjType::List).unwrap();
+    });
+    assert!(s.relay.profile().is_ok());
+    let served = s.serve(&nurse, vec![change], None);
+    assert!(
+        refusal(&served).contains("cannot be read back"),
+        "{served:?}"
+    );
+    assert!(served.rolled_back && served.violation.is_some());
+    assert!(
+        s.relay.is_poisoned(),
+        "the merge is dropped, the stored room reloaded"
+    );
+}
