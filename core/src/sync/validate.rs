@@ -8,7 +8,8 @@
 //! |---|---|
 //! | root, `kizuna/…`, the genesis containers themselves | nobody (they are fixed at genesis) |
 //! | `consent/…`, `members/…` | administrators |
-//! | `profile/…`, `profile_log/…`, `care_plans/…` | writers |
+//! | `profile/…`, `care_plans/…` | writers |
+//! | `profile_log/<id>/…` | writers, as themselves, only in the change that adds the entry |
 //! | `reports/<id>` (create) | writers, as themselves, `<id>` a canonical uuid |
 //! | `reports/<id>/{id,author,post_time}/…` (whole subtrees) | only in the change that creates the report |
 //! | `reports/<id>/{comments,receipts,edits}` (the containers) | only in the change that creates the report |
@@ -255,7 +256,13 @@ impl Batch<'_> {
             }
         }
         for (section, entity) in &self.new_entities {
-            for field in ["professional", "device"] {
+            // A profile history entry names the person; the others also the device.
+            let fields: &[&str] = if section == "profile_log" {
+                &["professional"]
+            } else {
+                &["professional", "device"]
+            };
+            for &field in fields {
                 let claim = (section.clone(), entity.clone(), field.to_string());
                 if !self.claimed.contains(&claim) {
                     return refuse("a new comment or message must name its author");
@@ -400,7 +407,8 @@ impl Batch<'_> {
                 self.touched.sections.insert(s[0].to_string());
                 Ok(())
             }
-            "profile" | "profile_log" | "care_plans" => {
+            "profile_log" => self.log_rule(&s, action, is_delete),
+            "profile" | "care_plans" => {
                 self.writer()?;
                 self.touched.sections.insert(s[0].to_string());
                 Ok(())
@@ -472,6 +480,49 @@ impl Batch<'_> {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// The profile's history (`profile_log/<id>`): entries are added by writers, naming
+    /// themselves, and never changed or removed afterwards.
+    fn log_rule(&mut self, s: &[&str], action: &OpType, is_delete: bool) -> Result<(), Refusal> {
+        self.writer()?;
+        self.touched.sections.insert("profile_log".to_string());
+        let id = s[1];
+        if !canonical_uuid(id) {
+            return refuse("a history entry id must be a uuid in canonical form");
+        }
+        let key = ("profile_log".to_string(), id.to_string());
+        if s.len() == 2 {
+            if is_delete || !matches!(action, OpType::Make(automerge::ObjType::Map)) {
+                return refuse("the profile's history is never deleted or replaced");
+            }
+            if self.exists(&["profile_log", id]) || !self.new_entities.insert(key) {
+                return refuse("a history entry with this id already exists");
+            }
+            return Ok(());
+        }
+        if !self.new_entities.contains(&key) {
+            return refuse("the profile's history is written once");
+        }
+        match (&s[2..], action) {
+            (["professional"], OpType::Put(ScalarValue::Str(v))) => {
+                if v.as_str() != self.me {
+                    return refuse("a change claims another person's or device's identity");
+                }
+                self.claimed
+                    .insert(("profile_log".into(), id.into(), "professional".into()));
+                Ok(())
+            }
+            (["professional"], _) => refuse("an author field must be text"),
+            (["name"], action) => match (&self.who.shown_as, action) {
+                (None, _) => Ok(()),
+                (Some(shown), OpType::Put(ScalarValue::Str(v))) if v.as_str() == shown.name => {
+                    Ok(())
+                }
+                _ => refuse("a change claims another person's or device's identity"),
+            },
+            _ => Ok(()),
         }
     }
 

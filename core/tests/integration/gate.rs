@@ -566,3 +566,56 @@ fn a_profile_no_one_could_read_back_is_rolled_back() {
         "the merge is dropped, the stored room reloaded"
     );
 }
+
+/// The profile's history is kept whole: nobody removes or rewrites an entry, and a new entry
+/// names its writer.
+#[test]
+fn the_profile_history_is_written_once() {
+    let mut s = Setup::new();
+    let nurse = s.nurse.clone();
+    let doctor = s.doctor.clone();
+    s.relay
+        .edit_profile(&nurse, Timestamp(5), |p| {
+            p.basic.phone = Some("0312345678".into());
+        })
+        .unwrap();
+    let mut s = Setup::new_like(&s);
+    let entry = s.relay.profile_history().unwrap().len();
+    assert_eq!(entry, 1);
+    let mut phone = s.phone(&doctor);
+    let key = {
+        let d = phone.doc();
+        let log = obj(d, &["profile_log"]);
+        d.keys(&log).next().unwrap()
+    };
+    let removal = commit(&mut phone, &doctor, |d| {
+        let log = obj(d, &["profile_log"]);
+        d.delete(&log, key.as_str()).unwrap();
+    });
+    let served = s.serve(&doctor, vec![removal], None);
+    assert!(refusal(&served).contains("never deleted"), "{served:?}");
+    let mut phone = s.phone(&doctor);
+    let rewrite = commit(&mut phone, &doctor, |d| {
+        let e = obj(d, &["profile_log", &key]);
+        d.put(&e, "name", "誰か").unwrap();
+    });
+    let served = s.serve(&doctor, vec![rewrite], None);
+    assert!(refusal(&served).contains("written once"), "{served:?}");
+    // An honest edit through the typed API still goes in.
+    let mut phone = s.phone(&doctor);
+    let before = phone.heads();
+    phone
+        .edit_profile(&doctor, Timestamp(6), |p| {
+            p.basic.phone = Some("0398765432".into());
+        })
+        .unwrap();
+    let honest: Vec<Vec<u8>> = phone
+        .doc_mut()
+        .get_changes(&before)
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    let served = s.serve(&doctor, honest, None);
+    assert_eq!(served.accepted.len(), 1, "{served:?}");
+    assert_eq!(s.relay.profile_history().unwrap().len(), 2);
+}
