@@ -13,7 +13,7 @@
 //! | `reports/<id>` (create) | writers, as themselves, `<id>` a canonical uuid |
 //! | `reports/<id>/{id,author,post_time}/…` (whole subtrees) | only in the change that creates the report |
 //! | `reports/<id>/{comments,receipts,edits}` (the containers) | only in the change that creates the report |
-//! | `reports/<id>/{content,edits,withdrawn}/…` | the report's author |
+//! | `reports/<id>/{content,edits,withdrawn}/…` | the report's author (an entry of `edits` only when it is added) |
 //! | `reports/<id>/comments/<cid>` (create) | writers, as themselves |
 //! | `reports/<id>/comments/<cid>/{id,author,at}/…` | only in the change that creates the comment |
 //! | `reports/<id>/comments/<cid>/text` | the comment's author |
@@ -474,6 +474,10 @@ impl Batch<'_> {
                 match self.owner(&["reports", rid, "author", "professional"]) {
                     Some(owner) if owner == self.me => {}
                     _ => return refuse("only the author changes a report"),
+                }
+                // The record of an edit is the report's history: added, never rewritten.
+                if field == "edits" && self.exists(&["reports", rid, "edits", s[3]]) {
+                    return refuse("the record of an edit is written once");
                 }
                 if !REPORT_FIELDS.contains(&field) {
                     return refuse("a report has no such field");

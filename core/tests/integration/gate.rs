@@ -619,3 +619,45 @@ fn the_profile_history_is_written_once() {
     assert_eq!(served.accepted.len(), 1, "{served:?}");
     assert_eq!(s.relay.profile_history().unwrap().len(), 2);
 }
+
+/// A report's edit records are its history: even its author adds them and never rewrites one.
+#[test]
+fn a_reports_edit_records_are_written_once() {
+    let mut s = Setup::new();
+    let nurse = s.nurse.clone();
+    let report = s.report;
+    s.relay
+        .edit_report(&nurse, Timestamp(5), report, |c| c.vitals.clear())
+        .unwrap();
+    let mut s = Setup::new_like(&s);
+    let mut phone = s.phone(&nurse);
+    let rid = report.to_string();
+    let key = {
+        let d = phone.doc();
+        let edits = obj(d, &["reports", &rid, "edits"]);
+        d.keys(&edits).next().unwrap()
+    };
+    let rewrite = commit(&mut phone, &nurse, |d| {
+        let edits = obj(d, &["reports", &rid, "edits"]);
+        d.delete(&edits, key.as_str()).unwrap();
+    });
+    let served = s.serve(&nurse, vec![rewrite], None);
+    assert!(refusal(&served).contains("written once"), "{served:?}");
+    let mut phone = s.phone(&nurse);
+    let before = phone.heads();
+    phone
+        .edit_report(&nurse, Timestamp(6), report, |c| {
+            c.body = kizuna_core::model::ReportBody::Free {
+                text: "訂正".into(),
+            }
+        })
+        .unwrap();
+    let honest: Vec<Vec<u8>> = phone
+        .doc_mut()
+        .get_changes(&before)
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    let served = s.serve(&nurse, honest, None);
+    assert_eq!(served.accepted.len(), 1, "{served:?}");
+}
