@@ -10,6 +10,10 @@
 //! - [`change_validation`]: raw Automerge changes, sync messages and whole documents sent by a
 //!   device, through [`serve_doc`] (write rules, merge, post numbers) on a realistic room.
 //!
+//! - [`member_changes`] (feature `fuzz`): structure-aware — real Automerge changes built from a
+//!   member's point of view (typed API and hand-made operations, tampered actors, notes and
+//!   dependency order), served step after step, with an independent oracle of the write rules.
+//!
 //! The room is built once per process, deterministically (fixed ids, actors and times), so
 //! changes in the corpus that build on it keep meaning the same thing from run to run.
 
@@ -28,6 +32,9 @@ use automerge::{ActorId, AutoCommit, ChangeHash, ObjType, ReadDoc, ScalarValue};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::OnceLock;
 use uuid::Uuid;
+
+#[cfg(feature = "fuzz")]
+pub mod member_changes;
 
 /// Called once by each fuzz target before the first input. libFuzzer's Rust glue installs a
 /// panic hook that aborts at the panic itself, which would count a panic the code catches on
