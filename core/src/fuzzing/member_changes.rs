@@ -50,14 +50,15 @@ use crate::model::report::AuthorInfo;
 use crate::model::{NoticeContent, ReportBody, ReportContent};
 use crate::people::{Author, Role};
 use crate::room::{ChangeNote, Room, actor_of, codec};
+use crate::sync::gate::Budget;
 use crate::sync::protocol::{DocSync, Outcome, to_wire};
-use crate::sync::relay::serve_doc;
-use crate::sync::validate::Writer;
+use crate::sync::relay::{Fallback, serve_doc};
+use crate::sync::validate::{ShownAs, Writer};
 use crate::time::Timestamp;
 use crate::validate::Check;
 use crate::{CommentId, ReportId};
 use arbitrary::Unstructured;
-use automerge::sync::{Message, MessageVersion, State};
+use automerge::sync::{Message, MessageVersion};
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{
     ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
@@ -196,6 +197,16 @@ fn writer_of(who: Who) -> Writer {
             Role::Writer
         },
         admin: who == Who::Admin,
+        // As the relay's directory shows them, so the fuzzer also meets the rule that a new
+        // record's author carries the writer's own name, profession and organisation.
+        shown_as: Some(ShownAs {
+            name: a.display_name.clone(),
+            profession: serde_json::to_value(a.profession)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            organisation: a.organisation.clone(),
+        }),
     }
 }
 
@@ -1256,7 +1267,7 @@ fn check(
 /// The relay's side of one input: the room, the fallback state, the post-number counter.
 struct Relay {
     room: Room,
-    state: State,
+    state: Fallback,
     next: u64,
     handed: BTreeSet<u64>,
 }
@@ -1282,11 +1293,12 @@ impl Relay {
                 *next
             },
             &mut self.state,
+            &mut Budget::default(),
         );
         if self.room.is_poisoned() {
             // As `RoomHandle` does: drop the half-changed room, take the stored one again.
             self.room = kept;
-            self.state = State::new();
+            self.state = Fallback::default();
             return Some(served.outcome);
         }
         if let Outcome::Refused { reason, .. } = &served.outcome {
@@ -1489,7 +1501,7 @@ pub fn run(data: &[u8]) -> Vec<Outcome> {
     let b = base();
     let mut relay = Relay {
         room: b.room.clone(),
-        state: State::new(),
+        state: Fallback::default(),
         next: 10,
         handed: [1, 2].into(),
     };
