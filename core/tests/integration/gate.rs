@@ -115,6 +115,16 @@ fn commit(phone: &mut Room, who: &Author, f: impl FnOnce(&mut AutoCommit)) -> Ve
     changes[0].raw_bytes().to_vec()
 }
 
+/// The phone's changes since `before`, as a phone sends them.
+fn changes_since(phone: &mut Room, before: &[ChangeHash]) -> Vec<Vec<u8>> {
+    phone
+        .doc_mut()
+        .get_changes(before)
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect()
+}
+
 fn obj(doc: &AutoCommit, path: &[&str]) -> automerge::ObjId {
     let mut o = automerge::ROOT;
     for k in path {
@@ -609,12 +619,7 @@ fn the_profile_history_is_written_once() {
             p.basic.phone = Some("0398765432".into());
         })
         .unwrap();
-    let honest: Vec<Vec<u8>> = phone
-        .doc_mut()
-        .get_changes(&before)
-        .iter()
-        .map(|c| c.raw_bytes().to_vec())
-        .collect();
+    let honest = changes_since(&mut phone, &before);
     let served = s.serve(&doctor, honest, None);
     assert_eq!(served.accepted.len(), 1, "{served:?}");
     assert_eq!(s.relay.profile_history().unwrap().len(), 2);
@@ -652,12 +657,7 @@ fn a_reports_edit_records_are_written_once() {
             }
         })
         .unwrap();
-    let honest: Vec<Vec<u8>> = phone
-        .doc_mut()
-        .get_changes(&before)
-        .iter()
-        .map(|c| c.raw_bytes().to_vec())
-        .collect();
+    let honest = changes_since(&mut phone, &before);
     let served = s.serve(&nurse, honest, None);
     assert_eq!(served.accepted.len(), 1, "{served:?}");
 }
