@@ -1315,12 +1315,15 @@ impl Relay {
             .get_changes(&before_heads)
             .iter()
             .any(|c| *c.actor_id() != relay_actor);
-        if took && sent.bad_checksum {
+        // Judged by the changes themselves: a step may send several requests, and another
+        // request of the same step may rightly be taken.
+        if took && sent.broken.iter().any(|h| self.room.has_change(h)) {
             fail("checksum", || {
                 "the relay took changes whose checksums are wrong".into()
             });
         }
-        if took && sent.inflated > crate::sync::protocol::MAX_MESSAGE_BYTES {
+        let bomb_taken = sent.largest.is_some_and(|h| self.room.has_change(&h));
+        if bomb_taken && sent.inflated > crate::sync::protocol::MAX_MESSAGE_BYTES {
             fail("bomb", || {
                 format!(
                     "the relay took a compressed change of {} bytes that inflates to {}",
@@ -1369,6 +1372,10 @@ struct Sent {
     /// Largest inflated size of a compressed change, and its size on the wire.
     inflated: usize,
     wire: usize,
+    /// That change.
+    largest: Option<ChangeHash>,
+    /// The changes sent with a broken checksum.
+    broken: Vec<ChangeHash>,
 }
 
 fn raw_after(
@@ -1388,9 +1395,11 @@ fn raw_after(
         if compressed && raw > sent.inflated {
             sent.inflated = raw;
             sent.wire = bytes.len();
+            sent.largest = Some(c.hash());
         }
         if sent.bad_checksum && bytes.len() > 8 {
             bytes[4] ^= 0x55;
+            sent.broken.push(c.hash());
         }
         out.push(bytes);
     }
