@@ -287,9 +287,9 @@ pub enum Verdict {
     Missing,
 }
 
-/// Puts the changes the room lacks in dependency order, or says that some dependency is
-/// neither in the room nor in the batch.
-fn in_order(room: &Room, changes: Vec<Change>) -> Result<Vec<Change>, Verdict> {
+/// Puts the changes the room lacks in dependency order. Fails with the rule a change breaks,
+/// or with `None` when some dependency is neither in the room nor in the batch.
+fn in_order(room: &Room, changes: Vec<Change>) -> Result<Vec<Change>, Option<Refusal>> {
     let mut fresh: Vec<Change> = Vec::new();
     let mut index: HashMap<ChangeHash, usize> = HashMap::new();
     for c in changes {
@@ -300,7 +300,7 @@ fn in_order(room: &Room, changes: Vec<Change>) -> Result<Vec<Change>, Verdict> {
         if c.deps().is_empty() {
             // Every room starts from its genesis, which every device has: a change that
             // builds on nothing is not a change of this room.
-            return Err(Verdict::Refuse(Refusal(
+            return Err(Some(Refusal(
                 "a change must build on the room's history".into(),
             )));
         }
@@ -317,7 +317,7 @@ fn in_order(room: &Room, changes: Vec<Change>) -> Result<Vec<Change>, Verdict> {
                     children[p].push(i);
                 }
                 None if room.has_change(d) => {}
-                None => return Err(Verdict::Missing),
+                None => return Err(None),
             }
         }
     }
@@ -334,7 +334,7 @@ fn in_order(room: &Room, changes: Vec<Change>) -> Result<Vec<Change>, Verdict> {
     }
     if order.len() != fresh.len() {
         // A cycle of hashes cannot be built honestly; treat it like missing history.
-        return Err(Verdict::Missing);
+        return Err(None);
     }
     let mut slots: Vec<Option<Change>> = fresh.into_iter().map(Some).collect();
     Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
@@ -344,7 +344,8 @@ fn in_order(room: &Room, changes: Vec<Change>) -> Result<Vec<Change>, Verdict> {
 pub fn vet(room: &Room, changes: Vec<Change>, who: &Writer) -> Verdict {
     let ordered = match in_order(room, changes) {
         Ok(o) => o,
-        Err(v) => return v,
+        Err(Some(r)) => return Verdict::Refuse(r),
+        Err(None) => return Verdict::Missing,
     };
     // Expanding a malformed change can panic inside Automerge; the check only reads the room.
     let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
