@@ -251,13 +251,15 @@ fn serve(
     if known.iter().any(|h| !room.has_change(h)) {
         return start_fallback(room, fallback);
     }
-    let decoded = match gate::decode(req.changes.iter().map(Vec::as_slice), budget) {
+    let mut decoded = match gate::decode(req.changes.iter().map(Vec::as_slice), budget) {
         Ok(d) => d,
         Err(DecodeError::Busy) => return Served::busy(),
         Err(DecodeError::Refused(r)) => return refused(room, &known, &r.0, Vec::new()),
     };
     let hashes: Vec<ChangeHash> = decoded.changes.iter().map(Change::hash).collect();
-    let mut served = match admit(room, decoded.changes.clone(), who, relay, now, next_post_no) {
+    // `decoded` keeps its share of the relay's allowance until this document is served.
+    let changes = std::mem::take(&mut decoded.changes);
+    let mut served = match admit(room, changes, who, relay, now, next_post_no) {
         Admitted::Merged { accepted, numbered } => Served {
             accepted,
             numbered,
@@ -399,7 +401,7 @@ fn serve_fallback(
             Err(r) => return refused(room, &before, &r.0, Vec::new()),
         }
     }
-    let decoded = match gate::decode(chunks, budget) {
+    let mut decoded = match gate::decode(chunks, budget) {
         Ok(d) => d,
         Err(DecodeError::Busy) => return Served::busy(),
         Err(DecodeError::Refused(r)) => {
@@ -411,7 +413,7 @@ fn serve_fallback(
     let mut numbered = Vec::new();
     if !decoded.changes.is_empty() || !fallback.held.is_empty() {
         let mut batch = fallback.take_held();
-        batch.extend(decoded.changes.iter().cloned());
+        batch.append(&mut decoded.changes);
         match admit(room, batch, who, relay, now, next_post_no) {
             Admitted::Merged {
                 accepted: a,
