@@ -292,8 +292,9 @@ impl Throttle {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Counts one for `key` and says whether it is still within `max`.
-    pub fn hit(&self, key: &str, max: u32) -> bool {
+    /// Runs `f` on `key`'s count in the current window, under the lock (old windows are
+    /// dropped once the map grows large).
+    fn with_count<T>(&self, key: &str, f: impl FnOnce(&mut u32) -> T) -> T {
         let now = Instant::now();
         let mut seen = self.lock();
         if seen.len() > 100_000 {
@@ -303,8 +304,15 @@ impl Throttle {
         if now.duration_since(e.0) >= WINDOW {
             *e = (now, 0);
         }
-        e.1 = e.1.saturating_add(1);
-        e.1 <= max
+        f(&mut e.1)
+    }
+
+    /// Counts one for `key` and says whether it is still within `max`.
+    pub fn hit(&self, key: &str, max: u32) -> bool {
+        self.with_count(key, |n| {
+            *n = n.saturating_add(1);
+            *n <= max
+        })
     }
 
     /// Reserves one of `max` attempts for `key` before the attempt is checked: under the
@@ -312,20 +320,13 @@ impl Throttle {
     /// one. A success gives its reservation back with [`Throttle::release`]; a failure keeps
     /// it. So at most `max` guesses are ever checked per window, however many arrive at once.
     pub fn reserve(&self, key: &str, max: u32) -> bool {
-        let now = Instant::now();
-        let mut seen = self.lock();
-        if seen.len() > 100_000 {
-            seen.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
-        }
-        let e = seen.entry(key.to_string()).or_insert((now, 0));
-        if now.duration_since(e.0) >= WINDOW {
-            *e = (now, 0);
-        }
-        if e.1 >= max {
-            return false;
-        }
-        e.1 += 1;
-        true
+        self.with_count(key, |n| {
+            if *n >= max {
+                return false;
+            }
+            *n += 1;
+            true
+        })
     }
 
     /// Gives back a reservation of [`Throttle::reserve`] (the attempt succeeded).
