@@ -193,9 +193,13 @@ enum Admitted {
 
 /// The one path from a device's decoded changes into the room: the gate, the merge, post
 /// numbers, and the invariants, with the merge rolled back if they break.
+/// `hold` says whether the caller keeps a batch whose history is missing (the fallback
+/// does; the common path starts the fallback instead and needs no copy).
+#[allow(clippy::too_many_arguments)]
 fn admit(
     room: &mut Room,
     changes: Vec<Change>,
+    hold: bool,
     who: &Writer,
     relay: &Author,
     now: Timestamp,
@@ -206,7 +210,7 @@ fn admit(
         .map(Change::hash)
         .filter(|h| !room.has_change(h))
         .collect();
-    let kept = changes.clone();
+    let kept = if hold { changes.clone() } else { Vec::new() };
     let vetted = match gate::vet(room, changes, who) {
         Verdict::Accept(v) => v,
         Verdict::Refuse(r) => return Admitted::Refused(r, hashes),
@@ -259,7 +263,7 @@ fn serve(
     let hashes: Vec<ChangeHash> = decoded.changes.iter().map(Change::hash).collect();
     // `decoded` keeps its share of the relay's allowance until this document is served.
     let changes = std::mem::take(&mut decoded.changes);
-    let mut served = match admit(room, changes, who, relay, now, next_post_no) {
+    let mut served = match admit(room, changes, false, who, relay, now, next_post_no) {
         Admitted::Merged { accepted, numbered } => Served {
             accepted,
             numbered,
@@ -414,7 +418,7 @@ fn serve_fallback(
     if !decoded.changes.is_empty() || !fallback.held.is_empty() {
         let mut batch = fallback.take_held();
         batch.append(&mut decoded.changes);
-        match admit(room, batch, who, relay, now, next_post_no) {
+        match admit(room, batch, true, who, relay, now, next_post_no) {
             Admitted::Merged {
                 accepted: a,
                 numbered: n,
