@@ -10,9 +10,10 @@
 //!
 //! Returning is success: a panic is a bug, and so is a broken invariant (`assert!`).
 
-use crate::api::{BlobQuery, parse_hash, parse_id, parse_range};
+use crate::blobs::routes::{BlobQuery, parse_hash, parse_range};
 use crate::blobs::{BlobLimits, Blobs};
-use crate::pki::{Ca, DeviceIdentity, check_csr, identity_from_cert, pem_fingerprint};
+use crate::http::extract::parse_id;
+use crate::identity::pki::{Ca, DeviceIdentity, check_csr, identity_from_cert, pem_fingerprint};
 use crate::wire::EnrollRequest;
 use kizuna_core::{ContentHash, DeviceId, ProfessionalId, RoomId};
 use rustls::pki_types::CertificateDer;
@@ -276,7 +277,7 @@ pub fn upload_headers(data: &[u8]) {
 /// inside an enrollment body), and real upload and download requests. Named for the corpus.
 pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let mut out = Vec::new();
-    if let Ok((_, csr)) = crate::pki::new_device_key_and_csr() {
+    if let Ok((_, csr)) = crate::identity::pki::new_device_key_and_csr() {
         let mut d = vec![csr_layout::PEM];
         d.extend_from_slice(csr.as_bytes());
         out.push(("enrollment_csr", "pem".to_string(), d));

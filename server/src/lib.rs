@@ -1,46 +1,41 @@
 //! Kizuna's relay (`kizuna` binary): client-certificate identity, enrollment by one-time code,
-//! the directory of professionals, devices and rooms, and the admin API and CLI.
+//! the directory of professionals, devices and rooms, sync, attachments, the audit log, and
+//! the admin API, console and CLI.
 //!
-//! - [`pki`]: the relay's CA, device certificates, TLS 1.3 configurations.
-//! - [`directory`]: storage of the directory behind a trait (sled today);
-//!   [`directory_cache`]: the relay's lookups of it answered from memory.
-//! - [`relay`]: the rules (who may see which room, enrollment, revocation).
-//! - [`sync`]: serving `POST /v1/sync` (visibility, write checks, post numbers);
-//!   [`documents`]: the encrypted room documents, loaded on demand and unloaded when idle;
-//!   [`events`]: the live channel; [`audit`]: the hash-chained audit log;
-//!   [`blobs`]: attachments (resumable uploads, range downloads, access by reference).
-//! - [`api`]: `router(state) -> Router`, problem+json errors, per-request identity checks;
-//!   [`admin_api`]: the admin routes added with the console (edit, archive, notices, care
-//!   plans, console credentials).
-//! - [`admin`]: every administrative act as one function (rule + audit record), shared by
-//!   the JSON API and the console; [`admin_docs`]: administrators' notices and care-plan
-//!   imports in room documents, and room activity.
-//! - [`console`]: the city's admin console in the browser (`/console/…`).
-//! - [`net`]: `serve(listener, tls, router, shutdown)`, the TLS accept loop.
-//! - [`data`]: the data directory and start-up; [`demo`]: the demo city.
-//! - [`client`]: the HTTPS client used by `kizuna admin` and the tests.
-//! - [`fuzzing`]: the bodies of the fuzz targets on the relay's input (`tests/fuzz/`).
+//! One module per capability, each owning its rules (`impl Relay` blocks) and its routes:
+//! - [`identity`]: the CA and certificates, the directory and its cache, enrollment,
+//!   professionals, devices, revocation, rooms and memberships, who a request comes from.
+//! - [`sync`]: serving `POST /v1/sync`, the room documents, the live channel.
+//! - [`blobs`]: attachments (store, access rules, resumable upload and range download).
+//! - [`audit`]: the hash-chained audit log, its verification and export.
+//! - [`admin`]: every administrative act (rule + audit record), the city's documents
+//!   (notices, care plans, room activity), every admin route, and the browser console.
+//!
+//! Underneath them: [`state`] (the [`state::Relay`] they share: stores, caches, config — no
+//! rules), [`error`] (the [`error::RelayError`] every rule returns), [`wire`] (the JSON
+//! bodies) and [`http`] (problem+json, extractors, middleware, TLS serving; no capability).
+//! Above them: [`router`] composes every capability's routes; [`startup`] prepares the data
+//! directory (and the demo city); [`cli`] is the `kizuna` command line and its HTTPS client.
+//! `scripts/check-layers` keeps these layers free of import cycles.
 
 pub mod admin;
-pub mod admin_api;
-pub mod admin_docs;
-pub mod api;
 pub mod audit;
 pub mod blobs;
-pub mod client;
-pub mod console;
-pub mod data;
-pub mod demo;
-pub mod directory;
-pub mod directory_cache;
-pub mod documents;
-pub mod events;
+pub mod cli;
+pub mod error;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-pub mod net;
-pub mod pki;
-pub mod relay;
+pub mod http;
+pub mod identity;
+pub mod router;
+pub mod startup;
+pub mod state;
 pub mod sync;
 pub mod wire;
 
-pub use api::router;
-pub use net::serve;
+/// `wire.rs` names the directory's records as `crate::directory::…`; its contents are left
+/// untouched while the JSON bodies move into their own contract crate.
+pub(crate) use identity::directory;
+
+pub use http::serve;
+pub use router::router;

@@ -27,7 +27,7 @@ fn panic_messages_are_withheld_from_the_log() {
         .with_writer(move || writer.clone())
         .finish();
     tracing::subscriber::set_global_default(subscriber).unwrap();
-    kizuna_server::net::install_panic_hook();
+    kizuna_server::http::install_panic_hook();
     let caught = std::thread::Builder::new()
         .name("handler".into())
         .spawn(|| panic!("秘密野 花子 の褥瘡が悪化"))

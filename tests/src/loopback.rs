@@ -12,11 +12,11 @@ use kizuna_core::{
     RoomStore, Timestamp,
 };
 use kizuna_mobile::{HttpsTransport, SyncClient, SyncError, Transport};
-use kizuna_server::client::Client;
-use kizuna_server::directory::Professional;
-use kizuna_server::relay::{Relay, RelayConfig};
+use kizuna_server::cli::client::Client;
+use kizuna_server::identity::directory::Professional;
+use kizuna_server::state::{Relay, RelayConfig};
 use kizuna_server::wire::{EnrollRequest, NewProfessional, NewRoom};
-use kizuna_server::{data, pki};
+use kizuna_server::{identity::pki, startup};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,14 +51,14 @@ impl LoopRelay {
     /// Starts a relay on `data` (new or existing) on a free port, or on `addr` when given (a
     /// restart on the same address, so phones keep their URL).
     pub fn start(data: &Path, addr: Option<SocketAddr>) -> Fallible<LoopRelay> {
-        Self::start_with(data, addr, kizuna_server::net::ServeOptions::default())
+        Self::start_with(data, addr, kizuna_server::http::ServeOptions::default())
     }
 
     /// [`LoopRelay::start`] with the accept loop's limits given (short timeouts in tests).
     pub fn start_with(
         data: &Path,
         addr: Option<SocketAddr>,
-        limits: kizuna_server::net::ServeOptions,
+        limits: kizuna_server::http::ServeOptions,
     ) -> Fallible<LoopRelay> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -72,8 +72,8 @@ impl LoopRelay {
             enroll_attempts: 100_000,
             ..RelayConfig::default()
         };
-        let prepared = data::prepare(data, addr, None, config).map_err(err)?;
-        data::ensure_admin(
+        let prepared = startup::prepare(data, addr, None, config).map_err(err)?;
+        startup::ensure_admin(
             &prepared.relay,
             &data.join("admin"),
             "管理者",
@@ -81,13 +81,13 @@ impl LoopRelay {
             "テスト市 介護支援課",
         )
         .map_err(err)?;
-        let url = data::public_url(addr, None);
-        data::write_relay_info(data, &url).map_err(err)?;
+        let url = startup::public_url(addr, None);
+        startup::write_relay_info(data, &url).map_err(err)?;
         let read = |p: &str| std::fs::read_to_string(data.join(p)).map_err(err);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = kizuna_server::router(prepared.relay.clone());
         let served = rt.spawn(async move {
-            let _ = kizuna_server::net::serve_with(
+            let _ = kizuna_server::http::serve_with(
                 listener,
                 prepared.tls,
                 app,
@@ -145,7 +145,7 @@ impl LoopRelay {
     /// Runs an admin API call on the relay's runtime.
     pub fn with_admin<T>(
         &self,
-        f: impl AsyncFnOnce(Client) -> Result<T, kizuna_server::client::ClientError>,
+        f: impl AsyncFnOnce(Client) -> Result<T, kizuna_server::cli::client::ClientError>,
     ) -> Fallible<T> {
         let admin = self.admin()?;
         self.rt.block_on(f(admin)).map_err(err)

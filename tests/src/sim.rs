@@ -22,7 +22,7 @@ use crate::proxy::CutProxy;
 use crate::sim_device::{DeviceFile, Line, Token};
 use crate::w2::ChildRelay;
 use kizuna_core::{ContentHash, Profession, ProfessionalId, ReportId, Role, RoomId, RoomStore};
-use kizuna_server::client::Client;
+use kizuna_server::cli::client::Client;
 use kizuna_server::wire::NewProfessional;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

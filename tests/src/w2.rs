@@ -14,7 +14,7 @@ use kizuna_core::ContentHash;
 use kizuna_core::blobs::UploadStatus;
 use kizuna_core::{Profession, ReportId, Role, RoomId, Timestamp};
 use kizuna_mobile::{BlobSink, BlobSource, LiveEvents, Transport, TransportError};
-use kizuna_server::client::Client;
+use kizuna_server::cli::client::Client;
 use kizuna_server::wire::NewProfessional;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};

@@ -22,8 +22,8 @@ use kizuna_core::sync::protocol::{
 use kizuna_core::{
     Author, DeviceId, Profession, ProfessionalId, ReportId, Room, RoomId, Timestamp,
 };
-use kizuna_server::api::SYNC_MEDIA_TYPE;
-use kizuna_server::relay::{Relay, RelayConfig};
+use kizuna_server::state::{Relay, RelayConfig};
+use kizuna_server::sync::SYNC_MEDIA_TYPE;
 use kizuna_server::wire::{NewProfessional, NewRoom};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -192,10 +192,10 @@ pub fn prepare(
     std::fs::create_dir_all(work).map_err(err)?;
     let data = relay_dir(work);
     let listen: std::net::SocketAddr = "127.0.0.1:0".parse().map_err(err)?;
-    let prepared =
-        kizuna_server::data::prepare(&data, listen, None, RelayConfig::default()).map_err(err)?;
+    let prepared = kizuna_server::startup::prepare(&data, listen, None, RelayConfig::default())
+        .map_err(err)?;
     let relay = prepared.relay;
-    kizuna_server::data::ensure_admin(
+    kizuna_server::startup::ensure_admin(
         &relay,
         &data.join("admin"),
         "市 管理者",
@@ -291,11 +291,12 @@ fn directory(relay: &Relay, work: &Path, shape: &W3Shape) -> Fallible<Layout> {
         let profession = PROFESSIONS[i % PROFESSIONS.len()];
         let p = relay.add_professional(person(i, profession)).map_err(err)?;
         let (crt, key) =
-            kizuna_server::data::enroll_local(relay, p.id, "W3", &creds, &format!("d{i:05}"))
+            kizuna_server::startup::enroll_local(relay, p.id, "W3", &creds, &format!("d{i:05}"))
                 .map_err(err)?;
         let pem = std::fs::read_to_string(&crt).map_err(err)?;
         let der = pem_der(&pem)?;
-        let id = kizuna_server::pki::identity_from_cert(&der).ok_or("no identity in cert")?;
+        let id =
+            kizuna_server::identity::pki::identity_from_cert(&der).ok_or("no identity in cert")?;
         let team = i / TEAM;
         let team_rooms: Vec<RoomId> = rooms[team * TEAM..(team + 1) * TEAM].to_vec();
         for r in &team_rooms {
@@ -541,7 +542,8 @@ impl Tally {
 fn client(ca_pem: &str, crt: &Path, key: &Path) -> Fallible<reqwest::Client> {
     let crt = std::fs::read_to_string(crt).map_err(err)?;
     let key = std::fs::read_to_string(key).map_err(err)?;
-    let tls = kizuna_server::pki::client_config(ca_pem, Some((&crt, &key))).map_err(err)?;
+    let tls =
+        kizuna_server::identity::pki::client_config(ca_pem, Some((&crt, &key))).map_err(err)?;
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .https_only(true)

@@ -70,7 +70,7 @@ struct Plain {
 }
 
 fn plain_server(relay_data: &Path, payload: Arc<Vec<u8>>) -> Fallible<Plain> {
-    use kizuna_server::pki;
+    use kizuna_server::identity::pki;
     let sink = Arc::new(relay_data.join("plain-upload.bin"));
     let ca = pki::Ca::load_or_create(relay_data).map_err(err)?;
     let (cert, key) = ca
@@ -133,7 +133,7 @@ fn settle_disk() {
 fn plain_transfers(relay_data: &Path, phone: &Phone, path: &Path) -> Fallible<(f64, f64)> {
     let payload = Arc::new(std::fs::read(path).map_err(err)?);
     let plain = plain_server(relay_data, payload.clone())?;
-    let tls = kizuna_server::pki::client_config(
+    let tls = kizuna_server::identity::pki::client_config(
         &phone.identity.ca_pem,
         Some((&phone.identity.crt_pem, &phone.identity.key_pem)),
     )

@@ -252,7 +252,7 @@ fn wrong_bytes_are_refused_and_strangers_learn_nothing() {
 
     // A stranger: same refusal for a real hash and a made-up one, and zero bytes.
     let raw = |hash: &str| {
-        let tls = kizuna_server::pki::client_config(
+        let tls = kizuna_server::identity::pki::client_config(
             &stranger.identity.ca_pem,
             Some((&stranger.identity.crt_pem, &stranger.identity.key_pem)),
         )
@@ -426,7 +426,7 @@ fn a_photo_queued_for_a_report_never_saved_leaves_the_queue_and_holds_up_nothing
 
 /// A raw request with `phone`'s certificate: (status, body).
 fn raw_as(phone: &Phone, method: &str, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
-    let tls = kizuna_server::pki::client_config(
+    let tls = kizuna_server::identity::pki::client_config(
         &phone.identity.ca_pem,
         Some((&phone.identity.crt_pem, &phone.identity.key_pem)),
     )

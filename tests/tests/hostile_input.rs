@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use kizuna_core::{Profession, Role};
-use kizuna_server::net::ServeOptions;
+use kizuna_server::http::ServeOptions;
 use kizuna_tests::loopback::{LoopRelay, Phone};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -24,7 +24,7 @@ fn relay_with(limits: ServeOptions) -> (tempfile::TempDir, LoopRelay, Phone) {
 
 /// A raw HTTPS request with the phone's identity: (status, body).
 fn raw(phone: &Phone, method: &str, path: &str, ctype: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
-    let tls = kizuna_server::pki::client_config(
+    let tls = kizuna_server::identity::pki::client_config(
         &phone.identity.ca_pem,
         Some((&phone.identity.crt_pem, &phone.identity.key_pem)),
     )

@@ -491,11 +491,11 @@ fn restricted_audience_must_be_canonical() {
     // A store written by an older relay that took such an audience: the document no longer
     // matches its id when loaded. The members' syncs skip it and go on.
     {
-        let prepared = kizuna_server::data::prepare(
+        let prepared = kizuna_server::startup::prepare(
             &data,
             addr,
             None,
-            kizuna_server::relay::RelayConfig::default(),
+            kizuna_server::state::RelayConfig::default(),
         )
         .unwrap();
         let bad = Scope {

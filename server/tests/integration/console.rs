@@ -4,9 +4,9 @@
 //! code replay, session binding to the certificate, brute-force limits, CSRF.
 
 use crate::support::TestRelay;
-use kizuna_server::console::auth::CredentialsRequest;
-use kizuna_server::console::totp;
-use kizuna_server::pki;
+use kizuna_server::admin::console::auth::CredentialsRequest;
+use kizuna_server::admin::console::totp;
+use kizuna_server::identity::pki;
 
 fn client(t: &TestRelay, identity: Option<(&str, &str)>) -> reqwest::Client {
     reqwest::Client::builder()
@@ -329,7 +329,7 @@ fn client_from(t: &TestRelay, n: u8) -> reqwest::Client {
         .unwrap()
 }
 
-async fn boss(t: &TestRelay) -> kizuna_server::console::auth::ConsoleSetup {
+async fn boss(t: &TestRelay) -> kizuna_server::admin::console::auth::ConsoleSetup {
     t.admin()
         .console_credentials(&CredentialsRequest {
             login: "boss".into(),

@@ -133,8 +133,8 @@ async fn admin_api_refuses_cross_site_style_requests() {
 
 #[tokio::test]
 async fn console_ids_with_control_characters_are_bad_requests() {
-    use kizuna_server::console::auth::CredentialsRequest;
-    use kizuna_server::console::totp;
+    use kizuna_server::admin::console::auth::CredentialsRequest;
+    use kizuna_server::admin::console::totp;
     let t = TestRelay::start().await;
     let setup = t
         .admin()
@@ -145,7 +145,9 @@ async fn console_ids_with_control_characters_are_bad_requests() {
         .await
         .unwrap();
     let c = reqwest::Client::builder()
-        .use_preconfigured_tls(kizuna_server::pki::client_config(&t.ca_pem, None).unwrap())
+        .use_preconfigured_tls(
+            kizuna_server::identity::pki::client_config(&t.ca_pem, None).unwrap(),
+        )
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

@@ -119,7 +119,7 @@ async fn demo_seeds_once_and_its_curl_command_works() {
         serde_json::from_slice(&run.stdout).unwrap()
     } else {
         let read = |p: &str| std::fs::read_to_string(demo.join(p)).unwrap();
-        let tls = kizuna_server::pki::client_config(
+        let tls = kizuna_server::identity::pki::client_config(
             &read("ca.crt"),
             Some((&read("demo/sato.crt"), &read("demo/sato.key"))),
         )

@@ -2,8 +2,8 @@
 
 use crate::support::{TestRelay, generous};
 use kizuna_core::{Profession, Timestamp};
-use kizuna_server::pki;
-use kizuna_server::relay::RelayConfig;
+use kizuna_server::identity::pki;
+use kizuna_server::state::RelayConfig;
 use kizuna_server::wire::EnrollRequest;
 use std::time::Duration;
 
@@ -77,7 +77,7 @@ async fn expired_and_wrong_codes_fail() {
         let err = anon.enroll(&req(code, &csr)).await.unwrap_err();
         assert_eq!(err.status(), Some(403), "{code}: {err}");
         match err {
-            kizuna_server::client::ClientError::Problem(p) => {
+            kizuna_server::cli::client::ClientError::Problem(p) => {
                 assert_eq!(p.kind, "urn:kizuna:problem:enrollment-code-invalid")
             }
             other => panic!("expected a problem, got {other}"),

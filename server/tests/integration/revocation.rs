@@ -4,7 +4,7 @@ use crate::support::TestRelay;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use kizuna_core::Profession;
-use kizuna_server::pki;
+use kizuna_server::identity::pki;
 use rustls::pki_types::ServerName;
 use std::sync::Arc;
 

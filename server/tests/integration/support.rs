@@ -2,11 +2,11 @@
 //! in a temporary directory, plus clients acting as devices.
 
 use kizuna_core::{Organisation, Profession, ProfessionalId};
-use kizuna_server::client::Client;
-use kizuna_server::data;
-use kizuna_server::directory::Professional;
-use kizuna_server::pki;
-use kizuna_server::relay::{Relay, RelayConfig};
+use kizuna_server::cli::client::Client;
+use kizuna_server::identity::directory::Professional;
+use kizuna_server::identity::pki;
+use kizuna_server::startup;
+use kizuna_server::state::{Relay, RelayConfig};
 use kizuna_server::wire::{EnrollRequest, EnrollResponse, NewProfessional};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,8 +64,8 @@ impl TestRelay {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let prepared = data::prepare(dir.path(), addr, None, config).unwrap();
-        data::ensure_admin(
+        let prepared = startup::prepare(dir.path(), addr, None, config).unwrap();
+        startup::ensure_admin(
             &prepared.relay,
             &dir.path().join("admin"),
             "管理者",
@@ -73,8 +73,8 @@ impl TestRelay {
             "テスト市 介護支援課",
         )
         .unwrap();
-        let url = data::public_url(addr, None);
-        data::write_relay_info(dir.path(), &url).unwrap();
+        let url = startup::public_url(addr, None);
+        startup::write_relay_info(dir.path(), &url).unwrap();
         let read = |p: &str| std::fs::read_to_string(dir.path().join(p)).unwrap();
         let ca_pem = read("ca.crt");
         let admin_crt = read("admin/admin.crt");

@@ -2,7 +2,7 @@
 
 use crate::support::TestRelay;
 use kizuna_core::{DeviceId, Profession, ProfessionalId};
-use kizuna_server::pki::{self, Ca, DeviceIdentity};
+use kizuna_server::identity::pki::{self, Ca, DeviceIdentity};
 use rustls::pki_types::ServerName;
 use std::sync::Arc;
 
@@ -43,12 +43,15 @@ async fn a_certificate_from_another_ca_fails_the_handshake() {
             "x",
         )
         .unwrap();
-    let client =
-        kizuna_server::client::Client::new(&t.url, &t.ca_pem, Some((&crt, &key.serialize_pem())))
-            .unwrap();
+    let client = kizuna_server::cli::client::Client::new(
+        &t.url,
+        &t.ca_pem,
+        Some((&crt, &key.serialize_pem())),
+    )
+    .unwrap();
     let err = client.me().await.unwrap_err();
     assert!(
-        matches!(err, kizuna_server::client::ClientError::Connect(_)),
+        matches!(err, kizuna_server::cli::client::ClientError::Connect(_)),
         "expected a TLS failure, got {err}"
     );
     // Even the health endpoint: a presented certificate must chain to the relay's CA.
@@ -73,9 +76,12 @@ async fn a_valid_certificate_for_an_unknown_device_is_refused() {
             "x",
         )
         .unwrap();
-    let client =
-        kizuna_server::client::Client::new(&t.url, &t.ca_pem, Some((&crt, &key.serialize_pem())))
-            .unwrap();
+    let client = kizuna_server::cli::client::Client::new(
+        &t.url,
+        &t.ca_pem,
+        Some((&crt, &key.serialize_pem())),
+    )
+    .unwrap();
     assert_eq!(client.me().await.unwrap_err().status(), Some(401));
 }
 
@@ -123,9 +129,12 @@ async fn server_certificate_is_valid_for_localhost_and_loopback() {
     let t = TestRelay::start().await;
     let port = t.addr.port();
     for host in ["localhost", "127.0.0.1"] {
-        let c =
-            kizuna_server::client::Client::new(&format!("https://{host}:{port}"), &t.ca_pem, None)
-                .unwrap();
+        let c = kizuna_server::cli::client::Client::new(
+            &format!("https://{host}:{port}"),
+            &t.ca_pem,
+            None,
+        )
+        .unwrap();
         c.health().await.unwrap();
     }
 }
@@ -149,7 +158,7 @@ async fn only_the_certificate_issued_at_enrollment_is_accepted() {
             "x",
         )
         .unwrap();
-    let client = kizuna_server::client::Client::new(
+    let client = kizuna_server::cli::client::Client::new(
         &t.url,
         &t.ca_pem,
         Some((&forged, &key.serialize_pem())),
@@ -168,10 +177,10 @@ async fn a_lost_admin_identity_is_reissued_at_start() {
     std::fs::remove_file(out.join("admin.crt")).unwrap();
     std::fs::remove_file(out.join("admin.key")).unwrap();
     let setup =
-        kizuna_server::data::ensure_admin(&t.relay, &out, "管理者", "かんりしゃ", "x").unwrap();
+        kizuna_server::startup::ensure_admin(&t.relay, &out, "管理者", "かんりしゃ", "x").unwrap();
     assert!(matches!(
         setup,
-        kizuna_server::data::AdminSetup::Reissued(_)
+        kizuna_server::startup::AdminSetup::Reissued(_)
     ));
     let crt = std::fs::read_to_string(out.join("admin.crt")).unwrap();
     let key = std::fs::read_to_string(out.join("admin.key")).unwrap();
@@ -181,7 +190,8 @@ async fn a_lost_admin_identity_is_reissued_at_start() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
-    let admin = kizuna_server::client::Client::new(&t.url, &t.ca_pem, Some((&crt, &key))).unwrap();
+    let admin =
+        kizuna_server::cli::client::Client::new(&t.url, &t.ca_pem, Some((&crt, &key))).unwrap();
     let me = admin.me().await.unwrap();
     assert!(me.professional.administrator);
     assert_ne!(me.device.id, old_device);

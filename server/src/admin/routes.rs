@@ -1,0 +1,464 @@
+//! Every JSON admin route (`/v1/admin/…`): professionals, enrollment codes, rooms and
+//! members, devices, the audit log, and what came with the console (edits, archiving, room
+//! activity, notices and alerts, care-plan imports, consent forms, console credentials).
+//! Each handler that changes something calls the same [`super::acts`] function as the console
+//! page, and `kizuna admin` calls these routes. Merged into [`crate::router`], so the same
+//! problem+json errors, body limits and request log apply.
+
+use super::acts::{self as admin, Actor};
+use super::city_documents::{
+    CarePlanImportView, CarePlanUploadRequest, CityRoom, NoticeView, RoomActivity,
+};
+use super::console::auth::{self, ConsoleSetup, CredentialsRequest};
+use crate::error::RelayError;
+use crate::http::extract::{ApiJson, optional_json, parse_id};
+use crate::http::problem::Problem;
+use crate::identity::Admin;
+use crate::identity::directory::{Device, Professional};
+use crate::state::AppState;
+use crate::wire::{
+    DirectoryView, EnrollCodeRequest, EnrollCodeResponse, InviteRequest, NewProfessional, NewRoom,
+    RevokeRequest, RoomView,
+};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use kizuna_core::careplan::ImportSummary;
+use kizuna_core::model::{Importance, NoticeContent};
+use kizuna_core::{DeviceId, NoticeId, ProfessionalId, RoomId, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// Largest care-plan upload (base64 inside JSON).
+pub const MAX_CARE_PLAN_BODY: usize = 6 * 1024 * 1024;
+
+/// Largest scanned consent form.
+pub const MAX_CONSENT_FORM: usize = 32 * 1024 * 1024;
+
+/// `PUT /v1/admin/rooms/{id}/consent-form`: the scan as the body, its type as
+/// `Content-Type` (PDF, JPEG or PNG).
+async fn consent_form(
+    State(relay): State<AppState>,
+    admin: Admin,
+    Path(room): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<RoomView>, Problem> {
+    let room: RoomId = id(&room, "room")?;
+    let media = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let actor: Actor = (&admin).into();
+    let view = tokio::task::spawn_blocking(move || {
+        admin::attach_consent_form(&relay, &actor, room, &media, &body)
+    })
+    .await
+    .map_err(|_| RelayError::Internal("the upload task failed".into()))??;
+    Ok(Json(view))
+}
+
+impl From<&Admin> for Actor {
+    fn from(a: &Admin) -> Actor {
+        Actor {
+            professional: a.0.professional.clone(),
+            device: Some(a.0.device.id),
+        }
+    }
+}
+
+/// Every admin route, merged into [`crate::router`].
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/admin/professionals",
+            get(list_professionals).post(add_professional),
+        )
+        .route("/v1/admin/professionals/{id}", delete(remove_professional))
+        .route(
+            "/v1/admin/professionals/{id}/enroll-codes",
+            post(enroll_code),
+        )
+        .route("/v1/admin/rooms", get(list_rooms).post(create_room))
+        .route("/v1/admin/rooms/{id}", get(show_room))
+        .route(
+            "/v1/admin/rooms/{room}/members/{professional}",
+            put(invite).delete(remove_member),
+        )
+        .route("/v1/admin/devices", get(list_devices))
+        .route("/v1/admin/devices/{id}/revoke", post(revoke_device))
+        .route("/v1/admin/audit", get(audit_export))
+        .route("/v1/admin/audit/verify", get(audit_verify))
+        .route(
+            "/v1/admin/professionals/{id}/profile",
+            put(update_professional),
+        )
+        .route("/v1/admin/rooms/{id}/archived", put(set_archived))
+        .route("/v1/admin/rooms/{id}/activity", get(activity))
+        .route(
+            "/v1/admin/rooms/{id}/care-plans",
+            get(care_plans)
+                .post(import_care_plan)
+                .layer(DefaultBodyLimit::max(MAX_CARE_PLAN_BODY)),
+        )
+        .route(
+            "/v1/admin/rooms/{id}/consent-form",
+            put(consent_form).layer(DefaultBodyLimit::max(MAX_CONSENT_FORM)),
+        )
+        .route("/v1/admin/notices", get(list_notices).post(post_notice))
+        .route("/v1/admin/console/credentials", put(console_credentials))
+}
+
+fn id<T: std::str::FromStr>(s: &str, what: &'static str) -> Result<T, Problem> {
+    s.parse()
+        .map_err(|_| RelayError::Invalid(format!("{what}: not a valid id")).into())
+}
+
+async fn update_professional(
+    State(relay): State<AppState>,
+    admin: Admin,
+    Path(pid): Path<String>,
+    ApiJson(req): ApiJson<NewProfessional>,
+) -> Result<Json<Professional>, Problem> {
+    let pid: ProfessionalId = id(&pid, "professional")?;
+    Ok(Json(admin::update_professional(
+        &relay,
+        &(&admin).into(),
+        pid,
+        req,
+    )?))
+}
+
+/// `PUT /v1/admin/rooms/{id}/archived`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveRequest {
+    /// `true` to archive, `false` to restore.
+    pub archived: bool,
+}
+
+async fn set_archived(
+    State(relay): State<AppState>,
+    admin: Admin,
+    Path(room): Path<String>,
+    ApiJson(req): ApiJson<ArchiveRequest>,
+) -> Result<Json<RoomView>, Problem> {
+    let room: RoomId = id(&room, "room")?;
+    Ok(Json(admin::set_archived(
+        &relay,
+        &(&admin).into(),
+        room,
+        req.archived,
+    )?))
+}
+
+async fn activity(
+    State(relay): State<AppState>,
+    _: Admin,
+    Path(room): Path<String>,
+) -> Result<Json<RoomActivity>, Problem> {
+    let room: RoomId = id(&room, "room")?;
+    Ok(Json(relay.room_activity(room)?))
+}
+
+async fn care_plans(
+    State(relay): State<AppState>,
+    _: Admin,
+    Path(room): Path<String>,
+) -> Result<Json<Vec<CarePlanImportView>>, Problem> {
+    let room: RoomId = id(&room, "room")?;
+    Ok(Json(relay.care_plan_imports(room)?))
+}
+
+async fn import_care_plan(
+    State(relay): State<AppState>,
+    admin: Admin,
+    Path(room): Path<String>,
+    ApiJson(req): ApiJson<CarePlanUploadRequest>,
+) -> Result<(StatusCode, Json<ImportSummary>), Problem> {
+    let room: RoomId = id(&room, "room")?;
+    let mut files = Vec::new();
+    for f in req.files {
+        let bytes = data_encoding::BASE64
+            .decode(f.data_base64.as_bytes())
+            .map_err(|_| RelayError::Invalid("files: data_base64 is not base64".into()))?;
+        files.push((f.name, bytes));
+    }
+    let actor: Actor = (&admin).into();
+    let summary =
+        tokio::task::spawn_blocking(move || admin::import_care_plan(&relay, &actor, room, &files))
+            .await
+            .map_err(|_| RelayError::Internal("the import task failed".into()))??;
+    Ok((StatusCode::CREATED, Json(summary)))
+}
+
+/// `GET /v1/admin/notices?room=notices|alerts`.
+#[derive(Debug, Default, Deserialize)]
+struct NoticesQuery {
+    room: Option<String>,
+}
+
+async fn list_notices(
+    State(relay): State<AppState>,
+    _: Admin,
+    Query(q): Query<NoticesQuery>,
+) -> Result<Json<Vec<NoticeView>>, Problem> {
+    let rooms = match q.room.as_deref() {
+        None => vec![CityRoom::Alerts, CityRoom::Notices],
+        Some(k) => vec![
+            CityRoom::from_key(k)
+                .ok_or_else(|| RelayError::Invalid("room: notices or alerts".into()))?,
+        ],
+    };
+    let mut out = Vec::new();
+    for r in rooms {
+        out.extend(relay.notices(r)?);
+    }
+    Ok(Json(out))
+}
+
+/// `POST /v1/admin/notices`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewNotice {
+    /// `notices` or `alerts`.
+    pub room: CityRoom,
+    /// Headline.
+    pub title: String,
+    /// Text.
+    pub body: String,
+    /// 1–3.
+    pub importance: Importance,
+    /// After this it shows as expired (ms since 1970).
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
+}
+
+/// The answer to a posted notice.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PostedNotice {
+    /// The notice id.
+    pub id: NoticeId,
+    /// Where it went.
+    pub room: RoomId,
+}
+
+async fn post_notice(
+    State(relay): State<AppState>,
+    admin: Admin,
+    ApiJson(req): ApiJson<NewNotice>,
+) -> Result<(StatusCode, Json<PostedNotice>), Problem> {
+    let content = NoticeContent {
+        title: req.title,
+        body: req.body,
+        importance: req.importance,
+        expires_at: req.expires_at,
+    };
+    let id = admin::post_notice(&relay, &(&admin).into(), req.room, &content)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PostedNotice {
+            id,
+            room: relay.city_room(req.room)?,
+        }),
+    ))
+}
+
+async fn console_credentials(
+    State(relay): State<AppState>,
+    admin: Admin,
+    ApiJson(req): ApiJson<CredentialsRequest>,
+) -> Result<Json<ConsoleSetup>, Problem> {
+    let actor: Actor = (&admin).into();
+    let setup = tokio::task::spawn_blocking(move || auth::set_credentials(&relay, &actor, &req))
+        .await
+        .map_err(|_| RelayError::Internal("the credentials task failed".into()))??;
+    Ok(Json(setup))
+}
+
+async fn list_professionals(
+    State(relay): State<AppState>,
+    _: Admin,
+) -> Result<Json<DirectoryView>, Problem> {
+    Ok(Json(relay.directory_view()?))
+}
+
+async fn add_professional(
+    State(relay): State<AppState>,
+    admin: Admin,
+    ApiJson(req): ApiJson<NewProfessional>,
+) -> Result<(StatusCode, Json<Professional>), Problem> {
+    let p = admin::add_professional(&relay, &(&admin).into(), req)?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+async fn remove_professional(
+    State(relay): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let id: ProfessionalId = parse_id(&id, "professional id")?;
+    admin::remove_professional(&relay, &(&admin).into(), id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn enroll_code(
+    State(relay): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<EnrollCodeResponse>), Problem> {
+    let id: ProfessionalId = parse_id(&id, "professional id")?;
+    let hours = optional_json::<EnrollCodeRequest>(&body)?.valid_hours;
+    let code = admin::enroll_code(&relay, &(&admin).into(), id, hours)?;
+    Ok((StatusCode::CREATED, Json(code)))
+}
+
+async fn list_rooms(
+    State(relay): State<AppState>,
+    _: Admin,
+) -> Result<Json<Vec<RoomView>>, Problem> {
+    Ok(Json(relay.rooms()?))
+}
+
+async fn create_room(
+    State(relay): State<AppState>,
+    admin: Admin,
+    ApiJson(req): ApiJson<NewRoom>,
+) -> Result<(StatusCode, Json<RoomView>), Problem> {
+    let room = admin::create_room(&relay, &(&admin).into(), req)?;
+    Ok((StatusCode::CREATED, Json(room)))
+}
+
+async fn show_room(
+    State(relay): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<RoomView>, Problem> {
+    let id: RoomId = parse_id(&id, "room id")?;
+    Ok(Json(relay.room_view(id)?))
+}
+
+async fn invite(
+    State(relay): State<AppState>,
+    admin: Admin,
+    Path((room, professional)): Path<(String, String)>,
+    ApiJson(req): ApiJson<InviteRequest>,
+) -> Result<Json<RoomView>, Problem> {
+    let room: RoomId = parse_id(&room, "room id")?;
+    let professional: ProfessionalId = parse_id(&professional, "professional id")?;
+    let view = admin::invite(&relay, &(&admin).into(), room, professional, req.role)?;
+    Ok(Json(view))
+}
+
+async fn remove_member(
+    State(relay): State<AppState>,
+    admin: Admin,
+    Path((room, professional)): Path<(String, String)>,
+) -> Result<StatusCode, Problem> {
+    let room: RoomId = parse_id(&room, "room id")?;
+    let professional: ProfessionalId = parse_id(&professional, "professional id")?;
+    admin::remove_member(&relay, &(&admin).into(), room, professional)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_devices(
+    State(relay): State<AppState>,
+    _: Admin,
+) -> Result<Json<Vec<Device>>, Problem> {
+    Ok(Json(relay.devices()?))
+}
+
+async fn revoke_device(
+    State(relay): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, Problem> {
+    let id: DeviceId = parse_id(&id, "device id")?;
+    let wipe = optional_json::<RevokeRequest>(&body)?.wipe;
+    admin::revoke_device(&relay, &(&admin).into(), id, wipe)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Query of `GET /v1/admin/audit`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct AuditQuery {
+    room: Option<String>,
+    professional: Option<String>,
+    /// Milliseconds since the epoch, or RFC 3339.
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<usize>,
+}
+
+fn parse_time(s: &str, what: &str) -> Result<Timestamp, Problem> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(Timestamp(ms));
+    }
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| Timestamp(i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)))
+        .map_err(|_| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "Invalid request",
+                Some(format!(
+                    "{what}: give milliseconds since 1970 or an RFC 3339 time"
+                )),
+            )
+        })
+}
+
+async fn audit_export(
+    State(relay): State<AppState>,
+    _: Admin,
+    axum::extract::Query(q): axum::extract::Query<AuditQuery>,
+) -> Result<Response, Problem> {
+    let filter = crate::audit::Filter {
+        room: q.room.as_deref().map(|r| parse_id(r, "room")).transpose()?,
+        professional: q
+            .professional
+            .as_deref()
+            .map(|r| parse_id(r, "professional"))
+            .transpose()?,
+        since: q
+            .since
+            .as_deref()
+            .map(|t| parse_time(t, "since"))
+            .transpose()?,
+        until: q
+            .until
+            .as_deref()
+            .map(|t| parse_time(t, "until"))
+            .transpose()?,
+    };
+    let limit = q.limit.unwrap_or(100_000).min(1_000_000);
+    let records = tokio::task::spawn_blocking(move || relay.audit().export(&filter, limit))
+        .await
+        .map_err(|_| RelayError::Internal("the audit task failed".into()))?
+        .map_err(|e| RelayError::Internal(e.to_string()))?;
+    let mut body = String::new();
+    for r in records {
+        body.push_str(&serde_json::to_string(&r).unwrap_or_default());
+        body.push('\n');
+    }
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        body,
+    )
+        .into_response())
+}
+
+async fn audit_verify(
+    State(relay): State<AppState>,
+    _: Admin,
+) -> Result<Json<crate::audit::Verdict>, Problem> {
+    let verdict = tokio::task::spawn_blocking(move || relay.audit().verify())
+        .await
+        .map_err(|_| RelayError::Internal("the audit task failed".into()))?
+        .map_err(|e| RelayError::Internal(e.to_string()))?;
+    Ok(Json(verdict))
+}

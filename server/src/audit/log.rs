@@ -1,0 +1,398 @@
+//! The log file itself: where its end is, appending a batch with one shared flush, the hash
+//! chain's arithmetic, reading the file forwards and backwards, and copying an old sled log
+//! in once. Reading the log back (verify, export) is in [`super::read`].
+
+use super::{AuditError, AuditRecord, Entry};
+use kizuna_core::Timestamp;
+use kizuna_core::store::group_commit::GroupCommit;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub(super) const ZERO: [u8; 32] = [0; 32];
+/// The records, one JSON object per line.
+pub(super) const LOG: &str = "log.jsonl";
+/// `{seq:020} {hash}\n` of the last record known durable.
+pub(super) const HEAD: &str = "head";
+/// Where the files of an old sled log are moved once copied.
+pub(super) const LEGACY: &str = "sled-before-migration";
+/// Bytes read at a time when walking the log backwards.
+pub(super) const BLOCK: u64 = 64 * 1024;
+
+/// Where the end of the log is: appends are serialised here.
+pub(super) struct Tail {
+    /// Position of the last record (0 when empty).
+    pub(super) seq: u64,
+    /// Its hash.
+    pub(super) prev: [u8; 32],
+    /// Bytes of complete records in the file.
+    pub(super) bytes: u64,
+    /// A failed write could not be cut off; no more appends.
+    pub(super) stuck: bool,
+}
+
+/// The hash-chained log.
+pub struct AuditLog {
+    pub(super) dir: PathBuf,
+    /// Opened for appending; every write is a whole batch of lines.
+    pub(super) file: File,
+    /// Rewritten in place after each flush.
+    pub(super) head: File,
+    pub(super) tail: Mutex<Tail>,
+    /// Concurrent appends share one flush.
+    pub(super) commit: GroupCommit,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditLog(..)")
+    }
+}
+
+/// Lower-case hex without a formatter per byte (the log writes a dozen hashes per sync).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}
+
+pub(super) fn digest(prev: &str, body: &[u8]) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(prev.as_bytes());
+    ctx.update(body);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+/// The stored line of a record whose `hash` is still empty, and that hash. The JSON is
+/// written once: `hash` is the last field, so the empty value is filled in place.
+pub(super) fn seal(r: &AuditRecord) -> (Vec<u8>, [u8; 32]) {
+    const EMPTY: &[u8] = br#""hash":""}"#;
+    let mut json = serde_json::to_vec(r).unwrap_or_default();
+    let hash = digest(&r.prev, &json);
+    if json.ends_with(EMPTY) {
+        json.truncate(json.len() - 2);
+        json.extend_from_slice(hex(&hash).as_bytes());
+        json.extend_from_slice(b"\"}");
+    } else {
+        let mut full = r.clone();
+        full.hash = hex(&hash);
+        json = serde_json::to_vec(&full).unwrap_or_default();
+    }
+    (json, hash)
+}
+
+/// The hash a record must carry: over the previous hash and the record with `hash` empty.
+pub(super) fn chain_hash(r: &AuditRecord) -> String {
+    let mut body = r.clone();
+    body.hash = String::new();
+    hex(&seal(&body).1)
+}
+
+pub(super) fn unhex(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+pub(super) fn head_line(seq: u64, hash: &[u8; 32]) -> String {
+    format!("{seq:020} {}\n", hex(hash))
+}
+
+/// `(seq, hash)` from the head file, if it is there and readable.
+pub(super) fn read_head(dir: &Path) -> Option<(u64, String)> {
+    let text = std::fs::read_to_string(dir.join(HEAD)).ok()?;
+    let (seq, hash) = text.trim_end().split_once(' ')?;
+    Some((seq.parse().ok()?, hash.to_string()))
+}
+
+/// The lines of the first `len` bytes of `file`, newest first, without their newlines.
+pub(super) struct Backwards<'a> {
+    file: &'a File,
+    /// Bytes before this offset are not read yet.
+    pos: u64,
+    /// Read but not yet returned: the bytes from `pos` up to the end of the next line.
+    pending: Vec<u8>,
+}
+
+impl<'a> Backwards<'a> {
+    pub(super) fn new(file: &'a File, len: u64) -> Self {
+        // The log ends with a newline: skip it so the last line comes first.
+        Backwards {
+            file,
+            pos: len.saturating_sub(1),
+            pending: Vec::new(),
+        }
+    }
+
+    pub(super) fn next_line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        loop {
+            if let Some(i) = self.pending.iter().rposition(|&b| b == b'\n') {
+                let line = self.pending.split_off(i + 1);
+                self.pending.truncate(i);
+                return Ok(Some(line));
+            }
+            if self.pos == 0 {
+                return Ok((!self.pending.is_empty()).then(|| std::mem::take(&mut self.pending)));
+            }
+            let n = self.pos.min(BLOCK);
+            self.pos -= n;
+            let mut block = vec![0u8; usize::try_from(n).unwrap_or(0)];
+            self.file.read_exact_at(&mut block, self.pos)?;
+            block.extend_from_slice(&self.pending);
+            self.pending = block;
+        }
+    }
+}
+
+/// Calls `f` with each complete line of the first `len` bytes of `file`, oldest first,
+/// until it returns `false`.
+pub(super) fn forwards(
+    file: File,
+    len: u64,
+    mut f: impl FnMut(&[u8]) -> Result<bool, AuditError>,
+) -> Result<(), AuditError> {
+    let mut reader = BufReader::with_capacity(1 << 16, file.take(len));
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        if !f(&line)? {
+            return Ok(());
+        }
+    }
+}
+
+/// Cuts off a torn last line (a batch the relay crashed while writing: never acknowledged)
+/// and returns the length of the complete lines.
+pub(super) fn complete_length(file: &File) -> Result<u64, AuditError> {
+    let len = file.metadata()?.len();
+    let mut end = len;
+    while end > 0 {
+        let n = end.min(BLOCK);
+        let mut block = vec![0u8; usize::try_from(n).unwrap_or(0)];
+        file.read_exact_at(&mut block, end - n)?;
+        if let Some(i) = block.iter().rposition(|&b| b == b'\n') {
+            end = end - n + i as u64 + 1;
+            break;
+        }
+        end -= n;
+    }
+    if end != len {
+        file.set_len(end)?;
+        file.sync_all()?;
+    }
+    Ok(end)
+}
+
+/// Copies an old sled log (before November 2026) into `log.jsonl` byte for byte, so every
+/// hash still holds, then moves sled's files into `sled-before-migration/`.
+pub(super) fn migrate_from_sled(dir: &Path) -> Result<(), AuditError> {
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(4 * 1024 * 1024)
+        .open()?;
+    let records = db.open_tree("records")?;
+    let tmp = dir.join("log.jsonl.copying");
+    let mut out = BufWriter::new(File::create(&tmp)?);
+    let mut last: Option<AuditRecord> = None;
+    for item in records.iter() {
+        let (_, v) = item?;
+        out.write_all(&v)?;
+        out.write_all(b"\n")?;
+        last = serde_json::from_slice(&v).ok();
+    }
+    let file = out
+        .into_inner()
+        .map_err(std::io::IntoInnerError::into_error)?;
+    file.sync_all()?;
+    // The old log's own record of its last position becomes the head file.
+    let head = match db.get(b"head")? {
+        Some(v) => {
+            let mut b = [0u8; 8];
+            let n = v.len().min(8);
+            b[8 - n..].copy_from_slice(&v[..n]);
+            let seq = u64::from_be_bytes(b);
+            let at = records.get(seq.to_be_bytes())?;
+            let hash = at
+                .and_then(|v| serde_json::from_slice::<AuditRecord>(&v).ok())
+                .and_then(|r| unhex(&r.hash))
+                .unwrap_or(ZERO);
+            Some(head_line(seq, &hash))
+        }
+        None => last.map(|r| head_line(r.seq, &unhex(&r.hash).unwrap_or(ZERO))),
+    };
+    drop(records);
+    drop(db);
+    if let Some(h) = head {
+        std::fs::write(dir.join(HEAD), h)?;
+    }
+    std::fs::rename(&tmp, dir.join(LOG))?;
+    let legacy = dir.join(LEGACY);
+    std::fs::create_dir_all(&legacy)?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name != LOG && name != HEAD && name != LEGACY {
+            std::fs::rename(entry.path(), legacy.join(&name))?;
+        }
+    }
+    File::open(dir)?.sync_all()?;
+    tracing::warn!(
+        "the audit log was copied out of sled into {}; the old files are in {} and can be \
+         removed once `kizuna admin audit verify` says intact",
+        dir.join(LOG).display(),
+        legacy.display()
+    );
+    Ok(())
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log in `dir`. An old sled log there is copied into the file
+    /// first; a torn last line (a crash mid-write, never acknowledged) is cut off.
+    pub fn open(dir: &Path) -> Result<AuditLog, AuditError> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(LOG);
+        if !path.exists() && dir.join("db").exists() {
+            migrate_from_sled(dir)?;
+        }
+        let fresh = !path.exists();
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)?;
+        if fresh {
+            File::open(dir)?.sync_all()?;
+        }
+        let len = complete_length(&file)?;
+        let (seq, prev) = match Backwards::new(&file, len).next_line()? {
+            Some(line) => {
+                let r: AuditRecord =
+                    serde_json::from_slice(&line).map_err(|_| AuditError::UnreadableEnd)?;
+                (r.seq, unhex(&r.hash).ok_or(AuditError::UnreadableEnd)?)
+            }
+            None => (0, ZERO),
+        };
+        let head = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(HEAD))?;
+        if fresh {
+            head.write_all_at(head_line(0, &ZERO).as_bytes(), 0)?;
+            head.sync_all()?;
+        }
+        Ok(AuditLog {
+            dir: dir.to_path_buf(),
+            file,
+            head,
+            tail: Mutex::new(Tail {
+                seq,
+                prev,
+                bytes: len,
+                stuck: false,
+            }),
+            commit: GroupCommit::default(),
+        })
+    }
+
+    pub(super) fn tail(&self) -> std::sync::MutexGuard<'_, Tail> {
+        self.tail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Appends records in one durable batch (flushed before returning): the caller answers
+    /// the device only after its access is on disk.
+    pub fn append(&self, entries: Vec<Entry>) -> Result<(), AuditError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut tail = self.tail();
+        if tail.stuck {
+            return Err(AuditError::Stuck);
+        }
+        let (mut seq, mut prev) = (tail.seq, tail.prev);
+        let now = Timestamp::now();
+        let mut lines = Vec::with_capacity(entries.len() * 512);
+        for e in entries {
+            seq += 1;
+            let r = AuditRecord {
+                seq,
+                at: now,
+                professional: e.professional,
+                device: e.device,
+                action: e.action.to_string(),
+                room: e.room,
+                subject: e.subject,
+                changes: e.changes,
+                reason: e.reason,
+                prev: hex(&prev),
+                hash: String::new(),
+            };
+            let (line, hash) = seal(&r);
+            lines.extend_from_slice(&line);
+            lines.push(b'\n');
+            prev = hash;
+        }
+        if let Err(e) = (&self.file).write_all(&lines) {
+            // Part of a batch on disk would break the chain for every later record.
+            if self.file.set_len(tail.bytes).is_err() {
+                tail.stuck = true;
+            }
+            return Err(e.into());
+        }
+        tail.seq = seq;
+        tail.prev = prev;
+        tail.bytes += lines.len() as u64;
+        // Flushed after the lock is released, by one caller for all who are waiting (group
+        // commit). A crash before the flush loses only records whose callers had not
+        // answered yet.
+        drop(tail);
+        self.commit.flush(|| self.sync())?;
+        Ok(())
+    }
+
+    /// Makes every record written so far durable, then records the last one in `head`.
+    pub(super) fn sync(&self) -> std::io::Result<()> {
+        let (seq, prev) = {
+            let t = self.tail();
+            (t.seq, t.prev)
+        };
+        self.file.sync_data()?;
+        // Not synced itself: after a crash `head` may lag behind, never run ahead.
+        self.head.write_all_at(head_line(seq, &prev).as_bytes(), 0)
+    }
+
+    /// Appends one record.
+    pub fn record(&self, entry: Entry) -> Result<(), AuditError> {
+        self.append(vec![entry])
+    }
+
+    /// A reader of the log, the length of its complete records now, and the last position.
+    pub(super) fn snapshot(&self) -> Result<(File, u64, u64), AuditError> {
+        let (len, seq) = {
+            let t = self.tail();
+            (t.bytes, t.seq)
+        };
+        Ok((File::open(self.dir.join(LOG))?, len, seq))
+    }
+}

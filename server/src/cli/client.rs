@@ -1,0 +1,406 @@
+//! An HTTPS client of the relay's API over mTLS (reqwest on rustls with the ring provider).
+//! The admin CLI uses it with the administrator's certificate; the tests use it as devices.
+
+use crate::identity::directory::{Device, Professional};
+use crate::startup;
+use crate::wire::{
+    DirectRequest, DirectoryView, EnrollCodeRequest, EnrollCodeResponse, EnrollRequest,
+    EnrollResponse, InviteRequest, MeResponse, MeRoom, NewProfessional, NewRoom, ProblemBody,
+    RevokeRequest, RoomView,
+};
+use kizuna_core::{DeviceId, ProfessionalId, Role, RoomId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Certificates or keys could not be loaded.
+    #[error("setup: {0}")]
+    Setup(String),
+    /// The relay could not be reached or the TLS handshake failed.
+    #[error("cannot reach the relay: {0}")]
+    Connect(String),
+    /// The relay answered with a problem.
+    #[error("{} ({}): {}", .0.title, .0.status, .0.detail.clone().unwrap_or_default())]
+    Problem(ProblemBody),
+    /// The relay's answer could not be read.
+    #[error("unexpected answer from the relay: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    /// The HTTP status of a problem answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Problem(p) => Some(p.status),
+            _ => None,
+        }
+    }
+}
+
+/// A client of one relay.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+fn connect_err(e: reqwest::Error) -> ClientError {
+    // Walk the error chain so the TLS reason (unknown CA, revoked…) is visible.
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    ClientError::Connect(msg)
+}
+
+impl Client {
+    /// A client of the relay at `base` (`https://host:port`) trusting `ca_pem`, presenting
+    /// `identity` (certificate PEM, key PEM) if given.
+    pub fn new(
+        base: &str,
+        ca_pem: &str,
+        identity: Option<(&str, &str)>,
+    ) -> Result<Client, ClientError> {
+        let tls = crate::identity::pki::client_config(ca_pem, identity)
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .https_only(true)
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
+        Ok(Client {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// The administrator's client for the relay serving `data`: `ca.crt`, the admin identity
+    /// (`admin/` or `demo/`) and the URL from `relay.json` unless `relay` overrides it.
+    pub fn admin_from_data_dir(data: &Path, relay: Option<&str>) -> Result<Client, ClientError> {
+        let ca = std::fs::read_to_string(data.join("ca.crt")).map_err(|e| {
+            ClientError::Setup(format!(
+                "cannot read {}: {e} (has the relay been started with --data {}?)",
+                data.join("ca.crt").display(),
+                data.display()
+            ))
+        })?;
+        let (crt, key) = startup::admin_identity_paths(data)
+            .into_iter()
+            .find(|(c, k)| c.exists() && k.exists())
+            .ok_or_else(|| {
+                ClientError::Setup(format!(
+                    "no administrator identity in {0}/admin or {0}/demo",
+                    data.display()
+                ))
+            })?;
+        let read = |p: &Path| {
+            std::fs::read_to_string(p)
+                .map_err(|e| ClientError::Setup(format!("cannot read {}: {e}", p.display())))
+        };
+        let crt = read(&crt)?;
+        let key = read(&key)?;
+        let url = match relay {
+            Some(u) => u.to_string(),
+            None => startup::read_relay_url(data).ok_or_else(|| {
+                ClientError::Setup(format!(
+                    "no {}/relay.json: is the relay running? (or pass --relay URL)",
+                    data.display()
+                ))
+            })?,
+        };
+        Client::new(&url, &ca, Some((&crt, &key)))
+    }
+
+    /// Sends `req` and returns the body of a successful answer; a failure becomes the
+    /// relay's problem.
+    async fn send_raw(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>, ClientError> {
+        let resp = req.send().await.map_err(connect_err)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(connect_err)?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ProblemBody>(&bytes) {
+                Ok(p) => ClientError::Problem(p),
+                Err(_) => ClientError::Decode(format!("status {status}")),
+            });
+        }
+        Ok(bytes.to_vec())
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let bytes = self.send_raw(req).await?;
+        let bytes = if bytes.is_empty() {
+            &b"null"[..]
+        } else {
+            &bytes[..]
+        };
+        serde_json::from_slice(bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    /// A `DELETE` without a body, declared `application/json` as the relay requires of
+    /// every state-changing admin request (a cross-site form cannot send that type).
+    fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .delete(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+    }
+
+    /// `GET /healthz`.
+    pub async fn health(&self) -> Result<serde_json::Value, ClientError> {
+        self.get("/healthz").await
+    }
+
+    /// `GET /v1/me`.
+    pub async fn me(&self) -> Result<MeResponse, ClientError> {
+        self.get("/v1/me").await
+    }
+
+    /// `POST /v1/enroll` (needs no client certificate).
+    pub async fn enroll(&self, req: &EnrollRequest) -> Result<EnrollResponse, ClientError> {
+        self.post("/v1/enroll", req).await
+    }
+
+    /// `POST /v1/direct`.
+    pub async fn direct(&self, with: ProfessionalId) -> Result<MeRoom, ClientError> {
+        self.post("/v1/direct", &DirectRequest { with }).await
+    }
+
+    /// Registers a professional.
+    pub async fn add_professional(&self, p: &NewProfessional) -> Result<Professional, ClientError> {
+        self.post("/v1/admin/professionals", p).await
+    }
+
+    /// Lists professionals and devices.
+    pub async fn directory(&self) -> Result<DirectoryView, ClientError> {
+        self.get("/v1/admin/professionals").await
+    }
+
+    /// Removes a professional.
+    pub async fn remove_professional(&self, id: ProfessionalId) -> Result<(), ClientError> {
+        self.send(self.delete(&format!("/v1/admin/professionals/{id}")))
+            .await
+    }
+
+    /// Makes a one-time enrollment code.
+    pub async fn enroll_code(
+        &self,
+        id: ProfessionalId,
+        valid_hours: Option<u32>,
+    ) -> Result<EnrollCodeResponse, ClientError> {
+        self.post(
+            &format!("/v1/admin/professionals/{id}/enroll-codes"),
+            &EnrollCodeRequest { valid_hours },
+        )
+        .await
+    }
+
+    /// Lists rooms with members.
+    pub async fn rooms(&self) -> Result<Vec<RoomView>, ClientError> {
+        self.get("/v1/admin/rooms").await
+    }
+
+    /// Creates a patient room.
+    pub async fn create_room(&self, r: &NewRoom) -> Result<RoomView, ClientError> {
+        self.post("/v1/admin/rooms", r).await
+    }
+
+    /// Invites a professional into a room.
+    pub async fn invite(
+        &self,
+        room: RoomId,
+        professional: ProfessionalId,
+        role: Role,
+    ) -> Result<RoomView, ClientError> {
+        self.send(
+            self.http
+                .put(format!(
+                    "{}/v1/admin/rooms/{room}/members/{professional}",
+                    self.base
+                ))
+                .json(&InviteRequest { role }),
+        )
+        .await
+    }
+
+    /// Removes a professional from a room.
+    pub async fn remove_member(
+        &self,
+        room: RoomId,
+        professional: ProfessionalId,
+    ) -> Result<(), ClientError> {
+        self.send(self.delete(&format!("/v1/admin/rooms/{room}/members/{professional}")))
+            .await
+    }
+
+    /// Lists devices.
+    pub async fn devices(&self) -> Result<Vec<Device>, ClientError> {
+        self.get("/v1/admin/devices").await
+    }
+
+    /// Revokes a device.
+    pub async fn revoke(&self, id: DeviceId, wipe: bool) -> Result<(), ClientError> {
+        self.post(
+            &format!("/v1/admin/devices/{id}/revoke"),
+            &RevokeRequest { wipe },
+        )
+        .await
+    }
+
+    /// Checks the audit log's hash chain.
+    pub async fn audit_verify(&self) -> Result<crate::audit::Verdict, ClientError> {
+        self.get("/v1/admin/audit/verify").await
+    }
+
+    /// Audit records as JSON lines, filtered by `query` pairs (room, professional, since,
+    /// until, limit).
+    pub async fn audit_export(&self, query: &[(&str, String)]) -> Result<String, ClientError> {
+        let mut url = format!("{}/v1/admin/audit?", self.base);
+        for (k, v) in query {
+            url.push_str(k);
+            url.push('=');
+            for b in v.bytes() {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    url.push(char::from(b));
+                } else {
+                    url.push_str(&format!("%{b:02X}"));
+                }
+            }
+            url.push('&');
+        }
+        let bytes = self.send_raw(self.http.get(url)).await?;
+        String::from_utf8(bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+}
+
+/// The admin routes added with the console (`admin_api`).
+impl Client {
+    async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    /// Edits a professional.
+    pub async fn update_professional(
+        &self,
+        id: ProfessionalId,
+        p: &NewProfessional,
+    ) -> Result<Professional, ClientError> {
+        self.put(&format!("/v1/admin/professionals/{id}/profile"), p)
+            .await
+    }
+
+    /// Archives (`true`) or restores a patient room.
+    pub async fn set_archived(
+        &self,
+        room: RoomId,
+        archived: bool,
+    ) -> Result<RoomView, ClientError> {
+        self.put(
+            &format!("/v1/admin/rooms/{room}/archived"),
+            &crate::admin::routes::ArchiveRequest { archived },
+        )
+        .await
+    }
+
+    /// Attaches a scanned consent form (`media_type`: PDF, JPEG or PNG) to a patient room.
+    pub async fn consent_form(
+        &self,
+        room: RoomId,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<RoomView, ClientError> {
+        self.send(
+            self.http
+                .put(format!("{}/v1/admin/rooms/{room}/consent-form", self.base))
+                .header("content-type", media_type)
+                .body(bytes),
+        )
+        .await
+    }
+
+    /// A patient room's activity (counts only).
+    pub async fn room_activity(
+        &self,
+        room: RoomId,
+    ) -> Result<crate::admin::city_documents::RoomActivity, ClientError> {
+        self.get(&format!("/v1/admin/rooms/{room}/activity")).await
+    }
+
+    /// Posts a city notice or alert.
+    pub async fn post_notice(
+        &self,
+        n: &crate::admin::routes::NewNotice,
+    ) -> Result<crate::admin::routes::PostedNotice, ClientError> {
+        self.post("/v1/admin/notices", n).await
+    }
+
+    /// Notices and alerts with who has read them (`room`: `notices`, `alerts` or both).
+    pub async fn notices(
+        &self,
+        room: Option<crate::admin::city_documents::CityRoom>,
+    ) -> Result<Vec<crate::admin::city_documents::NoticeView>, ClientError> {
+        match room {
+            Some(r) => {
+                self.get(&format!("/v1/admin/notices?room={}", r.key()))
+                    .await
+            }
+            None => self.get("/v1/admin/notices").await,
+        }
+    }
+
+    /// Imports care-plan files (name, bytes) into a patient room.
+    pub async fn import_care_plan(
+        &self,
+        room: RoomId,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<kizuna_core::careplan::ImportSummary, ClientError> {
+        let req = crate::admin::city_documents::CarePlanUploadRequest {
+            files: files
+                .iter()
+                .map(
+                    |(name, bytes)| crate::admin::city_documents::CarePlanUpload {
+                        name: name.clone(),
+                        data_base64: data_encoding::BASE64.encode(bytes),
+                    },
+                )
+                .collect(),
+        };
+        self.post(&format!("/v1/admin/rooms/{room}/care-plans"), &req)
+            .await
+    }
+
+    /// Sets the calling administrator's console login, password and a new TOTP secret.
+    pub async fn console_credentials(
+        &self,
+        req: &crate::admin::console::auth::CredentialsRequest,
+    ) -> Result<crate::admin::console::auth::ConsoleSetup, ClientError> {
+        self.put("/v1/admin/console/credentials", req).await
+    }
+}

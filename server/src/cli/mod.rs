@@ -1,0 +1,393 @@
+//! The `kizuna` command line: the clap tree and its dispatch ([`main`]); `serve` and `demo`
+//! run the relay and print what to do next ([`serve`], [`demo`]); `admin …` drives a running
+//! relay's admin API and prints the answers (`admin`), through the HTTPS client in
+//! [`client`] that the tests use too.
+
+mod admin;
+pub mod client;
+pub mod demo;
+pub mod serve;
+
+use crate::admin::city_documents::CityRoom;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use kizuna_core::Timestamp;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kizuna",
+    version,
+    about = "Kizuna relay: mTLS identity, enrollment, directory and admin CLI"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Start a relay with a demo city (created on first start, reused afterwards).
+    Demo {
+        /// Data directory.
+        #[arg(long, default_value = "kizuna-demo")]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+    },
+    /// Run the relay (creates the CA and the administrator's identity on first start).
+    Serve {
+        /// Data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0:8443")]
+        listen: SocketAddr,
+        /// Host name devices use to reach the relay (added to the server certificate).
+        #[arg(long)]
+        hostname: Option<String>,
+    },
+    /// Manage the directory of a running relay as its administrator.
+    Admin(AdminArgs),
+    /// Print the current one-time code of a TOTP secret (for people without an
+    /// authenticator app, e.g. trying the demo's console).
+    Totp {
+        /// The base32 secret.
+        secret: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct AdminArgs {
+    /// The relay's data directory (for ca.crt, the admin identity and relay.json).
+    #[arg(long)]
+    data: PathBuf,
+    /// Relay URL, if not the one in DIR/relay.json.
+    #[arg(long)]
+    relay: Option<String>,
+    /// Print JSON for scripts instead of text for people.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: AdminCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCmd {
+    /// Register, list or remove professionals.
+    #[command(subcommand)]
+    Professional(ProfessionalCmd),
+    /// Make a one-time enrollment code (and its QR code) for a professional's new device.
+    EnrollCode {
+        /// The professional's id.
+        professional_id: String,
+        /// Hours until the code expires (1–168).
+        #[arg(long)]
+        valid_hours: Option<u32>,
+    },
+    /// Create rooms and manage members.
+    #[command(subcommand)]
+    Room(RoomCmd),
+    /// List or revoke devices.
+    #[command(subcommand)]
+    Device(DeviceCmd),
+    /// Check or export the audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Post or list city notices and disaster/infection alerts.
+    #[command(subcommand)]
+    Notice(NoticeCmd),
+    /// Import care-plan files into a patient room.
+    #[command(subcommand)]
+    Careplan(CareplanCmd),
+    /// Set your console login and password and get a new TOTP secret (the browser console
+    /// at https://HOST:PORT/console/ asks for both factors).
+    ConsoleSetup {
+        /// Login name for the console.
+        #[arg(long, default_value = "admin")]
+        login: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+        /// No password: log in with this administrator certificate plus the TOTP code only.
+        #[arg(long, conflicts_with = "password_stdin")]
+        no_password: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CityRoomArg {
+    Notices,
+    Alerts,
+}
+
+impl CityRoomArg {
+    fn room(self) -> CityRoom {
+        match self {
+            CityRoomArg::Notices => CityRoom::Notices,
+            CityRoomArg::Alerts => CityRoom::Alerts,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum NoticeCmd {
+    /// Post a notice (to every professional) or an alert (to care providers).
+    Post {
+        /// Where: notices or alerts.
+        #[arg(long, value_enum)]
+        room: CityRoomArg,
+        /// Headline.
+        #[arg(long)]
+        title: String,
+        /// Text.
+        #[arg(long)]
+        body: String,
+        /// 1 to 3 (☆ to ☆☆☆).
+        #[arg(long, default_value_t = 2)]
+        importance: u8,
+        /// Hours until it shows as expired.
+        #[arg(long)]
+        expires_hours: Option<u32>,
+    },
+    /// List notices and alerts with how many have read each.
+    List {
+        /// Only notices or only alerts.
+        #[arg(long, value_enum)]
+        room: Option<CityRoomArg>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CareplanCmd {
+    /// Import the files (UPPLAN_…CSV, UP1KYO_…, UP2KYO_…, UPJSK_…, UPHOSOKU_…) as one change.
+    Import {
+        /// Room id.
+        room_id: String,
+        /// The CSV files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCmd {
+    /// Check the hash chain: prints "intact" or the first broken record (exit status 1).
+    Verify,
+    /// Print records as JSON lines, oldest first.
+    Export {
+        /// Only this room (or restricted document).
+        #[arg(long)]
+        room: Option<String>,
+        /// Only this professional.
+        #[arg(long)]
+        professional: Option<String>,
+        /// Only records at or after this time (RFC 3339, or milliseconds since 1970).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only records before this time.
+        #[arg(long)]
+        until: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ProfessionalCmd {
+    /// Register a professional.
+    Add {
+        /// Full name, e.g. "佐藤 美咲".
+        #[arg(long)]
+        name: String,
+        /// Name in kana.
+        #[arg(long)]
+        kana: String,
+        /// Profession: a key (nurse, care_manager, doctor, …) or the Japanese name.
+        #[arg(long)]
+        profession: String,
+        /// Organisation (事業所) name.
+        #[arg(long)]
+        org: String,
+        /// The organisation's 10-digit office number.
+        #[arg(long)]
+        office_number: Option<String>,
+    },
+    /// List registered professionals.
+    List,
+    /// Remove a professional: leaves all rooms, devices revoked and told to wipe.
+    Remove {
+        /// The professional's id.
+        id: String,
+    },
+    /// Change a professional's name, kana, profession or organisation.
+    Edit {
+        /// The professional's id.
+        id: String,
+        /// New full name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New kana.
+        #[arg(long)]
+        kana: Option<String>,
+        /// New profession.
+        #[arg(long)]
+        profession: Option<String>,
+        /// New organisation name.
+        #[arg(long)]
+        org: Option<String>,
+        /// New 10-digit office number ("" to clear).
+        #[arg(long)]
+        office_number: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum KindArg {
+    Patient,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RoleArg {
+    Writer,
+    Reader,
+}
+
+#[derive(Subcommand, Debug)]
+enum RoomCmd {
+    /// Create a patient room with its consent record.
+    Create {
+        /// Room kind (only patient rooms are created by hand).
+        #[arg(long, value_enum, default_value = "patient")]
+        kind: KindArg,
+        /// The patient's name.
+        #[arg(long)]
+        patient_name: String,
+        /// Who gave consent (the patient or a family member).
+        #[arg(long)]
+        consent_by: String,
+        /// Date consent was given, YYYY-MM-DD.
+        #[arg(long)]
+        consent_date: String,
+        /// Relation of the consenting person to the patient.
+        #[arg(long, default_value = "本人")]
+        consent_relation: String,
+        /// Who obtained consent (defaults to the administrator).
+        #[arg(long)]
+        consent_obtained_by: Option<String>,
+    },
+    /// List rooms with their members.
+    List,
+    /// Invite a professional into a room.
+    Invite {
+        /// Room id.
+        room_id: String,
+        /// Professional id.
+        professional_id: String,
+        /// Role in the room.
+        #[arg(long, value_enum, default_value = "writer")]
+        role: RoleArg,
+    },
+    /// Remove a professional from a room.
+    Remove {
+        /// Room id.
+        room_id: String,
+        /// Professional id.
+        professional_id: String,
+    },
+    /// Archive a patient room (no device syncs it any more), or restore it.
+    Archive {
+        /// Room id.
+        room_id: String,
+        /// Restore instead of archiving.
+        #[arg(long)]
+        restore: bool,
+    },
+    /// Attach the scanned consent form (a PDF, JPEG or PNG file) to a patient room.
+    ConsentForm {
+        /// Room id.
+        room_id: String,
+        /// The scan.
+        file: PathBuf,
+    },
+    /// A patient room's activity: reports this week, unread must-reads (counts only).
+    Activity {
+        /// Room id.
+        room_id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DeviceCmd {
+    /// List devices.
+    List,
+    /// Revoke a device: refused from its next request on.
+    Revoke {
+        /// Device id.
+        device_id: String,
+        /// Also tell the device to erase its local data.
+        #[arg(long)]
+        wipe: bool,
+    },
+}
+
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KIZUNA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+/// Runs the `kizuna` command line: parses it, starts the runtime and dispatches to the
+/// subcommand. The binary's `main` is only this call, so the whole CLI lives here.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // Panic messages can quote patient data: log where a panic happened, not what it said.
+    crate::http::install_panic_hook();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.cmd {
+        Cmd::Demo { data, listen } => {
+            init_tracing("info");
+            rt.block_on(serve::run_relay(data, listen, None, true))
+        }
+        Cmd::Serve {
+            data,
+            listen,
+            hostname,
+        } => {
+            init_tracing("info");
+            rt.block_on(serve::run_relay(data, listen, hostname, false))
+        }
+        Cmd::Admin(args) => {
+            init_tracing("warn");
+            rt.block_on(admin::run_admin(args))
+        }
+        Cmd::Totp { secret } => match crate::admin::console::totp::decode_secret(&secret) {
+            Some(s) => {
+                let now = u64::try_from(Timestamp::now().0 / 1000).unwrap_or(0);
+                println!("{}", crate::admin::console::totp::code_at(&s, now));
+                Ok(())
+            }
+            None => Err("the secret is not base32".into()),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Identity: who the relay's users are and what they may see. The relay's CA and device
+//! certificates ([`pki`]), the directory's storage ([`directory`]) and its in-memory cache
+//! ([`directory_cache`]), and the rules over it: enrollment by one-time code
+//! ([`enrollment`]), professionals, their devices and revocation ([`professionals`]), rooms,
+//! memberships and direct conversations ([`rooms`]), and who a request comes from
+//! ([`authed`]). The device-facing routes are in [`routes`].
+
+pub mod authed;
+pub mod directory;
+pub mod directory_cache;
+pub mod enrollment;
+pub mod pki;
+pub mod professionals;
+pub mod rate_limit;
+pub mod rooms;
+pub mod routes;
+
+pub use authed::{Admin, Authed};

@@ -1,0 +1,38 @@
+//! The relay's router: every capability's routes composed with the HTTP plumbing around them
+//! (body limits, the cross-site guard, problem+json errors, the request log). Serving (TLS,
+//! the accept loop) is separate: see [`crate::http::serve`].
+
+use crate::http::extract::MAX_BODY;
+use crate::http::middleware::{
+    cross_site_guard, ensure_problem, method_not_allowed, not_found, request_log,
+};
+use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Json, Router};
+
+/// Builds the relay's router. Serving (TLS, the accept loop) is separate: see `http::serve`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(crate::identity::routes::routes())
+        .merge(crate::admin::routes::routes())
+        .merge(crate::sync::routes::routes())
+        .merge(crate::blobs::routes::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cross_site_guard,
+        ))
+        .layer(axum::middleware::from_fn(ensure_problem))
+        // The browser console: its own body limits and HTML errors, the same request log.
+        .merge(crate::admin::console::router(state.clone()))
+        .layer(axum::middleware::from_fn(request_log))
+        .with_state(state)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}

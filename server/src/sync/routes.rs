@@ -1,0 +1,122 @@
+//! The sync routes: `POST /v1/sync` (decode, run the merge off the async workers a few at a
+//! time, encode) and the live channel's long poll `GET /v1/events`.
+
+use super::events::Changed;
+use crate::error::RelayError;
+use crate::http::problem::Problem;
+use crate::identity::Authed;
+use crate::state::AppState;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use kizuna_core::sync::protocol::{MAX_MESSAGE_BYTES, ProtocolError, SyncRequest};
+
+/// The sync routes, merged into [`crate::router`].
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/sync",
+            post(sync).layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES)),
+        )
+        .route("/v1/events", get(events))
+}
+
+/// The media type of sync requests and answers (postcard, `docs/protocol.md`).
+pub const SYNC_MEDIA_TYPE: &str = "application/x-kizuna-sync";
+
+fn protocol_problem(e: &ProtocolError) -> Problem {
+    match e {
+        ProtocolError::TooLarge => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Request too large",
+            Some(e.to_string()),
+        ),
+        ProtocolError::Version(_) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "protocol-version",
+            "Unsupported protocol version",
+            Some(e.to_string()),
+        ),
+        _ => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "Invalid request",
+            Some(e.to_string()),
+        ),
+    }
+}
+
+async fn sync(
+    State(relay): State<AppState>,
+    auth: Authed,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    let media = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .map(HeaderValue::as_bytes);
+    if media != Some(SYNC_MEDIA_TYPE.as_bytes()) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            Some(format!("send the body as {SYNC_MEDIA_TYPE}")),
+        ));
+    }
+    let req = SyncRequest::decode(&body).map_err(|e| protocol_problem(&e))?;
+    drop(body);
+    // Merging and checking Automerge changes is CPU work and sled writes block: keep them off
+    // the async workers, a few at a time. A panic in here fails this request only.
+    let slot = relay
+        .sync_slots()
+        .acquire()
+        .await
+        .map_err(|_| RelayError::Internal("the relay is stopping".into()))?;
+    let worker = relay.clone();
+    let answer =
+        tokio::task::spawn_blocking(move || worker.sync(&auth.professional, &auth.device, &req))
+            .await
+            .map_err(|_| RelayError::Internal("the sync task failed".into()))??;
+    drop(slot);
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, SYNC_MEDIA_TYPE)],
+        answer.encode(),
+    )
+        .into_response())
+}
+
+/// Query of `GET /v1/events`.
+#[derive(Debug, serde::Deserialize)]
+struct EventsQuery {
+    /// The cursor of the previous answer (absent or 0: start now).
+    #[serde(default)]
+    cursor: u64,
+    /// Seconds to wait at most (capped at [`MAX_EVENTS_WAIT`]).
+    #[serde(default)]
+    timeout: Option<u64>,
+}
+
+/// Longest long poll, well under the idle-connection timeout.
+pub const MAX_EVENTS_WAIT: std::time::Duration = std::time::Duration::from_secs(55);
+
+async fn events(
+    State(relay): State<AppState>,
+    auth: Authed,
+    axum::extract::Query(q): axum::extract::Query<EventsQuery>,
+) -> Result<Json<Changed>, Problem> {
+    if q.cursor == 0 {
+        return Ok(Json(Changed {
+            cursor: relay.events().cursor(),
+            docs: Vec::new(),
+            resync: false,
+        }));
+    }
+    let wait = std::time::Duration::from_secs(q.timeout.unwrap_or(25)).min(MAX_EVENTS_WAIT);
+    let me = auth.professional.id;
+    let r = relay.clone();
+    let visible = move || r.visible_docs(me).unwrap_or_default();
+    Ok(Json(relay.events().wait(q.cursor, me, wait, visible).await))
+}
