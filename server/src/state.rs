@@ -4,7 +4,7 @@
 //! in its own `impl Relay` block, so this file says what the relay holds, not what it allows.
 
 use crate::audit::AuditLog;
-use crate::blobs::Blobs;
+use crate::blobs::store::Blobs;
 use crate::error::RelayError;
 use crate::identity::directory::Directory;
 use crate::identity::directory_cache::CachedDirectory;

@@ -2,7 +2,7 @@
 //! chain's arithmetic, reading the file forwards and backwards, and copying an old sled log
 //! in once. Reading the log back (verify, export) is in [`super::read`].
 
-use super::{AuditError, AuditRecord, Entry};
+use super::record::{AuditError, AuditRecord, Entry};
 use kizuna_core::Timestamp;
 use kizuna_core::store::group_commit::GroupCommit;
 use std::fs::{File, OpenOptions};

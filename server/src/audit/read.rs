@@ -2,7 +2,7 @@
 //! filtered records, oldest first or newest first, as JSON lines.
 
 use super::log::*;
-use super::{AuditError, AuditLog, AuditRecord, Filter, Verdict};
+use super::record::{AuditError, AuditRecord, Filter, Verdict};
 
 impl AuditLog {
     /// Checks the whole chain: positions without gaps, each record's `prev` the hash of the

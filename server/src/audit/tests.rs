@@ -3,7 +3,7 @@
 
 use super::log::*;
 use super::*;
-use kizuna_core::{ProfessionalId, RoomId};
+use kizuna_core::{ProfessionalId, RoomId, Timestamp};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;

@@ -1,8 +1,8 @@
 //! What handlers take from a request before any rule runs: the TLS peer ([`PeerInfo`]), JSON
 //! bodies whose rejections are problem+json without echoing the input, and ids in paths.
 
+use super::peer::PeerCert;
 use super::problem::Problem;
-use crate::identity::pki::PeerCert;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
