@@ -1,6 +1,6 @@
 //! Administrative acts: each is one function that applies the relay's rule (a `Relay` method)
-//! and records the act in the audit log. The JSON admin API (`api`, `admin_api`), and through
-//! it the `kizuna admin` CLI, and the browser console (`console`) all call these, so an act
+//! and records the act in the audit log. The JSON admin API (`admin::routes`), and through
+//! it the `kizuna admin` CLI, and the browser console (`admin::console`) all call these, so an act
 //! has one code path whichever door it comes through.
 //!
 //! The actor is an administrator, with the device they used when they came with a client

@@ -4,7 +4,7 @@
 //!
 //! **A blob belongs to the rooms it was uploaded for, not to whoever knows its hash.** For
 //! each stored blob the relay records the documents a writer of that document actually sent
-//! its bytes for ([`Relay::finish_upload`]). A download through document `X` needs all of:
+//! its bytes for (`Relay::finish_upload`). A download through document `X` needs all of:
 //! the bytes were uploaded for `X`, or for the room `X` belongs to when `X` is a restricted
 //! document (its audience is a subset of that room's members, so nothing widens; the
 //! reverse is refused: bytes uploaded for a restricted document never become readable

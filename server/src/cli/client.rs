@@ -295,7 +295,7 @@ impl Client {
     }
 }
 
-/// The admin routes added with the console (`admin_api`).
+/// The admin routes added with the console (in `admin::routes`).
 impl Client {
     async fn put<B: Serialize, T: DeserializeOwned>(
         &self,

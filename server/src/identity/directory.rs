@@ -2,8 +2,8 @@
 //! who may see each. It is the authority on membership (domain.md).
 //!
 //! Storage sits behind the [`Directory`] trait so a server-grade backend (PostgreSQL for a
-//! multi-node relay) can replace the embedded sled one later; the rules live in `relay`, not
-//! in the backend.
+//! multi-node relay) can replace the embedded sled one later; the rules live in the
+//! `impl Relay` blocks of `identity` (enrollment, professionals, rooms), not in the backend.
 
 use kizuna_core::model::Consent;
 use kizuna_core::{
@@ -128,7 +128,8 @@ pub struct EnrollCode {
     pub expires_at: Timestamp,
 }
 
-/// Storage of the directory. Implementations only store; `relay::Relay` holds the rules.
+/// Storage of the directory. Implementations only store; the rules are `Relay` methods in
+/// `identity`.
 pub trait Directory: Send + Sync + 'static {
     /// Inserts or replaces a professional.
     fn put_professional(&self, p: &Professional) -> Result<(), DirError>;

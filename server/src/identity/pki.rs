@@ -297,7 +297,7 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// certificates verified against the CA. Client authentication is *optional at the
 /// handshake* so that `POST /v1/enroll` and `/healthz` work without one; a certificate that
 /// is presented must chain to the CA or the handshake fails. Every other route refuses a
-/// request whose connection carried no certificate (see `api`).
+/// request whose connection carried no certificate (see `identity::authed`).
 pub fn server_config(
     ca: &Ca,
     cert: CertificateDer<'static>,

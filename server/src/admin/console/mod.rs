@@ -8,7 +8,7 @@
 //! - [`pages`]: one module per area (professionals, devices, rooms, notices, audit, care
 //!   plans); [`qr_png`]: enrollment QR codes as PNG.
 //!
-//! Every change goes through [`crate::admin`], the same functions the JSON admin API calls,
+//! Every change goes through [`crate::admin::acts`], the same functions the JSON admin API calls,
 //! so the console is another door to the same acts, never a second implementation.
 //!
 //! Templates: **askama**. It compiles the templates (`src/console/templates/`) into Rust at
@@ -251,7 +251,7 @@ impl Ctx {
         self.lang.text()
     }
 
-    /// Who performs this request's acts (for [`crate::admin`] and the audit log).
+    /// Who performs this request's acts (for [`crate::admin::acts`] and the audit log).
     pub fn actor(&self) -> Actor {
         Actor {
             professional: self.admin.clone(),

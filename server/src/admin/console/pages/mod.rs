@@ -1,5 +1,5 @@
 //! The console's pages, one module per area. Handlers read through `Relay` and change
-//! through [`crate::admin`] only.
+//! through [`crate::admin::acts`] only.
 
 pub mod audit;
 pub mod careplans;
