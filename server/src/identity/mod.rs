@@ -3,7 +3,8 @@
 //! ([`directory_cache`]), and the rules over it: enrollment by one-time code
 //! ([`enrollment`]), professionals, their devices and revocation ([`professionals`]), rooms,
 //! memberships and direct conversations ([`rooms`]), and who a request comes from
-//! ([`authed`]). The device-facing routes are in [`routes`].
+//! ([`authed`]), with the enrollment rate limit in [`rate_limit`]. The device-facing routes
+//! are in [`routes`].
 
 pub mod authed;
 pub mod directory;
