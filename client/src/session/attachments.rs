@@ -1,7 +1,7 @@
 //! Attachments on the device: storing a file the app wrote, the upload queue as the app
 //! shows it, and fetching an attachment (resuming, within the cache limit) to a plain file.
 
-use super::Session;
+use super::lifecycle::Session;
 use crate::error::ClientError;
 use crate::status::UploadProgress;
 use kizuna_core::model::{AttachmentKind, AttachmentRef};

@@ -2,7 +2,7 @@
 //! work offline (they reach the relay at the next sync); new photos join the upload queue
 //! before the report that references them is saved.
 
-use super::Session;
+use super::lifecycle::Session;
 use crate::error::ClientError;
 use kizuna_core::model::{self, Report, ReportContent, ReportSummary};
 use kizuna_core::room::MemberInfo;

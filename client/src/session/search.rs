@@ -1,7 +1,7 @@
 //! Search over the reports and profiles on this device, and importing care-plan CSV files
 //! into a patient room: both work offline.
 
-use super::Session;
+use super::lifecycle::Session;
 use crate::error::{ClientError, invalid, storage};
 use kizuna_core::careplan::ImportSummary;
 use kizuna_core::search::{SearchQuery, SearchResults};
