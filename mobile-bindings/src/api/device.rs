@@ -3,13 +3,13 @@
 //! blocks (call from a background thread or coroutine, never the UI thread). Each method
 //! converts its arguments, calls the client session and converts the answer.
 
-use super::draft::{Attachment, AttachmentKind, ReportDraft, Wound};
 use super::error::{KizunaError, parse_hash, parse_id};
 use super::listen::{Adapter, DeviceListener, Subscription};
-use super::report::{ReportDetail, ReportRow};
-use super::rooms::{Identity, RoomInfo};
-use super::search::{CarePlanFileInput, CarePlanImported, SearchFilter, SearchPage};
-use super::sync_state::{SyncState, SyncSummary, UploadProgress};
+use super::types::{
+    Attachment, AttachmentKind, CarePlanFileInput, CarePlanImported, Identity, ReportDetail,
+    ReportDraft, ReportRow, RoomInfo, SearchFilter, SearchPage, SyncState, SyncSummary,
+    UploadProgress, Wound,
+};
 use kizuna_client::Session;
 use kizuna_core::model;
 use kizuna_core::{ReportId, RoomId};

@@ -1,26 +1,14 @@
 //! What an author writes — a report draft with its vital signs, wound assessments and
-//! attachments — and its conversion to and from the core's report content, checking every
-//! field on the way in.
+//! attachments — converted to and from the core's report content, checking every field on
+//! the way in.
 
 use super::error::{KizunaError, invalid, parse_hash, parse_id};
+use super::types::{Attachment, AttachmentKind, ReportDraft, Vitals, Wound};
 use kizuna_core::model::{
     self, AttachmentKind as CoreKind, AttachmentRef, Importance, ReportBody, ReportContent,
     ShareScope, VitalSigns,
 };
 use kizuna_core::{ContentHash, ProfessionalId, Timestamp};
-
-/// Kind of attachment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum AttachmentKind {
-    /// A still image.
-    Photo,
-    /// A video clip.
-    Video,
-    /// A voice recording.
-    Audio,
-    /// A PDF or other document.
-    Document,
-}
 
 impl From<AttachmentKind> for CoreKind {
     fn from(k: AttachmentKind) -> Self {
@@ -42,27 +30,6 @@ impl From<CoreKind> for AttachmentKind {
             CoreKind::Document => AttachmentKind::Document,
         }
     }
-}
-
-/// A file attached to a report; its bytes are fetched with `Device.fetch_attachment`.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
-pub struct Attachment {
-    /// SHA-256 of the file, hex.
-    pub hash: String,
-    /// Photo, video, audio or document.
-    pub kind: AttachmentKind,
-    /// MIME type.
-    pub media_type: String,
-    /// Bytes.
-    pub size: u64,
-    /// Caption.
-    pub caption: Option<String>,
-    /// When it was captured.
-    pub captured_at_ms: Option<i64>,
-    /// Hash of the small JPEG preview, for photos and videos.
-    pub thumbnail_hash: Option<String>,
-    /// Whether the whole file is on this device.
-    pub available: bool,
 }
 
 impl Attachment {
@@ -94,64 +61,6 @@ impl Attachment {
                 .transpose()?,
         })
     }
-}
-
-/// One set of vital signs; every sign is optional.
-#[derive(Clone, Debug, Default, PartialEq, uniffi::Record)]
-pub struct Vitals {
-    /// When they were measured.
-    pub measured_at_ms: i64,
-    /// Body temperature, °C.
-    #[uniffi(default = None)]
-    pub temperature_c: Option<f64>,
-    /// Systolic blood pressure.
-    #[uniffi(default = None)]
-    pub systolic_mmhg: Option<u16>,
-    /// Diastolic blood pressure.
-    #[uniffi(default = None)]
-    pub diastolic_mmhg: Option<u16>,
-    /// Pulse.
-    #[uniffi(default = None)]
-    pub pulse_per_min: Option<u16>,
-    /// SpO2, %.
-    #[uniffi(default = None)]
-    pub spo2_pct: Option<u8>,
-    /// Respiration rate.
-    #[uniffi(default = None)]
-    pub respiration_per_min: Option<u16>,
-    /// Blood glucose.
-    #[uniffi(default = None)]
-    pub glucose_mg_dl: Option<u16>,
-    /// Weight.
-    #[uniffi(default = None)]
-    pub weight_kg: Option<f64>,
-    /// Pain 0–10.
-    #[uniffi(default = None)]
-    pub pain: Option<u8>,
-    /// Japan Coma Scale.
-    #[uniffi(default = None)]
-    pub consciousness_jcs: Option<u16>,
-}
-
-/// A pressure-ulcer assessment (DESIGN-R 2020) at one body site.
-#[derive(Clone, Debug, PartialEq, uniffi::Record)]
-pub struct Wound {
-    /// Body site (仙骨部…).
-    pub site: String,
-    /// The score in chart notation, e.g. `D3-e1s6i0g3n3p0` (the total may follow, `:13`).
-    pub design_r: String,
-    /// The total 0–66 (filled in by the core on reading; ignored when writing).
-    #[uniffi(default = 0)]
-    pub total: u8,
-    /// Longest diameter, cm.
-    #[uniffi(default = None)]
-    pub length_cm: Option<f64>,
-    /// Perpendicular diameter, cm.
-    #[uniffi(default = None)]
-    pub width_cm: Option<f64>,
-    /// Hashes of this wound's photos among the report's attachments.
-    #[uniffi(default = [])]
-    pub photo_hashes: Vec<String>,
 }
 
 impl Wound {
@@ -189,50 +98,6 @@ impl Wound {
                 .collect::<Result<_, _>>()?,
         })
     }
-}
-
-/// What an author writes: a free-text or SOAP report with its vitals, wounds and attachments.
-/// For free text fill `text`; for SOAP fill any of `problem`, `s`, `o`, `a`, `p`.
-#[derive(Clone, Debug, PartialEq, uniffi::Record)]
-pub struct ReportDraft {
-    /// When the care happened (実施日時).
-    pub care_time_ms: i64,
-    /// ☆ 1 to 3.
-    #[uniffi(default = 1)]
-    pub importance: u8,
-    /// Free text (leave empty for SOAP).
-    #[uniffi(default = "")]
-    pub text: String,
-    /// 問題点.
-    #[uniffi(default = "")]
-    pub problem: String,
-    /// S.
-    #[uniffi(default = "")]
-    pub s: String,
-    /// O.
-    #[uniffi(default = "")]
-    pub o: String,
-    /// A.
-    #[uniffi(default = "")]
-    pub a: String,
-    /// P.
-    #[uniffi(default = "")]
-    pub p: String,
-    /// Only these members see it (empty: every member).
-    #[uniffi(default = [])]
-    pub audience: Vec<String>,
-    /// Members asked to read it (特に読んでほしい人).
-    #[uniffi(default = [])]
-    pub must_read: Vec<String>,
-    /// Vital signs.
-    #[uniffi(default = [])]
-    pub vitals: Vec<Vitals>,
-    /// Pressure-ulcer assessments.
-    #[uniffi(default = [])]
-    pub wounds: Vec<Wound>,
-    /// Files from `Device.attach_file`.
-    #[uniffi(default = [])]
-    pub attachments: Vec<Attachment>,
 }
 
 fn ids(field: &str, v: &[String]) -> Result<Vec<ProfessionalId>, KizunaError> {

@@ -3,8 +3,7 @@
 //! `kizuna_client::session::Listener`). The returned [`Subscription`] stops the deliveries
 //! when dropped or cancelled.
 
-use super::rooms::RoomInfo;
-use super::sync_state::SyncState;
+use super::types::{RoomInfo, SyncState};
 use kizuna_core::RoomId;
 use std::sync::Arc;
 

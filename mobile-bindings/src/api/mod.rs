@@ -12,13 +12,10 @@ mod report;
 mod rooms;
 mod search;
 mod sync_state;
+mod types;
 
 pub use device::{Device, KeyProvider, LiveSync, init_logging, kizuna_version};
-pub use draft::*;
 pub use enroll::{EnrollPayload, parse_payload};
 pub use error::KizunaError;
 pub use listen::{DeviceListener, Subscription};
-pub use report::*;
-pub use rooms::*;
-pub use search::*;
-pub use sync_state::*;
+pub use types::*;

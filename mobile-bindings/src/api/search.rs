@@ -1,98 +1,11 @@
-//! Search filters and results, and care-plan files, as Swift and Kotlin exchange them.
+//! Search filters and results, and care-plan imports, converted between Swift and Kotlin's
+//! records and the core's query, results and import summary.
 
 use super::error::{KizunaError, parse_id};
+use super::types::{CarePlanImported, SearchFilter, SearchHit, SearchPage};
 use kizuna_core::Timestamp;
 use kizuna_core::careplan::ImportSummary;
 use kizuna_core::search::{SearchQuery, SearchResults};
-
-/// Filters of a search; leave a filter empty or `null` to not filter.
-#[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
-pub struct SearchFilter {
-    /// Keywords separated by spaces (all must match). Empty: filters only.
-    pub text: String,
-    /// Care time at or after.
-    #[uniffi(default = None)]
-    pub from_ms: Option<i64>,
-    /// Care time before.
-    #[uniffi(default = None)]
-    pub to_ms: Option<i64>,
-    /// Only these rooms.
-    #[uniffi(default = [])]
-    pub rooms: Vec<String>,
-    /// Only reports by these professionals.
-    #[uniffi(default = [])]
-    pub authors: Vec<String>,
-    /// Only reports of at least this many stars.
-    #[uniffi(default = None)]
-    pub min_importance: Option<u8>,
-    /// Only reports asking this device's professional to read them.
-    #[uniffi(default = false)]
-    pub must_read_me: bool,
-    /// Leave out patient profiles.
-    #[uniffi(default = false)]
-    pub reports_only: bool,
-    /// Leave out withdrawn reports.
-    #[uniffi(default = false)]
-    pub hide_withdrawn: bool,
-    /// Results to skip.
-    #[uniffi(default = 0)]
-    pub offset: u32,
-    /// Results to return (0: 50).
-    #[uniffi(default = 0)]
-    pub limit: u32,
-}
-
-/// One search result.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
-pub struct SearchHit {
-    /// The patient room.
-    pub room_id: String,
-    /// The report, for report hits (none for profile hits).
-    pub report_id: Option<String>,
-    /// Care time (profile: its last edit).
-    pub care_time_ms: i64,
-    /// Post number.
-    pub post_no: Option<u64>,
-    /// Author's name.
-    pub author_name: String,
-    /// Where it matched (`s`, `o`, `comment`, `caption`, `profile.medical.diagnoses`…).
-    pub field: String,
-    /// Text around the match.
-    pub snippet: String,
-    /// The match within the snippet, as a character range start.
-    pub highlight_start: Option<u32>,
-    /// End of that range.
-    pub highlight_end: Option<u32>,
-}
-
-/// A page of search results.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
-pub struct SearchPage {
-    /// Newest first.
-    pub hits: Vec<SearchHit>,
-    /// Whether more follow.
-    pub more: bool,
-}
-
-/// A care-plan file as the app picked it.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
-pub struct CarePlanFileInput {
-    /// The file's name (the standard's names carry the table and the insured person).
-    pub name: String,
-    /// Its bytes (Shift-JIS CSV).
-    pub bytes: Vec<u8>,
-}
-
-/// What a care-plan import did.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
-pub struct CarePlanImported {
-    /// Import id.
-    pub id: String,
-    /// Each file's name.
-    pub files: Vec<String>,
-    /// Rows per file, in the same order.
-    pub rows: Vec<u32>,
-}
 
 impl SearchFilter {
     /// The core's query for this filter (ids checked), and whether to keep only reports
