@@ -1,13 +1,12 @@
-//! Kizuna on the phone: the core plus what only an app needs — the one tokio runtime of the
-//! process, the HTTPS transport to the relay, and the sync loop. The uniffi surface for Swift,
-//! Kotlin and Python ([`api`]) is built on these.
+//! Kizuna on the phone for Swift, Kotlin and Python: the uniffi surface ([`api`]), a thin
+//! layer of type conversions over the plain-Rust client (`kizuna-client`: the session, the
+//! HTTPS transport, the sync loop). The client's modules are re-exported for Rust callers
+//! that reached them here.
 
 pub mod api;
-pub mod blob_sync;
-pub mod runtime;
-pub mod sync_client;
-pub mod transport;
 
+pub use kizuna_client as client;
+pub use kizuna_client::{blob_sync, runtime, sync_client, transport};
 pub use kizuna_core as core;
 pub use sync_client::{SyncClient, SyncError};
 pub use transport::{BlobSink, BlobSource, HttpsTransport, LiveEvents, Transport, TransportError};

@@ -1,17 +1,18 @@
 //! A real relay in-process on 127.0.0.1 (TLS 1.3, client certificates, sled stores on disk)
-//! and phones that enroll with one-time codes and sync through the default HTTPS transport,
-//! as the end-to-end tests and the benchmarks use them.
+//! and phones that enroll with one-time codes and sync through the default HTTPS transport
+//! and sync client of `kizuna-client` (what the apps ship), as the end-to-end tests and the
+//! benchmarks use them.
 //!
 //! The relay runs on its own tokio runtime; phone calls block (as the mobile bindings do on
 //! their background thread), so tests are plain `#[test]` functions.
 
+use kizuna_client::{HttpsTransport, SyncClient, SyncError, Transport};
 use kizuna_core::model::{Consent, ReportContent, ShareScope};
 use kizuna_core::sync::device::SyncReport;
 use kizuna_core::{
     Author, Date, Organisation, Profession, ProfessionalId, ReportId, Role, RoomId, RoomKind,
     RoomStore, Timestamp,
 };
-use kizuna_mobile::{HttpsTransport, SyncClient, SyncError, Transport};
 use kizuna_server::cli::client::Client;
 use kizuna_server::identity::directory::Professional;
 use kizuna_server::state::{Relay, RelayConfig};

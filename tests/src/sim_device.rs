@@ -12,11 +12,11 @@
 //! patient data.
 
 use crate::loopback::{Fallible, Identity, Phone};
+use kizuna_client::{BlobSource, HttpsTransport, Transport, TransportError, TransportLayer};
 use kizuna_core::blobs::UploadStatus;
 use kizuna_core::model::AttachmentKind;
 use kizuna_core::model::profile::Medication;
 use kizuna_core::{Author, ContentHash, EntryId, ReportId, RoomId, Timestamp};
-use kizuna_mobile::{BlobSink, BlobSource, HttpsTransport, LiveEvents, Transport, TransportError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -180,7 +180,8 @@ fn say(line: &Line) {
     }
 }
 
-/// A transport that sends some requests twice and replays old ones, by a seeded schedule.
+/// A transport that sends some requests twice and replays old ones, by a seeded schedule
+/// (the other calls pass through).
 struct Faulty {
     inner: HttpsTransport,
     rng: Mutex<ChaCha8Rng>,
@@ -196,7 +197,11 @@ impl Faulty {
     }
 }
 
-impl Transport for Faulty {
+impl TransportLayer for Faulty {
+    fn inner(&self) -> &dyn Transport {
+        &self.inner
+    }
+
     fn exchange(&self, request: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         let (replay, keep, twice) = (self.roll(0.2), self.roll(0.3), self.roll(0.08));
         if replay {
@@ -221,24 +226,6 @@ impl Transport for Faulty {
         self.inner.exchange(request)
     }
 
-    fn wait_for_changes(
-        &self,
-        cursor: u64,
-        timeout: Duration,
-    ) -> Result<LiveEvents, TransportError> {
-        self.inner.wait_for_changes(cursor, timeout)
-    }
-
-    fn upload_status(
-        &self,
-        hash: &ContentHash,
-        doc: RoomId,
-        size: u64,
-        media_type: &str,
-    ) -> Result<UploadStatus, TransportError> {
-        self.inner.upload_status(hash, doc, size, media_type)
-    }
-
     fn upload(
         &self,
         hash: &ContentHash,
@@ -256,16 +243,6 @@ impl Transport for Faulty {
             say(&Line::Duplicate);
         }
         self.inner.upload(hash, doc, offset, size, source)
-    }
-
-    fn download(
-        &self,
-        hash: &ContentHash,
-        doc: RoomId,
-        offset: u64,
-        sink: &mut dyn BlobSink,
-    ) -> Result<(), TransportError> {
-        self.inner.download(hash, doc, offset, sink)
     }
 }
 

@@ -10,10 +10,10 @@
 use crate::loopback::{Fallible, Identity, Phone, consented_room, enroll};
 use crate::samod_w2::{SamodFigures, samod_reconnect};
 use crate::workload::report_content;
+use kizuna_client::{BlobSource, Transport, TransportError, TransportLayer};
 use kizuna_core::ContentHash;
 use kizuna_core::blobs::UploadStatus;
 use kizuna_core::{Profession, ReportId, Role, RoomId, Timestamp};
-use kizuna_mobile::{BlobSink, BlobSource, LiveEvents, Transport, TransportError};
 use kizuna_server::cli::client::Client;
 use kizuna_server::wire::NewProfessional;
 use rand::{Rng, SeedableRng};
@@ -79,7 +79,7 @@ pub struct W2Figures {
     pub samod: SamodFigures,
 }
 
-/// Counts the bytes and exchanges of a transport.
+/// Counts the bytes and exchanges of a transport (the other calls pass through).
 pub struct Counting {
     inner: Arc<dyn Transport>,
     /// Request bytes.
@@ -113,31 +113,17 @@ impl Counting {
     }
 }
 
-impl Transport for Counting {
+impl TransportLayer for Counting {
+    fn inner(&self) -> &dyn Transport {
+        self.inner.as_ref()
+    }
+
     fn exchange(&self, request: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         self.up.fetch_add(request.len() as u64, Ordering::SeqCst);
         self.exchanges.fetch_add(1, Ordering::SeqCst);
         let r = self.inner.exchange(request)?;
         self.down.fetch_add(r.len() as u64, Ordering::SeqCst);
         Ok(r)
-    }
-
-    fn wait_for_changes(
-        &self,
-        cursor: u64,
-        timeout: Duration,
-    ) -> Result<LiveEvents, TransportError> {
-        self.inner.wait_for_changes(cursor, timeout)
-    }
-
-    fn upload_status(
-        &self,
-        hash: &ContentHash,
-        doc: RoomId,
-        size: u64,
-        media_type: &str,
-    ) -> Result<UploadStatus, TransportError> {
-        self.inner.upload_status(hash, doc, size, media_type)
     }
 
     fn upload(
@@ -150,16 +136,6 @@ impl Transport for Counting {
     ) -> Result<UploadStatus, TransportError> {
         self.blob_up.fetch_add(size - offset, Ordering::SeqCst);
         self.inner.upload(hash, doc, offset, size, source)
-    }
-
-    fn download(
-        &self,
-        hash: &ContentHash,
-        doc: RoomId,
-        offset: u64,
-        sink: &mut dyn BlobSink,
-    ) -> Result<(), TransportError> {
-        self.inner.download(hash, doc, offset, sink)
     }
 }
 
@@ -389,7 +365,7 @@ pub fn run(work: &Path, shape: &W2Shape, seed: u64) -> Fallible<W2Figures> {
     let identity: Identity = plain.identity.clone();
     let author = plain.author.clone();
     drop(plain);
-    let https = kizuna_mobile::HttpsTransport::new(
+    let https = kizuna_client::HttpsTransport::new(
         &identity.url,
         &identity.ca_pem,
         &identity.crt_pem,

@@ -5,8 +5,9 @@
 //! - [`prepare`] builds the relay's data folder once (directory, device identities, rooms with
 //!   a year of reports each) and keeps it for later runs with the same shape;
 //! - the relay runs as a child process (`kizuna serve`, see [`crate::w2::ChildRelay`]);
-//! - [`load`] (the hidden `kizuna-bench w3-load`) is the load generator: N devices, each its
-//!   own TLS client with its own certificate, speaking the real sync protocol.
+//! - [`load`] (the hidden `kizuna-bench w3-load`) is the load generator: N devices, each with
+//!   its own certificate and its own HTTPS transport of `kizuna-client` (the one the apps
+//!   ship), speaking the real sync protocol through the client's async sync exchange.
 //!
 //! Devices work in teams of ten sharing ten rooms, and each device writes in one of them (its
 //! own), so a sync sends one change and receives what the nine others wrote meanwhile. A
@@ -16,14 +17,13 @@
 use crate::loopback::Fallible;
 use crate::measure::{percentile, pid_status_mb};
 use crate::workload::report_content;
-use kizuna_core::sync::protocol::{
-    DocSync, Hash, Outcome, PROTOCOL_VERSION, SyncRequest, SyncResponse,
-};
+use kizuna_client::HttpsTransport;
+use kizuna_client::sync_client::exchange_async;
+use kizuna_core::sync::protocol::{DocSync, Hash, Outcome, PROTOCOL_VERSION, SyncRequest};
 use kizuna_core::{
     Author, DeviceId, Profession, ProfessionalId, ReportId, Room, RoomId, Timestamp,
 };
 use kizuna_server::state::{Relay, RelayConfig};
-use kizuna_server::sync::SYNC_MEDIA_TYPE;
 use kizuna_server::wire::{NewProfessional, NewRoom};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -505,7 +505,7 @@ pub struct LoadFigures {
 
 struct Device {
     info: LoadDevice,
-    http: reqwest::Client,
+    https: HttpsTransport,
     /// The relay's heads of each team room as last answered.
     known: Vec<Vec<Hash>>,
     /// Its own room, as the phone holds it.
@@ -539,34 +539,11 @@ impl Tally {
     }
 }
 
-fn client(ca_pem: &str, crt: &Path, key: &Path) -> Fallible<reqwest::Client> {
+/// The device's transport: the HTTPS transport the apps ship, with its own certificate.
+fn transport(url: &str, ca_pem: &str, crt: &Path, key: &Path) -> Fallible<HttpsTransport> {
     let crt = std::fs::read_to_string(crt).map_err(err)?;
     let key = std::fs::read_to_string(key).map_err(err)?;
-    let tls =
-        kizuna_server::identity::pki::client_config(ca_pem, Some((&crt, &key))).map_err(err)?;
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .https_only(true)
-        .timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(1)
-        .build()
-        .map_err(err)
-}
-
-async fn exchange(http: &reqwest::Client, url: &str, req: &SyncRequest) -> Fallible<SyncResponse> {
-    let resp = http
-        .post(format!("{url}/v1/sync"))
-        .header(reqwest::header::CONTENT_TYPE, SYNC_MEDIA_TYPE)
-        .body(req.encode())
-        .send()
-        .await
-        .map_err(|e| format!("send: {e}"))?;
-    let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| format!("read: {e}"))?;
-    if !status.is_success() {
-        return Err(format!("status {status}"));
-    }
-    SyncResponse::decode(&body).map_err(|e| format!("decode: {e:?}"))
+    HttpsTransport::new(url, ca_pem, &crt, &key).map_err(err)
 }
 
 impl Device {
@@ -610,8 +587,10 @@ impl Device {
             .collect())
     }
 
-    /// One sync of all ten rooms carrying `changes` for its own room.
-    async fn sync(&mut self, url: &str, changes: Vec<Vec<u8>>) -> Fallible<()> {
+    /// One sync of all ten rooms carrying `changes` for its own room, through the client's
+    /// sync exchange (the device's documents are in memory, not in a store: a store per
+    /// device would put hundreds of phones' disk work on the relay's machine).
+    async fn sync(&mut self, changes: Vec<Vec<u8>>) -> Fallible<()> {
         let own = self.info.own;
         let mut changes = Some(changes);
         let docs = self
@@ -636,7 +615,9 @@ impl Device {
             docs,
             discover: false,
         };
-        let resp = exchange(&self.http, url, &req).await?;
+        let resp = exchange_async(&self.https, &req)
+            .await
+            .map_err(|e| format!("sync: {e}"))?;
         for d in resp.docs {
             let Some(i) = self.info.rooms.iter().position(|r| *r == d.doc) else {
                 return Err("an answer for a room not asked about".into());
@@ -686,11 +667,11 @@ pub fn load(work: &Path, url: &str, run: &LoadRun) -> Fallible<LoadFigures> {
     rt.block_on(async move {
         let mut devices = Vec::with_capacity(run.devices);
         for info in layout.devices.into_iter().take(run.devices) {
-            let http = client(&ca_pem, &info.crt, &info.key)?;
+            let https = transport(&url, &ca_pem, &info.crt, &info.key)?;
             let rooms = info.rooms.len();
             devices.push(Device {
                 info,
-                http,
+                https,
                 known: vec![Vec::new(); rooms],
                 room: None,
                 unread: Vec::new(),
@@ -712,10 +693,11 @@ pub fn load(work: &Path, url: &str, run: &LoadRun) -> Fallible<LoadFigures> {
                 }
             }
         }
-        let first = futures::future::join_all(devices.into_iter().map(|mut d| {
-            let url = url.clone();
-            async move { d.sync(&url, Vec::new()).await.map(|()| d) }
-        }))
+        let first = futures::future::join_all(
+            devices
+                .into_iter()
+                .map(|mut d| async move { d.sync(Vec::new()).await.map(|()| d) }),
+        )
         .await;
         let devices = first.into_iter().collect::<Fallible<Vec<_>>>()?;
         let start = tokio::time::Instant::now() + Duration::from_millis(200);
@@ -724,7 +706,6 @@ pub fn load(work: &Path, url: &str, run: &LoadRun) -> Fallible<LoadFigures> {
             .into_iter()
             .enumerate()
             .map(|(k, mut d)| {
-                let url = url.clone();
                 let run = run.clone();
                 tokio::spawn(async move {
                     let mut rng = ChaCha8Rng::seed_from_u64(run.seed ^ ((k as u64) << 20));
@@ -741,7 +722,7 @@ pub fn load(work: &Path, url: &str, run: &LoadRun) -> Fallible<LoadFigures> {
                                 break;
                             }
                         };
-                        let result = d.sync(&url, changes).await;
+                        let result = d.sync(changes).await;
                         let done = tokio::time::Instant::now();
                         match result {
                             Ok(()) if done <= end => {

@@ -1,12 +1,9 @@
 //! The one error type of the bindings: the variants an app acts on, with messages that name
-//! fields, rules and ids only — never patient data (errors reach logs and crash reports).
+//! fields, rules and ids only — never patient data (errors reach logs and crash reports). It
+//! mirrors `kizuna_client::ClientError` variant for variant.
 
-use crate::blob_sync::BlobSyncError;
-use crate::sync_client::SyncError;
-use crate::transport::TransportError;
-use kizuna_core::blobs::BlobError;
-use kizuna_core::careplan::CarePlanError;
-use kizuna_core::{CoreError, StoreError};
+use kizuna_client::ClientError;
+use kizuna_core::ContentHash;
 
 /// What went wrong, in terms an app can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
@@ -82,114 +79,36 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for KizunaError {
     }
 }
 
-impl From<TransportError> for KizunaError {
-    fn from(e: TransportError) -> Self {
+impl From<ClientError> for KizunaError {
+    fn from(e: ClientError) -> Self {
         match e {
-            TransportError::Offline(detail) => {
-                tracing::debug!(%detail, "relay unreachable");
-                KizunaError::Offline
+            ClientError::Offline => KizunaError::Offline,
+            ClientError::Revoked { wipe } => KizunaError::Revoked { wipe },
+            ClientError::NotEnrolled => KizunaError::NotEnrolled,
+            ClientError::EnrollmentRefused { reason } => KizunaError::EnrollmentRefused { reason },
+            ClientError::InvalidInput { field, problem } => {
+                KizunaError::InvalidInput { field, problem }
             }
-            TransportError::Revoked { wipe } => KizunaError::Revoked { wipe },
-            TransportError::Rejected { status, detail } => KizunaError::Rejected { status, detail },
-        }
-    }
-}
-
-impl From<StoreError> for KizunaError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::WrongKey | StoreError::Crypto(_) => KizunaError::KeyUnavailable {
-                detail: e.to_string(),
-            },
-            other => KizunaError::Storage {
-                detail: other.to_string(),
-            },
-        }
-    }
-}
-
-impl From<CoreError> for KizunaError {
-    fn from(e: CoreError) -> Self {
-        match e {
-            CoreError::Invalid(v) => KizunaError::InvalidInput {
-                field: v.field,
-                problem: v.problem,
-            },
-            CoreError::NotFound(what) => KizunaError::NotFound { what: what.into() },
-            CoreError::Forbidden(reason) => KizunaError::Forbidden {
-                reason: reason.into(),
-            },
-            CoreError::Store(s) => s.into(),
-            other => KizunaError::Storage {
-                detail: other.to_string(),
-            },
-        }
-    }
-}
-
-impl From<BlobError> for KizunaError {
-    fn from(e: BlobError) -> Self {
-        match e {
-            BlobError::Core(c) => c.into(),
-            BlobError::Io(detail) => KizunaError::Storage { detail },
-            other => KizunaError::Storage {
-                detail: other.to_string(),
-            },
-        }
-    }
-}
-
-impl From<BlobSyncError> for KizunaError {
-    fn from(e: BlobSyncError) -> Self {
-        match e {
-            BlobSyncError::Transport(t) => t.into(),
-            BlobSyncError::Blob(b) => b.into(),
-        }
-    }
-}
-
-impl From<SyncError> for KizunaError {
-    fn from(e: SyncError) -> Self {
-        match e {
-            SyncError::Transport(t) => t.into(),
-            SyncError::Core(c) => c.into(),
-            SyncError::Protocol => KizunaError::Rejected {
-                status: 0,
-                detail: "the relay's answer is not a valid sync response".into(),
-            },
-        }
-    }
-}
-
-impl From<CarePlanError> for KizunaError {
-    fn from(e: CarePlanError) -> Self {
-        match e {
-            CarePlanError::Core(c) => c.into(),
-            CarePlanError::Invalid(issues) => {
-                let field = issues
-                    .first()
-                    .map(|i| i.to_string())
-                    .unwrap_or_else(|| "files".into());
-                KizunaError::InvalidInput {
-                    field: "files".into(),
-                    problem: format!("{} issue(s); first: {field}", issues.len()),
-                }
-            }
+            ClientError::NotFound { what } => KizunaError::NotFound { what },
+            ClientError::Forbidden { reason } => KizunaError::Forbidden { reason },
+            ClientError::Rejected { status, detail } => KizunaError::Rejected { status, detail },
+            ClientError::KeyUnavailable { detail } => KizunaError::KeyUnavailable { detail },
+            ClientError::Storage { detail } => KizunaError::Storage { detail },
         }
     }
 }
 
 /// `InvalidInput` for an argument that does not parse.
 pub(crate) fn invalid(field: &str, problem: &str) -> KizunaError {
-    KizunaError::InvalidInput {
-        field: field.into(),
-        problem: problem.into(),
-    }
+    kizuna_client::error::invalid(field, problem).into()
 }
 
 /// Parses an id argument.
 pub(crate) fn parse_id<T: std::str::FromStr>(field: &str, s: &str) -> Result<T, KizunaError> {
-    s.trim()
-        .parse()
-        .map_err(|_| invalid(field, "is not a valid id"))
+    Ok(kizuna_client::error::parse_id(field, s)?)
+}
+
+/// Parses a hex hash argument.
+pub(crate) fn parse_hash(field: &str, s: &str) -> Result<ContentHash, KizunaError> {
+    Ok(kizuna_client::error::parse_hash(field, s)?)
 }

@@ -1,11 +1,11 @@
 //! Listeners: the app registers a [`DeviceListener`] and gets the current state at once, then
-//! every change, on a thread of its own per subscription (so a slow listener never holds up
-//! sync). The returned [`Subscription`] stops the deliveries when dropped or closed.
+//! every change, on a thread of its own per subscription (the session's, see
+//! `kizuna_client::session::Listener`). The returned [`Subscription`] stops the deliveries
+//! when dropped or cancelled.
 
 use super::types::{RoomInfo, SyncState};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Sender, channel};
-use std::sync::{Arc, Mutex, Weak};
+use kizuna_core::RoomId;
+use std::sync::Arc;
 
 /// Implemented by the app to follow rooms and sync.
 #[uniffi::export(with_foreign)]
@@ -19,76 +19,19 @@ pub trait DeviceListener: Send + Sync {
     fn on_sync_state(&self, state: SyncState);
 }
 
-pub(crate) enum Event {
-    Rooms(Vec<RoomInfo>, Vec<String>),
-    Sync(SyncState),
-}
+/// The app's listener as the session's: converts each event on its delivery thread.
+pub(crate) struct Adapter(pub(crate) Arc<dyn DeviceListener>);
 
-/// The subscribers of one device.
-#[derive(Default)]
-pub(crate) struct Hub {
-    next: AtomicU64,
-    subs: Mutex<Vec<(u64, Sender<Event>)>>,
-}
-
-impl Hub {
-    fn subs(&self) -> std::sync::MutexGuard<'_, Vec<(u64, Sender<Event>)>> {
-        self.subs.lock().unwrap_or_else(|p| p.into_inner())
+impl kizuna_client::Listener for Adapter {
+    fn on_rooms_changed(&self, rooms: Vec<kizuna_client::RoomInfo>, changed: Vec<RoomId>) {
+        self.0.on_rooms_changed(
+            rooms.into_iter().map(Into::into).collect(),
+            changed.iter().map(ToString::to_string).collect(),
+        );
     }
 
-    /// Adds a listener; `first` are the events it receives before any later change.
-    pub(crate) fn add(
-        self: &Arc<Self>,
-        listener: Arc<dyn DeviceListener>,
-        first: Vec<Event>,
-    ) -> Arc<Subscription> {
-        let (tx, rx) = channel::<Event>();
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        {
-            // Queue the current state before registering, under the lock, so no change can
-            // be delivered ahead of it.
-            let mut subs = self.subs();
-            for e in first {
-                let _ = tx.send(e);
-            }
-            subs.push((id, tx));
-        }
-        std::thread::Builder::new()
-            .name("kizuna-listener".into())
-            .spawn(move || {
-                while let Ok(e) = rx.recv() {
-                    match e {
-                        Event::Rooms(rooms, changed) => listener.on_rooms_changed(rooms, changed),
-                        Event::Sync(state) => listener.on_sync_state(state),
-                    }
-                }
-            })
-            .map_err(|e| tracing::warn!(error = %e, "listener thread did not start"))
-            .ok();
-        Arc::new(Subscription {
-            hub: Arc::downgrade(self),
-            id,
-        })
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.subs().is_empty()
-    }
-
-    pub(crate) fn send_rooms(&self, rooms: &[RoomInfo], changed: &[String]) {
-        for (_, tx) in self.subs().iter() {
-            let _ = tx.send(Event::Rooms(rooms.to_vec(), changed.to_vec()));
-        }
-    }
-
-    pub(crate) fn send_sync(&self, state: &SyncState) {
-        for (_, tx) in self.subs().iter() {
-            let _ = tx.send(Event::Sync(state.clone()));
-        }
-    }
-
-    fn remove(&self, id: u64) {
-        self.subs().retain(|(i, _)| *i != id);
+    fn on_sync_state(&self, state: kizuna_client::SyncState) {
+        self.0.on_sync_state(state.into());
     }
 }
 
@@ -96,22 +39,13 @@ impl Hub {
 /// are still delivered).
 #[derive(uniffi::Object)]
 pub struct Subscription {
-    hub: Weak<Hub>,
-    id: u64,
+    pub(crate) inner: kizuna_client::Subscription,
 }
 
 #[uniffi::export]
 impl Subscription {
     /// Stops the deliveries now (also done when the object is dropped).
     pub fn cancel(&self) {
-        if let Some(hub) = self.hub.upgrade() {
-            hub.remove(self.id);
-        }
-    }
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.cancel();
+        self.inner.cancel();
     }
 }

@@ -1,12 +1,8 @@
 //! The records and enums the bindings exchange with Swift and Kotlin. Ids are strings (UUIDs,
-//! hex hashes), times are milliseconds since the Unix epoch.
-
-use super::error::{KizunaError, invalid, parse_id};
-use kizuna_core::model::{
-    self, AttachmentKind as CoreKind, AttachmentRef, Importance, ReportBody, ReportContent,
-    ShareScope, VitalSigns,
-};
-use kizuna_core::{ContentHash, ProfessionalId, Timestamp};
+//! hex hashes), times are milliseconds since the Unix epoch. Only their definitions live here
+//! (uniffi names them by this module); their conversions to and from the client's and the
+//! core's types are beside the code that uses them (`rooms`, `draft`, `report`,
+//! `sync_state`, `search`).
 
 /// Who this device belongs to, learnt at enrollment.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
@@ -38,17 +34,6 @@ pub enum RoomKind {
     Alerts,
     /// Personal messages between two professionals.
     Direct,
-}
-
-impl From<kizuna_core::RoomKind> for RoomKind {
-    fn from(k: kizuna_core::RoomKind) -> Self {
-        match k {
-            kizuna_core::RoomKind::Patient => RoomKind::Patient,
-            kizuna_core::RoomKind::CityNotices => RoomKind::CityNotices,
-            kizuna_core::RoomKind::Alerts => RoomKind::Alerts,
-            kizuna_core::RoomKind::Direct => RoomKind::Direct,
-        }
-    }
 }
 
 /// One row of the room list.
@@ -87,28 +72,6 @@ pub enum AttachmentKind {
     Document,
 }
 
-impl From<AttachmentKind> for CoreKind {
-    fn from(k: AttachmentKind) -> Self {
-        match k {
-            AttachmentKind::Photo => CoreKind::Photo,
-            AttachmentKind::Video => CoreKind::Video,
-            AttachmentKind::Audio => CoreKind::Audio,
-            AttachmentKind::Document => CoreKind::Document,
-        }
-    }
-}
-
-impl From<CoreKind> for AttachmentKind {
-    fn from(k: CoreKind) -> Self {
-        match k {
-            CoreKind::Photo => AttachmentKind::Photo,
-            CoreKind::Video => AttachmentKind::Video,
-            CoreKind::Audio => AttachmentKind::Audio,
-            CoreKind::Document => AttachmentKind::Document,
-        }
-    }
-}
-
 /// A file attached to a report; its bytes are fetched with `Device.fetch_attachment`.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct Attachment {
@@ -128,43 +91,6 @@ pub struct Attachment {
     pub thumbnail_hash: Option<String>,
     /// Whether the whole file is on this device.
     pub available: bool,
-}
-
-impl Attachment {
-    pub(crate) fn from_core(a: &AttachmentRef, available: bool) -> Self {
-        Attachment {
-            hash: a.hash.to_hex(),
-            kind: a.kind.into(),
-            media_type: a.media_type.clone(),
-            size: a.size,
-            caption: a.caption.clone(),
-            captured_at_ms: a.captured_at.map(|t| t.0),
-            thumbnail_hash: a.thumbnail.map(|h| h.to_hex()),
-            available,
-        }
-    }
-
-    pub(crate) fn to_core(&self) -> Result<AttachmentRef, KizunaError> {
-        Ok(AttachmentRef {
-            hash: parse_hash("attachments.hash", &self.hash)?,
-            kind: self.kind.into(),
-            media_type: self.media_type.clone(),
-            size: self.size,
-            caption: self.caption.clone(),
-            captured_at: self.captured_at_ms.map(Timestamp),
-            thumbnail: self
-                .thumbnail_hash
-                .as_deref()
-                .map(|h| parse_hash("attachments.thumbnail_hash", h))
-                .transpose()?,
-        })
-    }
-}
-
-pub(crate) fn parse_hash(field: &str, s: &str) -> Result<ContentHash, KizunaError> {
-    s.trim()
-        .parse()
-        .map_err(|_| invalid(field, "is not a SHA-256 hash in hex"))
 }
 
 /// One set of vital signs; every sign is optional.
@@ -225,43 +151,6 @@ pub struct Wound {
     pub photo_hashes: Vec<String>,
 }
 
-impl Wound {
-    pub(crate) fn from_core(w: &model::WoundAssessment) -> Self {
-        Wound {
-            site: w.site.clone(),
-            design_r: w.design_r.to_string(),
-            total: w.design_r.total(),
-            length_cm: w.length_cm,
-            width_cm: w.width_cm,
-            photo_hashes: w.photos.iter().map(|h| h.to_hex()).collect(),
-        }
-    }
-
-    pub(crate) fn to_core(&self) -> Result<model::WoundAssessment, KizunaError> {
-        let design_r: model::DesignR =
-            self.design_r
-                .trim()
-                .parse()
-                .map_err(
-                    |e: kizuna_core::ValidationError| KizunaError::InvalidInput {
-                        field: e.field,
-                        problem: e.problem,
-                    },
-                )?;
-        Ok(model::WoundAssessment {
-            site: self.site.clone(),
-            design_r,
-            length_cm: self.length_cm,
-            width_cm: self.width_cm,
-            photos: self
-                .photo_hashes
-                .iter()
-                .map(|h| parse_hash("wound.photo_hashes", h))
-                .collect::<Result<_, _>>()?,
-        })
-    }
-}
-
 /// What an author writes: a free-text or SOAP report with its vitals, wounds and attachments.
 /// For free text fill `text`; for SOAP fill any of `problem`, `s`, `o`, `a`, `p`.
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
@@ -306,97 +195,6 @@ pub struct ReportDraft {
     pub attachments: Vec<Attachment>,
 }
 
-fn ids(field: &str, v: &[String]) -> Result<Vec<ProfessionalId>, KizunaError> {
-    v.iter().map(|s| parse_id(field, s)).collect()
-}
-
-impl ReportDraft {
-    pub(crate) fn to_core(&self) -> Result<ReportContent, KizunaError> {
-        let soap = [&self.problem, &self.s, &self.o, &self.a, &self.p]
-            .iter()
-            .any(|v| !v.is_empty());
-        let body = if soap {
-            if !self.text.is_empty() {
-                return Err(invalid("text", "give free text or SOAP fields, not both"));
-            }
-            ReportBody::Soap {
-                problem: self.problem.clone(),
-                s: self.s.clone(),
-                o: self.o.clone(),
-                a: self.a.clone(),
-                p: self.p.clone(),
-            }
-        } else {
-            ReportBody::Free {
-                text: self.text.clone(),
-            }
-        };
-        let audience = ids("audience", &self.audience)?;
-        Ok(ReportContent {
-            care_time: Timestamp(self.care_time_ms),
-            importance: Importance::try_from(self.importance).map_err(|e| {
-                KizunaError::InvalidInput {
-                    field: e.field,
-                    problem: e.problem,
-                }
-            })?,
-            scope: if audience.is_empty() {
-                ShareScope::All
-            } else {
-                ShareScope::Members { members: audience }
-            },
-            must_read: ids("must_read", &self.must_read)?,
-            body,
-            vitals: self.vitals.iter().map(Vitals::to_core).collect(),
-            intake: None,
-            wounds: self
-                .wounds
-                .iter()
-                .map(Wound::to_core)
-                .collect::<Result<_, _>>()?,
-            attachments: self
-                .attachments
-                .iter()
-                .map(Attachment::to_core)
-                .collect::<Result<_, _>>()?,
-        })
-    }
-}
-
-impl Vitals {
-    pub(crate) fn to_core(&self) -> VitalSigns {
-        VitalSigns {
-            measured_at: Timestamp(self.measured_at_ms),
-            temperature_c: self.temperature_c,
-            systolic_mmhg: self.systolic_mmhg,
-            diastolic_mmhg: self.diastolic_mmhg,
-            pulse_per_min: self.pulse_per_min,
-            spo2_pct: self.spo2_pct,
-            respiration_per_min: self.respiration_per_min,
-            glucose_mg_dl: self.glucose_mg_dl,
-            weight_kg: self.weight_kg,
-            pain: self.pain,
-            consciousness_jcs: self.consciousness_jcs,
-        }
-    }
-
-    pub(crate) fn from_core(v: &VitalSigns) -> Self {
-        Vitals {
-            measured_at_ms: v.measured_at.0,
-            temperature_c: v.temperature_c,
-            systolic_mmhg: v.systolic_mmhg,
-            diastolic_mmhg: v.diastolic_mmhg,
-            pulse_per_min: v.pulse_per_min,
-            spo2_pct: v.spo2_pct,
-            respiration_per_min: v.respiration_per_min,
-            glucose_mg_dl: v.glucose_mg_dl,
-            weight_kg: v.weight_kg,
-            pain: v.pain,
-            consciousness_jcs: v.consciousness_jcs,
-        }
-    }
-}
-
 /// A row of a room's report list.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct ReportRow {
@@ -432,29 +230,6 @@ pub struct ReportRow {
     pub withdrawn: bool,
     /// Names this professional as must-read.
     pub must_read_me: bool,
-}
-
-impl ReportRow {
-    pub(crate) fn from_core(s: &model::ReportSummary, me: Option<ProfessionalId>) -> Self {
-        ReportRow {
-            id: s.id.to_string(),
-            post_no: s.post_no,
-            author_name: s.author_name.clone(),
-            author_profession_ja: s.author_profession.label_ja().to_string(),
-            author_id: s.author.to_string(),
-            care_time_ms: s.care_time.0,
-            post_time_ms: s.post_time.0,
-            importance: s.importance,
-            snippet: s.snippet.clone(),
-            read_count: s.read_count,
-            read_by_me: me.is_some_and(|m| m == s.author || s.readers.contains(&m)),
-            comment_count: s.comment_count,
-            attachment_count: s.attachment_count,
-            restricted: s.restricted,
-            withdrawn: s.withdrawn,
-            must_read_me: me.is_some_and(|m| s.must_read.contains(&m)),
-        }
-    }
 }
 
 /// A reply comment.

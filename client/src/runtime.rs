@@ -1,5 +1,5 @@
-//! The one tokio runtime of the app process. Bindings and transports share it, so an app never
-//! runs two thread pools; it starts on first use.
+//! The one tokio runtime of the app process. The session and the transports share it, so an
+//! app never runs two thread pools; it starts on first use.
 
 use std::sync::{Arc, OnceLock};
 use tokio::runtime::{Builder, Runtime};

@@ -3,10 +3,10 @@
 //! is the source of truth, so a sync cut at any point loses nothing and simply runs again.
 
 use crate::blob_sync::{BlobSyncError, Progress, download, upload_queue_noting_refusals};
-use crate::transport::{Transport, TransportError};
+use crate::transport::{HttpsTransport, Transport, TransportError};
 use kizuna_core::blobs::BlobStore;
 use kizuna_core::sync::device::{SyncReport, apply_response, build_request};
-use kizuna_core::sync::protocol::SyncResponse;
+use kizuna_core::sync::protocol::{SyncRequest, SyncResponse};
 use kizuna_core::{ContentHash, RoomId};
 use kizuna_core::{CoreError, RoomStore};
 use std::sync::Arc;
@@ -141,7 +141,7 @@ impl SyncClient {
         for _ in 0..MAX_ROUNDS {
             let request = build_request(&self.store, true)?;
             let bytes = self.transport.exchange(request.encode())?;
-            let response = SyncResponse::decode(&bytes).map_err(|_| SyncError::Protocol)?;
+            let response = decode_response(&bytes)?;
             let report = apply_response(&self.store, &response)?;
             let again = report.again;
             total.updated.extend(report.updated);
@@ -177,4 +177,20 @@ impl SyncClient {
             TransportError::Offline("no attempt made".into()),
         )))
     }
+}
+
+fn decode_response(bytes: &[u8]) -> Result<SyncResponse, SyncError> {
+    SyncResponse::decode(bytes).map_err(|_| SyncError::Protocol)
+}
+
+/// One exchange of the sync protocol from inside an async runtime, over the same HTTPS
+/// client, encoding and error mapping as [`SyncClient`]: for callers that keep documents in
+/// memory rather than in a store (the W3 load generator runs hundreds of devices on one
+/// runtime).
+pub async fn exchange_async(
+    https: &HttpsTransport,
+    request: &SyncRequest,
+) -> Result<SyncResponse, SyncError> {
+    let bytes = https.exchange_async(request.encode()).await?;
+    decode_response(&bytes)
 }
