@@ -4,7 +4,6 @@
 
 use crate::people::Millis;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 /// The media type of the export: newline-delimited JSON, one [`AuditRecord`] per line.
@@ -17,8 +16,9 @@ pub const DEFAULT_EXPORT_LIMIT: usize = 100_000;
 pub const MAX_EXPORT_LIMIT: usize = 1_000_000;
 
 /// The query of `GET /v1/admin/audit`. Times are milliseconds since 1970 or RFC 3339.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct AuditQuery {
     /// Only this document (room id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,7 +47,8 @@ impl AuditQuery {
 }
 
 /// One audited event, exactly as the log stores and hashes it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditRecord {
     /// Position in the log, from 1, without gaps.
     pub seq: u64,
@@ -85,7 +86,8 @@ pub fn to_json_lines(records: &[AuditRecord]) -> String {
 }
 
 /// `GET /v1/admin/audit/verify`: whether the hash chain is whole.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Verdict {
     /// Whether every record is where and what it was when written.
     pub intact: bool,

@@ -4,10 +4,10 @@
 //! status is JSON; the queries are the same on every blob route.
 
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
 /// Where an upload stands on the relay: the answer of the status request and of each upload.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadStatus {
     /// Bytes the relay holds; send from here.
     pub offset: u64,
@@ -16,18 +16,19 @@ pub struct UploadStatus {
 }
 
 /// The query of the blob routes (`?doc=…&size=…&type=…&offset=…`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct BlobQuery {
     /// The document whose content references the blob (membership is checked there).
-    #[param(value_type = uuid::Uuid)]
+    #[cfg_attr(feature = "openapi", param(value_type = uuid::Uuid))]
     pub doc: String,
     /// Upload status: the blob's full size in bytes (required there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     /// Upload status: the MIME type (default `application/octet-stream`).
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    #[param(rename = "type")]
+    #[cfg_attr(feature = "openapi", param(rename = "type"))]
     pub media_type: Option<String>,
     /// Upload: where these bytes start (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]

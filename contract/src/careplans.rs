@@ -3,7 +3,6 @@
 
 use crate::people::Millis;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Most files in one care-plan import (the standard has five kinds).
@@ -13,18 +12,20 @@ pub const MAX_CARE_PLAN_FILES: usize = 10;
 pub const MAX_CARE_PLAN_BODY: usize = 6 * 1024 * 1024;
 
 /// One file of a care-plan import.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CarePlanUpload {
     /// The file's name as the care manager's system wrote it (`UPPLAN_…CSV`).
     pub name: String,
     /// Its bytes (Shift-JIS CSV), base64.
-    #[schema(content_encoding = "base64")]
+    #[cfg_attr(feature = "openapi", schema(content_encoding = "base64"))]
     pub data_base64: String,
 }
 
 /// `POST /v1/admin/rooms/{id}/care-plans`: the files of one import (all or nothing).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CarePlanUploadRequest {
     /// The files, at most [`MAX_CARE_PLAN_FILES`].
@@ -32,9 +33,8 @@ pub struct CarePlanUploadRequest {
 }
 
 /// The five kinds of care-plan file, by their file-name prefix.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CarePlanFileKind {
     /// 第1表 居宅サービス計画書(1).
     #[serde(rename = "UP1KYO")]
@@ -54,7 +54,8 @@ pub enum CarePlanFileKind {
 }
 
 /// What an import did: the answer of `POST /v1/admin/rooms/{id}/care-plans`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportSummary {
     /// The import's id.
     pub id: Uuid,
@@ -66,7 +67,8 @@ pub struct ImportSummary {
 
 /// One past import without its rows (which are care data): `GET
 /// /v1/admin/rooms/{id}/care-plans`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CarePlanImportView {
     /// Import id.
     pub id: Uuid,

@@ -2,15 +2,18 @@
 //! console-credentials`) because the console itself needs them to sign in.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// `PUT /v1/admin/console/credentials`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CredentialsRequest {
     /// Login name (3–32 of a–z, 0–9, `.`, `_`, `-`).
-    #[schema(min_length = 3, max_length = 32, pattern = "^[a-z0-9._-]{3,32}$")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 3, max_length = 32, pattern = "^[a-z0-9._-]{3,32}$")
+    )]
     pub login: String,
     /// The new password (12–200 characters); absent: certificate + TOTP only.
     #[serde(default)]
@@ -18,7 +21,8 @@ pub struct CredentialsRequest {
 }
 
 /// What setting credentials answers: the new TOTP secret, shown this once.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsoleSetup {
     /// The administrator.
     pub professional: Uuid,

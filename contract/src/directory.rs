@@ -4,12 +4,12 @@
 
 use crate::people::{Millis, Organisation, Profession};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// `POST /v1/admin/professionals` (register) and `PUT /v1/admin/professionals/{id}/profile`
 /// (edit): who the professional is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewProfessional {
     /// Full name.
@@ -23,7 +23,8 @@ pub struct NewProfessional {
 }
 
 /// A registered professional (or the city's administrator), for administrators.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProfessionalView {
     /// The personal id issued at registration.
     pub id: Uuid,
@@ -42,7 +43,8 @@ pub struct ProfessionalView {
 }
 
 /// One enrolled phone or tablet, for administrators.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceView {
     /// The device id, also in its certificate.
     pub id: Uuid,
@@ -64,7 +66,8 @@ pub struct DeviceView {
 }
 
 /// `GET /v1/admin/professionals`: professionals and devices.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DirectoryView {
     /// Registered professionals (removed ones included).
     pub professionals: Vec<ProfessionalView>,
@@ -75,7 +78,8 @@ pub struct DirectoryView {
 }
 
 /// `POST /v1/admin/devices/{id}/revoke` (the body may also be empty: no wipe).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
     /// Also tell the device to erase its local data.

@@ -4,22 +4,23 @@
 
 use crate::people::Millis;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// `POST /v1/admin/professionals/{id}/enroll-codes`: options for a new code (the body may
 /// also be empty, meaning the defaults).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrollCodeRequest {
     /// Hours until the code expires (1–168, default 24).
     #[serde(default)]
-    #[schema(minimum = 1, maximum = 168)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 168))]
     pub valid_hours: Option<u32>,
 }
 
 /// A fresh one-time enrollment code and what its QR code carries.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollCodeResponse {
     /// Whose device it enrolls.
     pub professional: Uuid,
@@ -36,7 +37,8 @@ pub struct EnrollCodeResponse {
 }
 
 /// `POST /v1/enroll`: a device asks for its certificate.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     /// The one-time code from the QR code.
@@ -49,7 +51,8 @@ pub struct EnrollRequest {
 }
 
 /// The answer to a successful enrollment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollResponse {
     /// Whose device it is.
     pub professional: Uuid,

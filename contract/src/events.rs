@@ -3,7 +3,6 @@
 //! content).
 
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 /// Longest long poll in seconds (well under the idle-connection timeout); a larger `timeout`
@@ -14,8 +13,9 @@ pub const MAX_EVENTS_WAIT_SECS: u64 = 55;
 pub const DEFAULT_EVENTS_WAIT_SECS: u64 = 25;
 
 /// The query of `GET /v1/events`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct EventsQuery {
     /// The cursor of the previous answer (absent or 0: start now, answered at once).
     #[serde(default)]
@@ -26,7 +26,8 @@ pub struct EventsQuery {
 }
 
 /// The answer to a long poll.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Changed {
     /// Pass this back to wait for the next changes.
     pub cursor: u64,

@@ -5,11 +5,11 @@
 
 use crate::people::{Millis, Organisation, Profession, Role, RoomKind};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The professional in `GET /v1/me`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeProfessional {
     /// Personal id.
     pub id: Uuid,
@@ -28,7 +28,8 @@ pub struct MeProfessional {
 }
 
 /// The device in `GET /v1/me`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeDevice {
     /// Device id.
     pub id: Uuid,
@@ -39,7 +40,8 @@ pub struct MeDevice {
 }
 
 /// A room the device may sync (also the answer of `POST /v1/direct`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeRoom {
     /// Room id.
     pub id: Uuid,
@@ -52,7 +54,8 @@ pub struct MeRoom {
 }
 
 /// `GET /v1/me`: who is calling, from which device, and which rooms it may sync.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeResponse {
     /// Who is calling.
     pub professional: MeProfessional,
@@ -63,7 +66,8 @@ pub struct MeResponse {
 }
 
 /// `POST /v1/direct`: open (or find) the direct conversation with another professional.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DirectRequest {
     /// The other professional.

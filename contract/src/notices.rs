@@ -4,11 +4,11 @@
 use crate::people::{Millis, Profession};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Which city room a notice goes to (also the `room` query of `GET /v1/admin/notices`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CityRoom {
     /// 市からのお知らせ: every professional reads it.
@@ -41,6 +41,7 @@ impl CityRoom {
 #[serde(try_from = "u8", into = "u8")]
 pub struct Importance(u8);
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for Importance {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -53,7 +54,8 @@ impl utoipa::PartialSchema for Importance {
     }
 }
 
-impl ToSchema for Importance {}
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Importance {}
 
 impl Importance {
     /// ☆
@@ -87,7 +89,8 @@ impl From<Importance> for u8 {
 }
 
 /// `POST /v1/admin/notices`: post a notice or alert.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewNotice {
     /// `notices` or `alerts`.
@@ -104,7 +107,8 @@ pub struct NewNotice {
 }
 
 /// The answer to a posted notice.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostedNotice {
     /// The notice id.
     pub id: Uuid,
@@ -113,7 +117,8 @@ pub struct PostedNotice {
 }
 
 /// How an author appears beside their posts, as recorded in the document.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthorInfo {
     /// The professional.
     pub professional: Uuid,
@@ -128,7 +133,8 @@ pub struct AuthorInfo {
 }
 
 /// What an administrator wrote.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NoticeContent {
     /// Headline.
     pub title: String,
@@ -142,7 +148,8 @@ pub struct NoticeContent {
 }
 
 /// A notice as read back from its room.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Notice {
     /// Id.
     pub id: Uuid,
@@ -157,7 +164,8 @@ pub struct Notice {
 }
 
 /// One reader of a notice.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReaderView {
     /// The professional.
     pub professional: Uuid,
@@ -168,7 +176,8 @@ pub struct ReaderView {
 }
 
 /// `GET /v1/admin/notices`: a notice with who should and who did read it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NoticeView {
     /// The notice (content and first-read times).
     pub notice: Notice,

@@ -4,7 +4,6 @@
 //! check every spelling against core.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// A time: milliseconds since the Unix epoch (UTC), the relay's one time format on the wire
 /// (a bare JSON integer, like kizuna-core's `Timestamp`).
@@ -14,6 +13,7 @@ use utoipa::ToSchema;
 #[serde(transparent)]
 pub struct Millis(pub i64);
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for Millis {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::KnownFormat;
@@ -27,10 +27,12 @@ impl utoipa::PartialSchema for Millis {
     }
 }
 
-impl ToSchema for Millis {}
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Millis {}
 
 /// A profession of the home-care team, by its stable key (`nurse`, `care_manager`, …).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Profession {
     /// 訪問看護師
@@ -84,7 +86,8 @@ impl Profession {
 }
 
 /// An organisation (事業所) a professional works for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Organisation {
     /// The office's name, e.g. 「みどり訪問看護ステーション」.
     pub name: String,
@@ -93,7 +96,8 @@ pub struct Organisation {
 }
 
 /// What a member may do in a room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// May post reports, comments and profile edits.
@@ -103,7 +107,8 @@ pub enum Role {
 }
 
 /// The four kinds of room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RoomKind {
     /// One patient's room.

@@ -4,7 +4,6 @@
 //! builds problems and the clients recognise them from one list.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// The media type of every error answer.
 pub const PROBLEM_MEDIA_TYPE: &str = "application/problem+json";
@@ -13,11 +12,15 @@ pub const PROBLEM_MEDIA_TYPE: &str = "application/problem+json";
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:kizuna:problem:";
 
 /// An `application/problem+json` body. Never carries internal detail or echoes the request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// A URI naming the kind of problem: `urn:kizuna:problem:<kind>` (see [`ProblemKind`]).
     #[serde(rename = "type")]
-    #[schema(example = "urn:kizuna:problem:device-revoked")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "urn:kizuna:problem:device-revoked")
+    )]
     pub type_uri: String,
     /// Short human summary (English; the same for every problem of a kind).
     pub title: String,

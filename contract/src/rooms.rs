@@ -3,30 +3,31 @@
 
 use crate::people::{Millis, Profession, Role, RoomKind};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Who consented to sharing, when, and who obtained the consent (required for a patient room).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Consent {
     /// Name of the person who consented (the patient or a family member).
     pub given_by: String,
     /// Relation to the patient (本人, 長女, 妻…).
     pub relation: String,
     /// The date consent was given, `YYYY-MM-DD`.
-    #[schema(format = Date, example = "2026-04-01")]
+    #[cfg_attr(feature = "openapi", schema(format = Date, example = "2026-04-01"))]
     pub date: String,
     /// The professional or city officer who obtained it, by name.
     pub obtained_by: String,
     /// Their id where they are registered.
     pub obtained_by_id: Option<Uuid>,
     /// SHA-256 (lower-case hex) of the scanned signed form, stored as an attachment.
-    #[schema(pattern = "^[0-9a-f]{64}$")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub form: Option<String>,
 }
 
 /// `POST /v1/admin/rooms`: create a patient room.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewRoom {
     /// Must be `patient`.
@@ -38,7 +39,8 @@ pub struct NewRoom {
 }
 
 /// `PUT /v1/admin/rooms/{room}/members/{professional}`: the role to grant.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InviteRequest {
     /// `writer` or `reader`.
@@ -46,7 +48,8 @@ pub struct InviteRequest {
 }
 
 /// `PUT /v1/admin/rooms/{id}/archived`: archive or restore a patient room.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ArchiveRequest {
     /// `true` to archive, `false` to restore.
@@ -54,7 +57,8 @@ pub struct ArchiveRequest {
 }
 
 /// A member of a room as administrators see it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberView {
     /// The professional.
     pub professional: Uuid,
@@ -67,7 +71,8 @@ pub struct MemberView {
 }
 
 /// A room with consent and members, for administrators.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoomView {
     /// The room id.
     pub id: Uuid,
@@ -88,7 +93,8 @@ pub struct RoomView {
 
 /// `GET /v1/admin/rooms/{id}/activity`: a patient room's activity, counts only (no clinical
 /// text).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoomActivity {
     /// Reports in the room (restricted documents included).
     pub reports: u64,
