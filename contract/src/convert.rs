@@ -35,6 +35,18 @@ macro_rules! same_enum {
                 match x { $($ours::$v => T::$v,)* }
             }
         }
+        /// A value read off the wire compares with core's, without converting by hand.
+        impl PartialEq<$theirs> for $ours {
+            fn eq(&self, other: &$theirs) -> bool {
+                *self == $ours::from(*other)
+            }
+        }
+        /// Core's value compares with one read off the wire.
+        impl PartialEq<$ours> for $theirs {
+            fn eq(&self, other: &$ours) -> bool {
+                $ours::from(*self) == *other
+            }
+        }
     };
 }
 

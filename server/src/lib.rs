@@ -12,8 +12,7 @@
 //!   (notices, care plans, room activity), every admin route, and the browser console.
 //!
 //! Underneath them: [`state`] (the [`state::Relay`] they share: stores, caches, config — no
-//! rules), [`error`] (the [`error::RelayError`] every rule returns), [`wire`] (the JSON
-//! bodies) and [`http`] (problem+json, extractors, middleware, TLS serving; no capability).
+//! rules), [`error`] (the [`error::RelayError`] every rule returns) and [`http`] (problem+json, extractors, middleware, TLS serving; no capability).
 //! Above them: [`router`] composes every capability's routes; [`startup`] prepares the data
 //! directory (and the demo city); [`cli`] is the `kizuna` command line and its HTTPS client.
 //! `scripts/check-layers` keeps these layers free of import cycles.
@@ -31,11 +30,6 @@ pub mod router;
 pub mod startup;
 pub mod state;
 pub mod sync;
-pub mod wire;
-
-/// `wire.rs` names the directory's records as `crate::directory::…`; its contents are left
-/// untouched while the JSON bodies move into their own contract crate.
-pub(crate) use identity::directory;
 
 pub use http::serve;
 pub use router::router;

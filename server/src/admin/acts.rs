@@ -7,12 +7,14 @@
 //! certificate; a console session opened with a password has no device, and its audit
 //! records say so (`device` absent).
 
-use crate::admin::city_documents::CityRoom;
 use crate::audit::Entry;
 use crate::error::RelayError;
 use crate::identity::directory::Professional;
+use crate::identity::{NewProfessional, NewRoom};
 use crate::state::Relay;
-use crate::wire::{EnrollCodeResponse, NewProfessional, NewRoom, RoomView};
+use kizuna_contract::enrollment::EnrollCodeResponse;
+use kizuna_contract::notices::CityRoom;
+use kizuna_contract::rooms::RoomView;
 use kizuna_core::careplan::ImportSummary;
 use kizuna_core::model::NoticeContent;
 use kizuna_core::{DeviceId, NoticeId, ProfessionalId, Role, RoomId};

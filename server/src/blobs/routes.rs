@@ -7,7 +7,7 @@ use super::store::{UploadStatus, denied, staged_name};
 use crate::audit::Entry;
 use crate::error::RelayError;
 use crate::http::extract::parse_id;
-use crate::http::problem::Problem;
+use crate::http::problem::{Problem, ProblemKind};
 use crate::identity::Authed;
 use crate::state::{AppState, Relay};
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -46,9 +46,7 @@ pub(crate) struct BlobQuery {
 pub(crate) fn parse_hash(s: &str) -> Result<kizuna_core::ContentHash, Problem> {
     s.parse().map_err(|_| {
         Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            "Invalid request",
+            ProblemKind::Invalid,
             Some("the blob name is not a SHA-256 hex hash".into()),
         )
     })
@@ -73,14 +71,9 @@ async fn blob_upload_status(
 ) -> Result<Json<UploadStatus>, Problem> {
     let hash = parse_hash(&hash)?;
     let doc: RoomId = parse_id(&q.doc, "doc")?;
-    let size = q.size.ok_or_else(|| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            "Invalid request",
-            Some("size: required".into()),
-        )
-    })?;
+    let size = q
+        .size
+        .ok_or_else(|| Problem::new(ProblemKind::Invalid, Some("size: required".into())))?;
     let media = q
         .media_type
         .unwrap_or_else(|| "application/octet-stream".into());
@@ -230,9 +223,7 @@ async fn receive_upload(
     drop(claim);
     if cut {
         return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "upload-cut",
-            "Upload cut",
+            ProblemKind::UploadCut,
             Some(format!("the relay holds {offset} bytes; resume from there")),
         ));
     }
@@ -307,9 +298,7 @@ async fn blob_download(
         Some(Some((a, b))) => (a, b, StatusCode::PARTIAL_CONTENT),
         Some(None) => {
             let mut p = Problem::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "range",
-                "Range not satisfiable",
+                ProblemKind::Range,
                 Some(format!("the attachment has {size} bytes")),
             )
             .into_response();

@@ -3,11 +3,11 @@
 
 use super::events::Changed;
 use crate::error::RelayError;
-use crate::http::problem::Problem;
+use crate::http::problem::{Problem, ProblemKind};
 use crate::identity::Authed;
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -28,24 +28,11 @@ pub const SYNC_MEDIA_TYPE: &str = "application/x-kizuna-sync";
 
 fn protocol_problem(e: &ProtocolError) -> Problem {
     match e {
-        ProtocolError::TooLarge => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            "Request too large",
-            Some(e.to_string()),
-        ),
-        ProtocolError::Version(_) => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "protocol-version",
-            "Unsupported protocol version",
-            Some(e.to_string()),
-        ),
-        _ => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            "Invalid request",
-            Some(e.to_string()),
-        ),
+        ProtocolError::TooLarge => Problem::new(ProblemKind::TooLarge, Some(e.to_string())),
+        ProtocolError::Version(_) => {
+            Problem::new(ProblemKind::ProtocolVersion, Some(e.to_string()))
+        }
+        _ => Problem::new(ProblemKind::Invalid, Some(e.to_string())),
     }
 }
 
@@ -60,9 +47,7 @@ async fn sync(
         .map(HeaderValue::as_bytes);
     if media != Some(SYNC_MEDIA_TYPE.as_bytes()) {
         return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
+            ProblemKind::UnsupportedMediaType,
             Some(format!("send the body as {SYNC_MEDIA_TYPE}")),
         ));
     }
