@@ -3,7 +3,7 @@
 //! when the connection is cut) and `GET /v1/blobs/{hash}` (streamed, with `Range`).
 
 use super::access::BlobClaim;
-use super::store::{UploadStatus, denied, staged_name};
+use super::store::{denied, staged_name};
 use crate::audit::Entry;
 use crate::error::RelayError;
 use crate::http::extract::parse_id;
@@ -15,6 +15,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use kizuna_contract::blobs::{BlobQuery, UploadStatus};
 use kizuna_core::{DeviceId, ProfessionalId, RoomId};
 
 /// The attachment routes, merged into [`crate::router`] (no body limit: uploads stream).
@@ -27,20 +28,6 @@ pub fn routes() -> Router<AppState> {
                 .put(blob_upload)
                 .layer(DefaultBodyLimit::disable()),
         )
-}
-
-/// Query of the blob endpoints.
-#[derive(Debug, serde::Deserialize)]
-pub(crate) struct BlobQuery {
-    /// The document whose content references the blob.
-    pub(crate) doc: String,
-    /// Upload: the blob's full size.
-    pub(crate) size: Option<u64>,
-    /// Upload: the MIME type.
-    #[serde(rename = "type")]
-    pub(crate) media_type: Option<String>,
-    /// Upload: where these bytes start.
-    pub(crate) offset: Option<u64>,
 }
 
 pub(crate) fn parse_hash(s: &str) -> Result<kizuna_core::ContentHash, Problem> {
@@ -92,7 +79,7 @@ async fn blob_upload_status(
         )
     })
     .await?;
-    Ok(Json(status))
+    Ok(Json(status.into()))
 }
 
 /// Waits (up to 10 s) until no other request is writing the unfinished upload `staged`
@@ -160,7 +147,7 @@ async fn receive_upload(
             drop(claim);
             let rr = relay.clone();
             let status = blocking(move || rr.finish_upload(pro, device, doc, &hash, None)).await?;
-            return Ok(Json(status));
+            return Ok(Json(status.into()));
         }
         Err(e) => return Err(e.into()),
     }
@@ -229,7 +216,7 @@ async fn receive_upload(
     }
     let rr = relay.clone();
     let status = blocking(move || rr.finish_upload(pro, device, doc, &hash, streamed)).await?;
-    Ok(Json(status))
+    Ok(Json(status.into()))
 }
 
 /// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against `size`.

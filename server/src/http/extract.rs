@@ -9,9 +9,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use std::net::SocketAddr;
 
-/// Largest request body accepted by any endpoint (JSON only here; blobs come later with
-/// their own limit).
-pub const MAX_BODY: usize = 64 * 1024;
+use kizuna_contract::MAX_JSON_BODY as MAX_BODY;
 
 /// What the TLS layer knows about the connection a request came on. Inserted into every
 /// request's extensions by `http::serve`.

@@ -1,7 +1,6 @@
 //! The sync routes: `POST /v1/sync` (decode, run the merge off the async workers a few at a
 //! time, encode) and the live channel's long poll `GET /v1/events`.
 
-use super::events::Changed;
 use crate::error::RelayError;
 use crate::http::problem::{Problem, ProblemKind};
 use crate::identity::Authed;
@@ -11,6 +10,9 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use kizuna_contract::events::{
+    Changed, DEFAULT_EVENTS_WAIT_SECS, EventsQuery, MAX_EVENTS_WAIT_SECS,
+};
 use kizuna_core::sync::protocol::{MAX_MESSAGE_BYTES, ProtocolError, SyncRequest};
 
 /// The sync routes, merged into [`crate::router`].
@@ -24,7 +26,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The media type of sync requests and answers (postcard, `docs/protocol.md`).
-pub const SYNC_MEDIA_TYPE: &str = "application/x-kizuna-sync";
+pub use kizuna_contract::SYNC_MEDIA_TYPE;
 
 fn protocol_problem(e: &ProtocolError) -> Problem {
     match e {
@@ -73,19 +75,9 @@ async fn sync(
         .into_response())
 }
 
-/// Query of `GET /v1/events`.
-#[derive(Debug, serde::Deserialize)]
-struct EventsQuery {
-    /// The cursor of the previous answer (absent or 0: start now).
-    #[serde(default)]
-    cursor: u64,
-    /// Seconds to wait at most (capped at [`MAX_EVENTS_WAIT`]).
-    #[serde(default)]
-    timeout: Option<u64>,
-}
-
-/// Longest long poll, well under the idle-connection timeout.
-pub const MAX_EVENTS_WAIT: std::time::Duration = std::time::Duration::from_secs(55);
+/// Longest long poll, well under the idle-connection timeout (the contract's limit).
+pub const MAX_EVENTS_WAIT: std::time::Duration =
+    std::time::Duration::from_secs(MAX_EVENTS_WAIT_SECS);
 
 async fn events(
     State(relay): State<AppState>,
@@ -99,7 +91,8 @@ async fn events(
             resync: false,
         }));
     }
-    let wait = std::time::Duration::from_secs(q.timeout.unwrap_or(25)).min(MAX_EVENTS_WAIT);
+    let wait = std::time::Duration::from_secs(q.timeout.unwrap_or(DEFAULT_EVENTS_WAIT_SECS))
+        .min(MAX_EVENTS_WAIT);
     let me = auth.professional.id;
     let r = relay.clone();
     let visible = move || r.visible_docs(me).unwrap_or_default();
