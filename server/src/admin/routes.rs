@@ -17,6 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
+use kizuna_contract::audit::{AUDIT_EXPORT_MEDIA_TYPE, AuditQuery, Verdict};
 use kizuna_contract::careplans::{
     CarePlanImportView, CarePlanUploadRequest, ImportSummary, MAX_CARE_PLAN_BODY,
 };
@@ -352,17 +353,6 @@ async fn revoke_device(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Query of `GET /v1/admin/audit`.
-#[derive(Debug, Default, serde::Deserialize)]
-struct AuditQuery {
-    room: Option<String>,
-    professional: Option<String>,
-    /// Milliseconds since the epoch, or RFC 3339.
-    since: Option<String>,
-    until: Option<String>,
-    limit: Option<usize>,
-}
-
 fn parse_time(s: &str, what: &str) -> Result<Timestamp, Problem> {
     if let Ok(ms) = s.parse::<i64>() {
         return Ok(Timestamp(ms));
@@ -402,30 +392,20 @@ async fn audit_export(
             .map(|t| parse_time(t, "until"))
             .transpose()?,
     };
-    let limit = q.limit.unwrap_or(100_000).min(1_000_000);
-    let records = tokio::task::spawn_blocking(move || relay.audit().export(&filter, limit))
+    let limit = q.effective_limit();
+    let body = tokio::task::spawn_blocking(move || admin::audit_export(&relay, &filter, limit))
         .await
-        .map_err(|_| RelayError::Internal("the audit task failed".into()))?
-        .map_err(|e| RelayError::Internal(e.to_string()))?;
-    let mut body = String::new();
-    for r in records {
-        body.push_str(&serde_json::to_string(&r).unwrap_or_default());
-        body.push('\n');
-    }
+        .map_err(|_| RelayError::Internal("the audit task failed".into()))??;
     Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        [(axum::http::header::CONTENT_TYPE, AUDIT_EXPORT_MEDIA_TYPE)],
         body,
     )
         .into_response())
 }
 
-async fn audit_verify(
-    State(relay): State<AppState>,
-    _: Admin,
-) -> Result<Json<crate::audit::Verdict>, Problem> {
-    let verdict = tokio::task::spawn_blocking(move || relay.audit().verify())
+async fn audit_verify(State(relay): State<AppState>, _: Admin) -> Result<Json<Verdict>, Problem> {
+    let verdict = tokio::task::spawn_blocking(move || admin::audit_verify(&relay))
         .await
-        .map_err(|_| RelayError::Internal("the audit task failed".into()))?
-        .map_err(|e| RelayError::Internal(e.to_string()))?;
+        .map_err(|_| RelayError::Internal("the audit task failed".into()))??;
     Ok(Json(verdict))
 }
