@@ -22,9 +22,9 @@ use kizuna_core::sync::protocol::{
 use kizuna_core::{
     Author, DeviceId, Profession, ProfessionalId, ReportId, Room, RoomId, Timestamp,
 };
+use kizuna_server::identity::{NewProfessional, NewRoom};
 use kizuna_server::state::{Relay, RelayConfig};
 use kizuna_server::sync::SYNC_MEDIA_TYPE;
-use kizuna_server::wire::{NewProfessional, NewRoom};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
