@@ -169,9 +169,8 @@ impl LoopRelay {
     /// Opens a patient room with consent.
     pub fn patient_room(&self, name: &str) -> Fallible<RoomId> {
         let new = consented_room(name)?;
-        Ok(self
-            .with_admin(async move |c| c.create_room(&new).await)
-            .map(|r| RoomId(r.id))?)
+        self.with_admin(async move |c| c.create_room(&new).await)
+            .map(|r| RoomId(r.id))
     }
 
     /// Adds a member (`who`: a core id or a view's UUID).
