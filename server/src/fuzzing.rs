@@ -10,11 +10,12 @@
 //!
 //! Returning is success: a panic is a bug, and so is a broken invariant (`assert!`).
 
-use crate::blobs::routes::{BlobQuery, parse_hash, parse_range};
+use crate::blobs::routes::{parse_hash, parse_range};
 use crate::blobs::{BlobLimits, Blobs};
 use crate::http::extract::parse_id;
 use crate::identity::pki::{Ca, DeviceIdentity, check_csr, identity_from_cert, pem_fingerprint};
-use crate::wire::EnrollRequest;
+use kizuna_contract::blobs::BlobQuery;
+use kizuna_contract::enrollment::EnrollRequest;
 use kizuna_core::{ContentHash, DeviceId, ProfessionalId, RoomId};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;

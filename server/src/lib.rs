@@ -12,11 +12,16 @@
 //!   (notices, care plans, room activity), every admin route, and the browser console.
 //!
 //! Underneath them: [`state`] (the [`state::Relay`] they share: stores, caches, config — no
-//! rules), [`error`] (the [`error::RelayError`] every rule returns), [`wire`] (the JSON
-//! bodies) and [`http`] (problem+json, extractors, middleware, TLS serving; no capability).
-//! Above them: [`router`] composes every capability's routes; [`startup`] prepares the data
-//! directory (and the demo city); [`cli`] is the `kizuna` command line and its HTTPS client.
-//! `scripts/check-layers` keeps these layers free of import cycles.
+//! rules), [`error`] (the [`error::RelayError`] every rule returns) and [`http`]
+//! (problem+json, extractors, middleware, TLS serving; no capability).
+//! Above them: [`router`] composes every capability's routes (and serves the OpenAPI
+//! document); [`startup`] prepares the data directory (and the demo city); [`cli`] is the
+//! `kizuna` command line and its HTTPS client. `scripts/check-layers` keeps these layers free
+//! of import cycles.
+//!
+//! Every JSON body, request or answer, is a `kizuna_contract` type, shared with the CLI's
+//! client and the phone library; storage records are converted into the contract's views by
+//! the capability that owns them, never served as they are.
 
 pub mod admin;
 pub mod audit;
@@ -31,11 +36,6 @@ pub mod router;
 pub mod startup;
 pub mod state;
 pub mod sync;
-pub mod wire;
-
-/// `wire.rs` names the directory's records as `crate::directory::…`; its contents are left
-/// untouched while the JSON bodies move into their own contract crate.
-pub(crate) use identity::directory;
 
 pub use http::serve;
 pub use router::router;

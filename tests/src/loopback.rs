@@ -7,16 +7,17 @@
 //! their background thread), so tests are plain `#[test]` functions.
 
 use kizuna_client::{HttpsTransport, SyncClient, SyncError, Transport};
+use kizuna_contract::directory::ProfessionalView as Professional;
+use kizuna_contract::enrollment::EnrollRequest;
 use kizuna_core::model::{Consent, ReportContent, ShareScope};
 use kizuna_core::sync::device::SyncReport;
 use kizuna_core::{
     Author, Date, Organisation, Profession, ProfessionalId, ReportId, Role, RoomId, RoomKind,
     RoomStore, Timestamp,
 };
-use kizuna_server::cli::client::Client;
-use kizuna_server::identity::directory::Professional;
+use kizuna_server::cli::client::{AnyId, Client};
+use kizuna_server::identity::{NewProfessional, NewRoom};
 use kizuna_server::state::{Relay, RelayConfig};
-use kizuna_server::wire::{EnrollRequest, NewProfessional, NewRoom};
 use kizuna_server::{identity::pki, startup};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -169,18 +170,19 @@ impl LoopRelay {
     /// Opens a patient room with consent.
     pub fn patient_room(&self, name: &str) -> Fallible<RoomId> {
         let new = consented_room(name)?;
-        Ok(self
-            .with_admin(async move |c| c.create_room(&new).await)?
-            .id)
+        self.with_admin(async move |c| c.create_room(&new).await)
+            .map(|r| RoomId(r.id))
     }
 
-    /// Adds a member.
-    pub fn invite(&self, room: RoomId, who: ProfessionalId, role: Role) -> Fallible<()> {
+    /// Adds a member (`who`: a core id or a view's UUID).
+    pub fn invite(&self, room: RoomId, who: impl AnyId, role: Role) -> Fallible<()> {
+        let who = ProfessionalId(who.uuid());
         self.with_admin(async move |c| c.invite(room, who, role).await.map(|_| ()))
     }
 
-    /// Removes a member.
-    pub fn remove(&self, room: RoomId, who: ProfessionalId) -> Fallible<()> {
+    /// Removes a member (`who`: a core id or a view's UUID).
+    pub fn remove(&self, room: RoomId, who: impl AnyId) -> Fallible<()> {
+        let who = ProfessionalId(who.uuid());
         self.with_admin(async move |c| c.remove_member(room, who).await)
     }
 
@@ -218,10 +220,10 @@ pub fn enroll(
         key_pem: key.serialize_pem(),
     };
     let author = Author {
-        professional: p.id,
-        device: enrolled.device,
+        professional: ProfessionalId(p.id),
+        device: kizuna_core::DeviceId(enrolled.device),
         display_name: p.name.clone(),
-        profession: p.profession,
+        profession: p.profession.into(),
         organisation: p.organisation.name.clone(),
     };
     Phone::open(dir, author, identity)

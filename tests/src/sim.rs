@@ -23,7 +23,7 @@ use crate::sim_device::{DeviceFile, Line, Token};
 use crate::w2::ChildRelay;
 use kizuna_core::{ContentHash, Profession, ProfessionalId, ReportId, Role, RoomId, RoomStore};
 use kizuna_server::cli::client::Client;
-use kizuna_server::wire::NewProfessional;
+use kizuna_server::identity::NewProfessional;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
@@ -432,7 +432,7 @@ pub fn run(work: &Path, exe: &Path, cfg: &SimConfig) -> Fallible<Verdict> {
         let r = rt
             .block_on(admin.create_room(&consented_room(&format!("患者 {i}"))?))
             .map_err(err)?;
-        rooms.push(r.id);
+        rooms.push(RoomId(r.id));
     }
     let (tx, rx) = mpsc::channel();
     let mut fleet = Fleet {
@@ -487,7 +487,7 @@ pub fn run(work: &Path, exe: &Path, cfg: &SimConfig) -> Fallible<Verdict> {
         drop(phone);
         fleet.devs.push(Dev {
             dir,
-            professional: p.id,
+            professional: ProfessionalId(p.id),
             child: None,
             incarnation: 0,
             running: false,

@@ -15,7 +15,7 @@ use kizuna_core::ContentHash;
 use kizuna_core::blobs::UploadStatus;
 use kizuna_core::{Profession, ReportId, Role, RoomId, Timestamp};
 use kizuna_server::cli::client::Client;
-use kizuna_server::wire::NewProfessional;
+use kizuna_server::identity::NewProfessional;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -321,7 +321,7 @@ pub fn run(work: &Path, shape: &W2Shape, seed: u64) -> Fallible<W2Figures> {
             rt.block_on(admin.invite(r.id, p.id, Role::Writer))
                 .map_err(err)?;
         }
-        rooms.push(r.id);
+        rooms.push(RoomId(r.id));
     }
     let hist = enroll(
         &rt,

@@ -23,8 +23,8 @@ use kizuna_core::sync::protocol::{DocSync, Hash, Outcome, PROTOCOL_VERSION, Sync
 use kizuna_core::{
     Author, DeviceId, Profession, ProfessionalId, ReportId, Room, RoomId, Timestamp,
 };
+use kizuna_server::identity::{NewProfessional, NewRoom};
 use kizuna_server::state::{Relay, RelayConfig};
-use kizuna_server::wire::{NewProfessional, NewRoom};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};

@@ -342,7 +342,7 @@ fn the_scanned_consent_form_reaches_members_only() {
         .relay
         .with_admin(async move |a| a.consent_form(room, "application/pdf", body).await)
         .unwrap();
-    let hash = view.consent.unwrap().form.unwrap();
+    let hash: ContentHash = view.consent.unwrap().form.unwrap().parse().unwrap();
     assert_eq!(hash, ContentHash::of(&scan));
     // Refused: an unsupported type, and a room without consent (the city notices).
     let body = scan.clone();

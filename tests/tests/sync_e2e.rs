@@ -459,7 +459,10 @@ fn restricted_audience_must_be_canonical() {
         &pa.identity.key_pem,
     )
     .unwrap();
-    let mut sorted = [a.id, b.id];
+    let mut sorted = [
+        kizuna_core::ProfessionalId(a.id),
+        kizuna_core::ProfessionalId(b.id),
+    ];
     sorted.sort();
     let descending: Vec<_> = sorted.iter().rev().copied().collect();
     let repeated = vec![sorted[0], sorted[0], sorted[1]];

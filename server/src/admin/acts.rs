@@ -7,12 +7,14 @@
 //! certificate; a console session opened with a password has no device, and its audit
 //! records say so (`device` absent).
 
-use crate::admin::city_documents::CityRoom;
-use crate::audit::Entry;
+use crate::audit::{Entry, Filter, Verdict};
 use crate::error::RelayError;
 use crate::identity::directory::Professional;
+use crate::identity::{NewProfessional, NewRoom};
 use crate::state::Relay;
-use crate::wire::{EnrollCodeResponse, NewProfessional, NewRoom, RoomView};
+use kizuna_contract::enrollment::EnrollCodeResponse;
+use kizuna_contract::notices::CityRoom;
+use kizuna_contract::rooms::RoomView;
 use kizuna_core::careplan::ImportSummary;
 use kizuna_core::model::NoticeContent;
 use kizuna_core::{DeviceId, NoticeId, ProfessionalId, Role, RoomId};
@@ -210,4 +212,29 @@ pub fn import_care_plan(
         summary.id,
     )?;
     Ok(summary)
+}
+
+/// Reads the audit records matching `filter`, oldest first, at most `limit` (the caller takes
+/// it from the contract: `AuditQuery::effective_limit` for the API, `MAX_EXPORT_LIMIT` for the
+/// console's download), as the export body: the contract's one JSON-lines writer over the
+/// contract's record. The API and the console both export through here. Reading the log is
+/// not itself logged (as before).
+pub fn audit_export(relay: &Relay, filter: &Filter, limit: usize) -> Result<String, RelayError> {
+    let records = relay
+        .audit()
+        .export(filter, limit)
+        .map_err(|e| RelayError::Internal(e.to_string()))?;
+    let records: Vec<_> = records
+        .iter()
+        .map(kizuna_contract::audit::AuditRecord::from)
+        .collect();
+    Ok(kizuna_contract::audit::to_json_lines(&records))
+}
+
+/// Checks the audit log's hash chain, for the API and the console alike.
+pub fn audit_verify(relay: &Relay) -> Result<Verdict, RelayError> {
+    relay
+        .audit()
+        .verify()
+        .map_err(|e| RelayError::Internal(e.to_string()))
 }

@@ -15,124 +15,25 @@ use crate::error::RelayError;
 use crate::identity::directory::Professional;
 use crate::state::Relay;
 use crate::sync::events::Target;
+use kizuna_contract::careplans::{CarePlanImportView, MAX_CARE_PLAN_FILES};
+use kizuna_contract::notices::{CityRoom, NoticeView, ReaderView};
+use kizuna_contract::rooms::RoomActivity;
 use kizuna_core::careplan::{self, CarePlanError, CarePlanImport, ImportSummary};
-use kizuna_core::model::{Notice, NoticeContent};
+use kizuna_core::model::NoticeContent;
 use kizuna_core::room::Scope;
 use kizuna_core::{Author, CoreError, NoticeId, RoomHandle, RoomId, RoomKind, Timestamp};
-use serde::{Deserialize, Serialize};
 
-/// Which city room a notice goes to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CityRoom {
-    /// 市からのお知らせ: every professional reads it.
-    Notices,
-    /// 災害・感染症アラート: care providers read it.
-    Alerts,
-}
-
-impl CityRoom {
-    /// The key used in URLs and JSON.
-    pub fn key(self) -> &'static str {
-        match self {
-            CityRoom::Notices => "notices",
-            CityRoom::Alerts => "alerts",
-        }
-    }
-
-    /// Parses [`CityRoom::key`].
-    pub fn from_key(s: &str) -> Option<CityRoom> {
-        match s {
-            "notices" => Some(CityRoom::Notices),
-            "alerts" => Some(CityRoom::Alerts),
-            _ => None,
-        }
-    }
-}
-
-/// A notice with who should and who did read it, for administrators.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct NoticeView {
-    /// The notice (content and first-read times).
-    pub notice: Notice,
-    /// Which room it is in.
-    pub room: CityRoom,
-    /// How many members the room has besides administrators (who should read it).
-    pub audience: usize,
-    /// Members who have read it, by name, earliest first.
-    pub read_by: Vec<ReaderView>,
-    /// Whether its expiry has passed.
-    pub expired: bool,
-}
-
-/// One reader of a notice.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ReaderView {
-    /// The professional.
-    pub professional: kizuna_core::ProfessionalId,
-    /// Their name (removed professionals keep their id only).
-    pub name: String,
-    /// When they first read it.
-    pub read_at: Timestamp,
-}
-
-/// A patient room's activity, from the stored report summaries (no document load, no
-/// clinical text: counts only).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoomActivity {
-    /// Reports in the room (restricted documents included).
-    pub reports: u64,
-    /// Reports whose care time or post time lies in the last 7 days.
-    pub reports_this_week: u64,
-    /// Must-read requests (特に読んでほしい人) not read yet: one per report and person.
-    pub unread_must_reads: u64,
-    /// When the newest report was posted.
-    pub last_post: Option<Timestamp>,
-}
-
-/// One file of a care-plan import, as the JSON API takes it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CarePlanUpload {
-    /// The file's name as the care manager's system wrote it (`UPPLAN_…CSV`).
-    pub name: String,
-    /// Its bytes (Shift-JIS CSV), base64.
-    pub data_base64: String,
-}
-
-/// `POST /v1/admin/rooms/{id}/care-plans`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CarePlanUploadRequest {
-    /// The files of one import (all or nothing).
-    pub files: Vec<CarePlanUpload>,
-}
-
-/// One past import, without its rows (which are care data): for the console's list.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CarePlanImportView {
-    /// Import id.
-    pub id: kizuna_core::EntryId,
-    /// When.
-    pub imported_at: Timestamp,
-    /// By whom (name).
-    pub imported_by: String,
-    /// Each file's name and number of rows.
-    pub files: Vec<(String, usize)>,
-}
-
-impl From<&CarePlanImport> for CarePlanImportView {
-    fn from(i: &CarePlanImport) -> Self {
-        CarePlanImportView {
-            id: i.id,
-            imported_at: i.imported_at,
-            imported_by: i.imported_by.name.clone(),
-            files: i
-                .files
-                .iter()
-                .map(|f| (f.name.clone(), f.rows.len()))
-                .collect(),
-        }
+/// A past import as administrators list it: names and row counts, never the rows.
+fn import_view(i: &CarePlanImport) -> CarePlanImportView {
+    CarePlanImportView {
+        id: i.id.0,
+        imported_at: i.imported_at.into(),
+        imported_by: i.imported_by.name.clone(),
+        files: i
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.rows.len() as u64))
+            .collect(),
     }
 }
 
@@ -142,9 +43,6 @@ fn core(e: CoreError) -> RelayError {
         other => RelayError::Internal(other.to_string()),
     }
 }
-
-/// Most files in one care-plan import (the standard has five kinds).
-pub const MAX_CARE_PLAN_FILES: usize = 10;
 
 impl Relay {
     /// The author under which an administrator's document writes are made: the person, on
@@ -210,7 +108,7 @@ impl Relay {
     pub fn notices(&self, which: CityRoom) -> Result<Vec<NoticeView>, RelayError> {
         let room = self.city_room(which)?;
         let notices = self.locked_doc(room, |h| h.read(|doc| doc.notices()).map_err(core))?;
-        let mut audience = 0;
+        let mut audience = 0u64;
         for (pid, _) in self.directory().members_of(room)? {
             if let Some(p) = self.directory().professional(pid)? {
                 if p.is_active() && !p.is_admin() {
@@ -229,15 +127,15 @@ impl Relay {
                     .map(|p| p.name)
                     .unwrap_or_else(|| pid.to_string());
                 read_by.push(ReaderView {
-                    professional: *pid,
+                    professional: pid.0,
                     name,
-                    read_at: *at,
+                    read_at: (*at).into(),
                 });
             }
             read_by.sort_by_key(|r| r.read_at);
             let expired = n.content.expires_at.is_some_and(|t| t < now);
             out.push(NoticeView {
-                notice: n,
+                notice: n.into(),
                 room: which,
                 audience,
                 read_by,
@@ -277,7 +175,7 @@ impl Relay {
                     .iter()
                     .filter(|m| !s.readers.contains(m))
                     .count() as u64;
-                a.last_post = a.last_post.max(Some(s.post_time));
+                a.last_post = a.last_post.max(Some(s.post_time.into()));
             }
         }
         Ok(a)
@@ -340,6 +238,6 @@ impl Relay {
             return Ok(Vec::new());
         };
         let history = h.read(|doc| careplan::history(doc)).map_err(core)?;
-        Ok(history.iter().map(CarePlanImportView::from).collect())
+        Ok(history.iter().map(import_view).collect())
     }
 }

@@ -6,32 +6,31 @@
 //! problem+json errors, body limits and request log apply.
 
 use super::acts::{self as admin, Actor};
-use super::city_documents::{
-    CarePlanImportView, CarePlanUploadRequest, CityRoom, NoticeView, RoomActivity,
-};
-use super::console::auth::{self, ConsoleSetup, CredentialsRequest};
+use super::console::auth;
 use crate::error::RelayError;
 use crate::http::extract::{ApiJson, optional_json, parse_id};
-use crate::http::problem::Problem;
+use crate::http::problem::{Problem, ProblemKind};
 use crate::identity::Admin;
-use crate::identity::directory::{Device, Professional};
 use crate::state::AppState;
-use crate::wire::{
-    DirectoryView, EnrollCodeRequest, EnrollCodeResponse, InviteRequest, NewProfessional, NewRoom,
-    RevokeRequest, RoomView,
-};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use kizuna_core::careplan::ImportSummary;
-use kizuna_core::model::{Importance, NoticeContent};
-use kizuna_core::{DeviceId, NoticeId, ProfessionalId, RoomId, Timestamp};
-use serde::{Deserialize, Serialize};
-
-/// Largest care-plan upload (base64 inside JSON).
-pub const MAX_CARE_PLAN_BODY: usize = 6 * 1024 * 1024;
+use kizuna_contract::audit::{AUDIT_EXPORT_MEDIA_TYPE, AuditQuery, Verdict};
+use kizuna_contract::careplans::{
+    CarePlanImportView, CarePlanUploadRequest, ImportSummary, MAX_CARE_PLAN_BODY,
+};
+use kizuna_contract::console::{ConsoleSetup, CredentialsRequest};
+use kizuna_contract::directory::{
+    DeviceView, DirectoryView, NewProfessional, ProfessionalView, RevokeRequest,
+};
+use kizuna_contract::enrollment::{EnrollCodeRequest, EnrollCodeResponse};
+use kizuna_contract::notices::{CityRoom, NewNotice, NoticeView, PostedNotice};
+use kizuna_contract::rooms::{ArchiveRequest, InviteRequest, NewRoom, RoomActivity, RoomView};
+use kizuna_core::model::NoticeContent;
+use kizuna_core::{DeviceId, ProfessionalId, RoomId, Timestamp};
+use serde::Deserialize;
 
 /// Largest scanned consent form.
 pub const MAX_CONSENT_FORM: usize = 32 * 1024 * 1024;
@@ -121,22 +120,10 @@ async fn update_professional(
     admin: Admin,
     Path(pid): Path<String>,
     ApiJson(req): ApiJson<NewProfessional>,
-) -> Result<Json<Professional>, Problem> {
+) -> Result<Json<ProfessionalView>, Problem> {
     let pid: ProfessionalId = id(&pid, "professional")?;
-    Ok(Json(admin::update_professional(
-        &relay,
-        &(&admin).into(),
-        pid,
-        req,
-    )?))
-}
-
-/// `PUT /v1/admin/rooms/{id}/archived`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ArchiveRequest {
-    /// `true` to archive, `false` to restore.
-    pub archived: bool,
+    let p = admin::update_professional(&relay, &(&admin).into(), pid, req.into())?;
+    Ok(Json(ProfessionalView::from(&p)))
 }
 
 async fn set_archived(
@@ -191,10 +178,11 @@ async fn import_care_plan(
         tokio::task::spawn_blocking(move || admin::import_care_plan(&relay, &actor, room, &files))
             .await
             .map_err(|_| RelayError::Internal("the import task failed".into()))??;
-    Ok((StatusCode::CREATED, Json(summary)))
+    Ok((StatusCode::CREATED, Json(ImportSummary::from(summary))))
 }
 
-/// `GET /v1/admin/notices?room=notices|alerts`.
+/// `GET /v1/admin/notices?room=notices|alerts` (read as text so that a wrong key is an
+/// `invalid` problem naming the parameter).
 #[derive(Debug, Default, Deserialize)]
 struct NoticesQuery {
     room: Option<String>,
@@ -219,32 +207,6 @@ async fn list_notices(
     Ok(Json(out))
 }
 
-/// `POST /v1/admin/notices`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewNotice {
-    /// `notices` or `alerts`.
-    pub room: CityRoom,
-    /// Headline.
-    pub title: String,
-    /// Text.
-    pub body: String,
-    /// 1–3.
-    pub importance: Importance,
-    /// After this it shows as expired (ms since 1970).
-    #[serde(default)]
-    pub expires_at: Option<Timestamp>,
-}
-
-/// The answer to a posted notice.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PostedNotice {
-    /// The notice id.
-    pub id: NoticeId,
-    /// Where it went.
-    pub room: RoomId,
-}
-
 async fn post_notice(
     State(relay): State<AppState>,
     admin: Admin,
@@ -253,15 +215,15 @@ async fn post_notice(
     let content = NoticeContent {
         title: req.title,
         body: req.body,
-        importance: req.importance,
-        expires_at: req.expires_at,
+        importance: req.importance.into(),
+        expires_at: req.expires_at.map(Into::into),
     };
     let id = admin::post_notice(&relay, &(&admin).into(), req.room, &content)?;
     Ok((
         StatusCode::CREATED,
         Json(PostedNotice {
-            id,
-            room: relay.city_room(req.room)?,
+            id: id.0,
+            room: relay.city_room(req.room)?.0,
         }),
     ))
 }
@@ -289,9 +251,9 @@ async fn add_professional(
     State(relay): State<AppState>,
     admin: Admin,
     ApiJson(req): ApiJson<NewProfessional>,
-) -> Result<(StatusCode, Json<Professional>), Problem> {
-    let p = admin::add_professional(&relay, &(&admin).into(), req)?;
-    Ok((StatusCode::CREATED, Json(p)))
+) -> Result<(StatusCode, Json<ProfessionalView>), Problem> {
+    let p = admin::add_professional(&relay, &(&admin).into(), req.into())?;
+    Ok((StatusCode::CREATED, Json(ProfessionalView::from(&p))))
 }
 
 async fn remove_professional(
@@ -328,7 +290,7 @@ async fn create_room(
     admin: Admin,
     ApiJson(req): ApiJson<NewRoom>,
 ) -> Result<(StatusCode, Json<RoomView>), Problem> {
-    let room = admin::create_room(&relay, &(&admin).into(), req)?;
+    let room = admin::create_room(&relay, &(&admin).into(), req.try_into()?)?;
     Ok((StatusCode::CREATED, Json(room)))
 }
 
@@ -349,7 +311,13 @@ async fn invite(
 ) -> Result<Json<RoomView>, Problem> {
     let room: RoomId = parse_id(&room, "room id")?;
     let professional: ProfessionalId = parse_id(&professional, "professional id")?;
-    let view = admin::invite(&relay, &(&admin).into(), room, professional, req.role)?;
+    let view = admin::invite(
+        &relay,
+        &(&admin).into(),
+        room,
+        professional,
+        req.role.into(),
+    )?;
     Ok(Json(view))
 }
 
@@ -367,8 +335,10 @@ async fn remove_member(
 async fn list_devices(
     State(relay): State<AppState>,
     _: Admin,
-) -> Result<Json<Vec<Device>>, Problem> {
-    Ok(Json(relay.devices()?))
+) -> Result<Json<Vec<DeviceView>>, Problem> {
+    Ok(Json(
+        relay.devices()?.iter().map(DeviceView::from).collect(),
+    ))
 }
 
 async fn revoke_device(
@@ -383,17 +353,6 @@ async fn revoke_device(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Query of `GET /v1/admin/audit`.
-#[derive(Debug, Default, serde::Deserialize)]
-struct AuditQuery {
-    room: Option<String>,
-    professional: Option<String>,
-    /// Milliseconds since the epoch, or RFC 3339.
-    since: Option<String>,
-    until: Option<String>,
-    limit: Option<usize>,
-}
-
 fn parse_time(s: &str, what: &str) -> Result<Timestamp, Problem> {
     if let Ok(ms) = s.parse::<i64>() {
         return Ok(Timestamp(ms));
@@ -402,9 +361,7 @@ fn parse_time(s: &str, what: &str) -> Result<Timestamp, Problem> {
         .map(|t| Timestamp(i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)))
         .map_err(|_| {
             Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                "Invalid request",
+                ProblemKind::Invalid,
                 Some(format!(
                     "{what}: give milliseconds since 1970 or an RFC 3339 time"
                 )),
@@ -435,30 +392,20 @@ async fn audit_export(
             .map(|t| parse_time(t, "until"))
             .transpose()?,
     };
-    let limit = q.limit.unwrap_or(100_000).min(1_000_000);
-    let records = tokio::task::spawn_blocking(move || relay.audit().export(&filter, limit))
+    let limit = q.effective_limit();
+    let body = tokio::task::spawn_blocking(move || admin::audit_export(&relay, &filter, limit))
         .await
-        .map_err(|_| RelayError::Internal("the audit task failed".into()))?
-        .map_err(|e| RelayError::Internal(e.to_string()))?;
-    let mut body = String::new();
-    for r in records {
-        body.push_str(&serde_json::to_string(&r).unwrap_or_default());
-        body.push('\n');
-    }
+        .map_err(|_| RelayError::Internal("the audit task failed".into()))??;
     Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        [(axum::http::header::CONTENT_TYPE, AUDIT_EXPORT_MEDIA_TYPE)],
         body,
     )
         .into_response())
 }
 
-async fn audit_verify(
-    State(relay): State<AppState>,
-    _: Admin,
-) -> Result<Json<crate::audit::Verdict>, Problem> {
-    let verdict = tokio::task::spawn_blocking(move || relay.audit().verify())
+async fn audit_verify(State(relay): State<AppState>, _: Admin) -> Result<Json<Verdict>, Problem> {
+    let verdict = tokio::task::spawn_blocking(move || admin::audit_verify(&relay))
         .await
-        .map_err(|_| RelayError::Internal("the audit task failed".into()))?
-        .map_err(|e| RelayError::Internal(e.to_string()))?;
+        .map_err(|_| RelayError::Internal("the audit task failed".into()))??;
     Ok(Json(verdict))
 }

@@ -116,16 +116,6 @@ impl AuditLog {
         Ok(out)
     }
 
-    /// Records as JSON lines (one record per line), the export format.
-    pub fn to_json_lines(records: &[AuditRecord]) -> String {
-        let mut body = String::new();
-        for r in records {
-            body.push_str(&serde_json::to_string(r).unwrap_or_default());
-            body.push('\n');
-        }
-        body
-    }
-
     /// Number of records.
     pub fn len(&self) -> u64 {
         self.tail().seq

@@ -73,17 +73,28 @@ pub struct Entry {
     pub reason: Option<String>,
 }
 
-/// The verdict of [`AuditLog::verify`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Verdict {
-    /// Whether every record is where and what it was when written.
-    pub intact: bool,
-    /// Records checked.
-    pub records: u64,
-    /// The first record that fails, by its position in the log.
-    pub first_broken: Option<u64>,
-    /// What is wrong with it.
-    pub problem: Option<String>,
+/// The verdict of [`AuditLog::verify`](super::AuditLog::verify): the contract's type, since
+/// it is exactly what `GET /v1/admin/audit/verify` answers.
+pub use kizuna_contract::audit::Verdict;
+
+/// A stored record as the export writes it. The stored record stays the log's own type (its
+/// canonical JSON is what is hashed); the export body is the contract's, field for field.
+impl From<&AuditRecord> for kizuna_contract::audit::AuditRecord {
+    fn from(r: &AuditRecord) -> kizuna_contract::audit::AuditRecord {
+        kizuna_contract::audit::AuditRecord {
+            seq: r.seq,
+            at: r.at.into(),
+            professional: r.professional.map(|p| p.0),
+            device: r.device.map(|d| d.0),
+            action: r.action.clone(),
+            room: r.room.map(|x| x.0),
+            subject: r.subject.clone(),
+            changes: r.changes.clone(),
+            reason: r.reason.clone(),
+            prev: r.prev.clone(),
+            hash: r.hash.clone(),
+        }
+    }
 }
 
 /// Which records to export.

@@ -3,11 +3,11 @@
 //! when the connection is cut) and `GET /v1/blobs/{hash}` (streamed, with `Range`).
 
 use super::access::BlobClaim;
-use super::store::{UploadStatus, denied, staged_name};
+use super::store::{denied, staged_name};
 use crate::audit::Entry;
 use crate::error::RelayError;
 use crate::http::extract::parse_id;
-use crate::http::problem::Problem;
+use crate::http::problem::{Problem, ProblemKind};
 use crate::identity::Authed;
 use crate::state::{AppState, Relay};
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -15,6 +15,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use kizuna_contract::blobs::{BlobQuery, UploadStatus};
 use kizuna_core::{DeviceId, ProfessionalId, RoomId};
 
 /// The attachment routes, merged into [`crate::router`] (no body limit: uploads stream).
@@ -29,26 +30,10 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// Query of the blob endpoints.
-#[derive(Debug, serde::Deserialize)]
-pub(crate) struct BlobQuery {
-    /// The document whose content references the blob.
-    pub(crate) doc: String,
-    /// Upload: the blob's full size.
-    pub(crate) size: Option<u64>,
-    /// Upload: the MIME type.
-    #[serde(rename = "type")]
-    pub(crate) media_type: Option<String>,
-    /// Upload: where these bytes start.
-    pub(crate) offset: Option<u64>,
-}
-
 pub(crate) fn parse_hash(s: &str) -> Result<kizuna_core::ContentHash, Problem> {
     s.parse().map_err(|_| {
         Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            "Invalid request",
+            ProblemKind::Invalid,
             Some("the blob name is not a SHA-256 hex hash".into()),
         )
     })
@@ -73,14 +58,9 @@ async fn blob_upload_status(
 ) -> Result<Json<UploadStatus>, Problem> {
     let hash = parse_hash(&hash)?;
     let doc: RoomId = parse_id(&q.doc, "doc")?;
-    let size = q.size.ok_or_else(|| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            "Invalid request",
-            Some("size: required".into()),
-        )
-    })?;
+    let size = q
+        .size
+        .ok_or_else(|| Problem::new(ProblemKind::Invalid, Some("size: required".into())))?;
     let media = q
         .media_type
         .unwrap_or_else(|| "application/octet-stream".into());
@@ -99,7 +79,7 @@ async fn blob_upload_status(
         )
     })
     .await?;
-    Ok(Json(status))
+    Ok(Json(status.into()))
 }
 
 /// Waits (up to 10 s) until no other request is writing the unfinished upload `staged`
@@ -167,7 +147,7 @@ async fn receive_upload(
             drop(claim);
             let rr = relay.clone();
             let status = blocking(move || rr.finish_upload(pro, device, doc, &hash, None)).await?;
-            return Ok(Json(status));
+            return Ok(Json(status.into()));
         }
         Err(e) => return Err(e.into()),
     }
@@ -230,15 +210,13 @@ async fn receive_upload(
     drop(claim);
     if cut {
         return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "upload-cut",
-            "Upload cut",
+            ProblemKind::UploadCut,
             Some(format!("the relay holds {offset} bytes; resume from there")),
         ));
     }
     let rr = relay.clone();
     let status = blocking(move || rr.finish_upload(pro, device, doc, &hash, streamed)).await?;
-    Ok(Json(status))
+    Ok(Json(status.into()))
 }
 
 /// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against `size`.
@@ -307,9 +285,7 @@ async fn blob_download(
         Some(Some((a, b))) => (a, b, StatusCode::PARTIAL_CONTENT),
         Some(None) => {
             let mut p = Problem::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "range",
-                "Range not satisfiable",
+                ProblemKind::Range,
                 Some(format!("the attachment has {size} bytes")),
             )
             .into_response();

@@ -6,10 +6,11 @@ use super::{
     AdminArgs, AdminCmd, AuditCmd, CareplanCmd, CityRoomArg, DeviceCmd, KindArg, NoticeCmd,
     ProfessionalCmd, RoleArg, RoomCmd,
 };
-use crate::admin::console::auth::CredentialsRequest;
-use crate::admin::routes::NewNotice;
+use crate::identity::{NewProfessional, NewRoom};
 use crate::startup::StartError;
-use crate::wire::{NewProfessional, NewRoom, RoomView};
+use kizuna_contract::console::CredentialsRequest;
+use kizuna_contract::notices::NewNotice;
+use kizuna_contract::rooms::RoomView;
 use kizuna_core::model::Consent;
 use kizuna_core::{
     Date, DeviceId, Organisation, Profession, ProfessionalId, Role, RoomId, RoomKind, Timestamp,
@@ -36,12 +37,22 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<(), StartError> {
     Ok(())
 }
 
-fn ts(t: Timestamp) -> String {
-    t.to_string()
+/// A profession's Japanese name, from the contract's spelling of it.
+fn ja(p: kizuna_contract::Profession) -> &'static str {
+    Profession::from(p).label_ja()
+}
+
+fn ts(t: impl Into<Timestamp>) -> String {
+    t.into().to_string()
 }
 
 fn print_room(r: &RoomView) {
-    println!("{}  {}  {}", r.id, r.kind.key(), r.display_name);
+    println!(
+        "{}  {}  {}",
+        r.id,
+        RoomKind::from(r.kind).key(),
+        r.display_name
+    );
     if let Some(c) = &r.consent {
         println!(
             "    consent: {} ({}) on {}, obtained by {}",
@@ -49,7 +60,7 @@ fn print_room(r: &RoomView) {
         );
     }
     for m in &r.members {
-        let role = match m.role {
+        let role = match Role::from(m.role) {
             Role::Writer => "writer",
             Role::Reader => "reader",
         };
@@ -58,7 +69,7 @@ fn print_room(r: &RoomView) {
             role,
             m.professional,
             m.name,
-            m.profession.label_ja()
+            ja(m.profession)
         );
     }
 }
@@ -100,7 +111,7 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
                     "registered {} {} ({}, {})",
                     p.id,
                     p.name,
-                    p.profession.label_ja(),
+                    ja(p.profession),
                     p.organisation.name
                 );
             }
@@ -121,7 +132,7 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
                         p.id,
                         p.name,
                         p.kana,
-                        p.profession.label_ja(),
+                        ja(p.profession),
                         p.organisation.name,
                         devices
                     );
@@ -182,7 +193,7 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
                         relation: consent_relation,
                         date,
                         obtained_by,
-                        obtained_by_id,
+                        obtained_by_id: obtained_by_id.map(ProfessionalId),
                         form: None,
                     }),
                 })
@@ -324,13 +335,13 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
                 .await?
                 .professionals
                 .into_iter()
-                .find(|p| p.id == id)
+                .find(|p| p.id == id.0)
                 .ok_or("no such professional")?;
             let profession = match profession {
                 Some(p) => p
                     .parse::<Profession>()
                     .map_err(|_| format!("unknown profession {p:?}"))?,
-                None => current.profession,
+                None => current.profession.into(),
             };
             let p = client
                 .update_professional(
@@ -357,7 +368,7 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
                     "updated {} {} ({}, {})",
                     p.id,
                     p.name,
-                    p.profession.label_ja(),
+                    ja(p.profession),
                     p.organisation.name
                 );
             }
@@ -395,8 +406,7 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
                 let form = r
                     .consent
                     .as_ref()
-                    .and_then(|c| c.form)
-                    .map(|h| h.to_hex())
+                    .and_then(|c| c.form.clone())
                     .unwrap_or_default();
                 println!("consent form attached to {room} (sha256 {form})");
             }
@@ -423,10 +433,13 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
             importance,
             expires_hours,
         }) => {
-            let importance = kizuna_core::model::Importance::try_from(importance)
+            let importance = kizuna_contract::notices::Importance::try_from(importance)
                 .map_err(|e| format!("--importance: {e}"))?;
-            let expires_at =
-                expires_hours.map(|h| Timestamp::now().plus_millis(i64::from(h) * 3_600_000));
+            let expires_at = expires_hours.map(|h| {
+                Timestamp::now()
+                    .plus_millis(i64::from(h) * 3_600_000)
+                    .into()
+            });
             let posted = client
                 .post_notice(&NewNotice {
                     room: room.room(),

@@ -1,17 +1,57 @@
 //! An HTTPS client of the relay's API over mTLS (reqwest on rustls with the ring provider).
 //! The admin CLI uses it with the administrator's certificate; the tests use it as devices.
+//! Every body it sends or reads is a `kizuna_contract` type, the same the relay's handlers use.
 
-use crate::identity::directory::{Device, Professional};
+use crate::identity::{NewProfessional, NewRoom};
 use crate::startup;
-use crate::wire::{
-    DirectRequest, DirectoryView, EnrollCodeRequest, EnrollCodeResponse, EnrollRequest,
-    EnrollResponse, InviteRequest, MeResponse, MeRoom, NewProfessional, NewRoom, ProblemBody,
-    RevokeRequest, RoomView,
+use kizuna_contract::Health;
+use kizuna_contract::audit::Verdict;
+use kizuna_contract::careplans::{CarePlanUpload, CarePlanUploadRequest, ImportSummary};
+use kizuna_contract::console::{ConsoleSetup, CredentialsRequest};
+use kizuna_contract::directory::{DeviceView, DirectoryView, ProfessionalView, RevokeRequest};
+use kizuna_contract::enrollment::{
+    EnrollCodeRequest, EnrollCodeResponse, EnrollRequest, EnrollResponse,
 };
-use kizuna_core::{DeviceId, ProfessionalId, Role, RoomId};
+use kizuna_contract::me::{DirectRequest, MeResponse, MeRoom};
+use kizuna_contract::notices::{CityRoom, NewNotice, NoticeView, PostedNotice};
+use kizuna_contract::rooms::{ArchiveRequest, InviteRequest, RoomActivity, RoomView};
+use kizuna_contract::{Problem, Role};
+use kizuna_core::{DeviceId, ProfessionalId, RoomId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::Path;
+use uuid::Uuid;
+
+/// An id the client puts in a path or body: core's typed ids (what the relay's records hold)
+/// or the bare UUIDs of the contract's views.
+pub trait AnyId {
+    /// The UUID on the wire.
+    fn uuid(&self) -> Uuid;
+}
+
+impl AnyId for Uuid {
+    fn uuid(&self) -> Uuid {
+        *self
+    }
+}
+
+impl AnyId for ProfessionalId {
+    fn uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl AnyId for RoomId {
+    fn uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl AnyId for DeviceId {
+    fn uuid(&self) -> Uuid {
+        self.0
+    }
+}
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +64,7 @@ pub enum ClientError {
     Connect(String),
     /// The relay answered with a problem.
     #[error("{} ({}): {}", .0.title, .0.status, .0.detail.clone().unwrap_or_default())]
-    Problem(ProblemBody),
+    Problem(Problem),
     /// The relay's answer could not be read.
     #[error("unexpected answer from the relay: {0}")]
     Decode(String),
@@ -125,7 +165,7 @@ impl Client {
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(connect_err)?;
         if !status.is_success() {
-            return Err(match serde_json::from_slice::<ProblemBody>(&bytes) {
+            return Err(match serde_json::from_slice::<Problem>(&bytes) {
                 Ok(p) => ClientError::Problem(p),
                 Err(_) => ClientError::Decode(format!("status {status}")),
             });
@@ -169,7 +209,7 @@ impl Client {
     }
 
     /// `GET /healthz`.
-    pub async fn health(&self) -> Result<serde_json::Value, ClientError> {
+    pub async fn health(&self) -> Result<Health, ClientError> {
         self.get("/healthz").await
     }
 
@@ -184,13 +224,18 @@ impl Client {
     }
 
     /// `POST /v1/direct`.
-    pub async fn direct(&self, with: ProfessionalId) -> Result<MeRoom, ClientError> {
-        self.post("/v1/direct", &DirectRequest { with }).await
+    pub async fn direct(&self, with: impl AnyId) -> Result<MeRoom, ClientError> {
+        self.post("/v1/direct", &DirectRequest { with: with.uuid() })
+            .await
     }
 
     /// Registers a professional.
-    pub async fn add_professional(&self, p: &NewProfessional) -> Result<Professional, ClientError> {
-        self.post("/v1/admin/professionals", p).await
+    pub async fn add_professional(
+        &self,
+        p: &NewProfessional,
+    ) -> Result<ProfessionalView, ClientError> {
+        let body = kizuna_contract::directory::NewProfessional::from(p);
+        self.post("/v1/admin/professionals", &body).await
     }
 
     /// Lists professionals and devices.
@@ -199,7 +244,8 @@ impl Client {
     }
 
     /// Removes a professional.
-    pub async fn remove_professional(&self, id: ProfessionalId) -> Result<(), ClientError> {
+    pub async fn remove_professional(&self, id: impl AnyId) -> Result<(), ClientError> {
+        let id = id.uuid();
         self.send(self.delete(&format!("/v1/admin/professionals/{id}")))
             .await
     }
@@ -207,9 +253,10 @@ impl Client {
     /// Makes a one-time enrollment code.
     pub async fn enroll_code(
         &self,
-        id: ProfessionalId,
+        id: impl AnyId,
         valid_hours: Option<u32>,
     ) -> Result<EnrollCodeResponse, ClientError> {
+        let id = id.uuid();
         self.post(
             &format!("/v1/admin/professionals/{id}/enroll-codes"),
             &EnrollCodeRequest { valid_hours },
@@ -224,16 +271,19 @@ impl Client {
 
     /// Creates a patient room.
     pub async fn create_room(&self, r: &NewRoom) -> Result<RoomView, ClientError> {
-        self.post("/v1/admin/rooms", r).await
+        let body = kizuna_contract::rooms::NewRoom::from(r);
+        self.post("/v1/admin/rooms", &body).await
     }
 
     /// Invites a professional into a room.
     pub async fn invite(
         &self,
-        room: RoomId,
-        professional: ProfessionalId,
-        role: Role,
+        room: impl AnyId,
+        professional: impl AnyId,
+        role: impl Into<Role>,
     ) -> Result<RoomView, ClientError> {
+        let (room, professional) = (room.uuid(), professional.uuid());
+        let role = role.into();
         self.send(
             self.http
                 .put(format!(
@@ -248,20 +298,22 @@ impl Client {
     /// Removes a professional from a room.
     pub async fn remove_member(
         &self,
-        room: RoomId,
-        professional: ProfessionalId,
+        room: impl AnyId,
+        professional: impl AnyId,
     ) -> Result<(), ClientError> {
+        let (room, professional) = (room.uuid(), professional.uuid());
         self.send(self.delete(&format!("/v1/admin/rooms/{room}/members/{professional}")))
             .await
     }
 
     /// Lists devices.
-    pub async fn devices(&self) -> Result<Vec<Device>, ClientError> {
+    pub async fn devices(&self) -> Result<Vec<DeviceView>, ClientError> {
         self.get("/v1/admin/devices").await
     }
 
     /// Revokes a device.
-    pub async fn revoke(&self, id: DeviceId, wipe: bool) -> Result<(), ClientError> {
+    pub async fn revoke(&self, id: impl AnyId, wipe: bool) -> Result<(), ClientError> {
+        let id = id.uuid();
         self.post(
             &format!("/v1/admin/devices/{id}/revoke"),
             &RevokeRequest { wipe },
@@ -270,7 +322,7 @@ impl Client {
     }
 
     /// Checks the audit log's hash chain.
-    pub async fn audit_verify(&self) -> Result<crate::audit::Verdict, ClientError> {
+    pub async fn audit_verify(&self) -> Result<Verdict, ClientError> {
         self.get("/v1/admin/audit/verify").await
     }
 
@@ -309,22 +361,25 @@ impl Client {
     /// Edits a professional.
     pub async fn update_professional(
         &self,
-        id: ProfessionalId,
+        id: impl AnyId,
         p: &NewProfessional,
-    ) -> Result<Professional, ClientError> {
-        self.put(&format!("/v1/admin/professionals/{id}/profile"), p)
+    ) -> Result<ProfessionalView, ClientError> {
+        let id = id.uuid();
+        let body = kizuna_contract::directory::NewProfessional::from(p);
+        self.put(&format!("/v1/admin/professionals/{id}/profile"), &body)
             .await
     }
 
     /// Archives (`true`) or restores a patient room.
     pub async fn set_archived(
         &self,
-        room: RoomId,
+        room: impl AnyId,
         archived: bool,
     ) -> Result<RoomView, ClientError> {
+        let room = room.uuid();
         self.put(
             &format!("/v1/admin/rooms/{room}/archived"),
-            &crate::admin::routes::ArchiveRequest { archived },
+            &ArchiveRequest { archived },
         )
         .await
     }
@@ -332,10 +387,11 @@ impl Client {
     /// Attaches a scanned consent form (`media_type`: PDF, JPEG or PNG) to a patient room.
     pub async fn consent_form(
         &self,
-        room: RoomId,
+        room: impl AnyId,
         media_type: &str,
         bytes: Vec<u8>,
     ) -> Result<RoomView, ClientError> {
+        let room = room.uuid();
         self.send(
             self.http
                 .put(format!("{}/v1/admin/rooms/{room}/consent-form", self.base))
@@ -346,26 +402,18 @@ impl Client {
     }
 
     /// A patient room's activity (counts only).
-    pub async fn room_activity(
-        &self,
-        room: RoomId,
-    ) -> Result<crate::admin::city_documents::RoomActivity, ClientError> {
+    pub async fn room_activity(&self, room: impl AnyId) -> Result<RoomActivity, ClientError> {
+        let room = room.uuid();
         self.get(&format!("/v1/admin/rooms/{room}/activity")).await
     }
 
     /// Posts a city notice or alert.
-    pub async fn post_notice(
-        &self,
-        n: &crate::admin::routes::NewNotice,
-    ) -> Result<crate::admin::routes::PostedNotice, ClientError> {
+    pub async fn post_notice(&self, n: &NewNotice) -> Result<PostedNotice, ClientError> {
         self.post("/v1/admin/notices", n).await
     }
 
     /// Notices and alerts with who has read them (`room`: `notices`, `alerts` or both).
-    pub async fn notices(
-        &self,
-        room: Option<crate::admin::city_documents::CityRoom>,
-    ) -> Result<Vec<crate::admin::city_documents::NoticeView>, ClientError> {
+    pub async fn notices(&self, room: Option<CityRoom>) -> Result<Vec<NoticeView>, ClientError> {
         match room {
             Some(r) => {
                 self.get(&format!("/v1/admin/notices?room={}", r.key()))
@@ -378,18 +426,17 @@ impl Client {
     /// Imports care-plan files (name, bytes) into a patient room.
     pub async fn import_care_plan(
         &self,
-        room: RoomId,
+        room: impl AnyId,
         files: &[(String, Vec<u8>)],
-    ) -> Result<kizuna_core::careplan::ImportSummary, ClientError> {
-        let req = crate::admin::city_documents::CarePlanUploadRequest {
+    ) -> Result<ImportSummary, ClientError> {
+        let room = room.uuid();
+        let req = CarePlanUploadRequest {
             files: files
                 .iter()
-                .map(
-                    |(name, bytes)| crate::admin::city_documents::CarePlanUpload {
-                        name: name.clone(),
-                        data_base64: data_encoding::BASE64.encode(bytes),
-                    },
-                )
+                .map(|(name, bytes)| CarePlanUpload {
+                    name: name.clone(),
+                    data_base64: data_encoding::BASE64.encode(bytes),
+                })
                 .collect(),
         };
         self.post(&format!("/v1/admin/rooms/{room}/care-plans"), &req)
@@ -399,8 +446,8 @@ impl Client {
     /// Sets the calling administrator's console login, password and a new TOTP secret.
     pub async fn console_credentials(
         &self,
-        req: &crate::admin::console::auth::CredentialsRequest,
-    ) -> Result<crate::admin::console::auth::ConsoleSetup, ClientError> {
+        req: &CredentialsRequest,
+    ) -> Result<ConsoleSetup, ClientError> {
         self.put("/v1/admin/console/credentials", req).await
     }
 }

@@ -8,8 +8,8 @@ pub mod client;
 pub mod demo;
 pub mod serve;
 
-use crate::admin::city_documents::CityRoom;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use kizuna_contract::notices::CityRoom;
 use kizuna_core::Timestamp;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -2,16 +2,14 @@
 //! bodies whose rejections are problem+json without echoing the input, and ids in paths.
 
 use super::peer::PeerCert;
-use super::problem::Problem;
+use super::problem::{Problem, ProblemKind};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use std::net::SocketAddr;
 
-/// Largest request body accepted by any endpoint (JSON only here; blobs come later with
-/// their own limit).
-pub const MAX_BODY: usize = 64 * 1024;
+use kizuna_contract::MAX_JSON_BODY as MAX_BODY;
 
 /// What the TLS layer knows about the connection a request came on. Inserted into every
 /// request's extensions by `http::serve`.
@@ -45,27 +43,19 @@ fn json_problem(rej: &JsonRejection) -> Problem {
     let status = rej.status();
     match rej {
         JsonRejection::MissingJsonContentType(_) => Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
+            ProblemKind::UnsupportedMediaType,
             Some("send the body as application/json".into()),
         ),
         _ if status == StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
-            status,
-            "too-large",
-            "Request too large",
+            ProblemKind::TooLarge,
             Some(format!("the body is larger than {MAX_BODY} bytes")),
         ),
         JsonRejection::JsonDataError(_) => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            "Invalid request",
+            ProblemKind::Invalid,
             Some("the JSON body is missing fields or has values of the wrong type".into()),
         ),
         _ => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            "Invalid request",
+            ProblemKind::Invalid,
             Some("the body is not valid JSON".into()),
         ),
     }
@@ -78,9 +68,7 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> R
     }
     serde_json::from_slice(body).map_err(|_| {
         Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            "Invalid request",
+            ProblemKind::Invalid,
             Some("the body is not valid JSON for this endpoint".into()),
         )
     })
@@ -90,9 +78,7 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> R
 pub fn parse_id<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, Problem> {
     s.parse().map_err(|_| {
         Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            "Invalid request",
+            ProblemKind::Invalid,
             Some(format!("{what} is not a valid id")),
         )
     })

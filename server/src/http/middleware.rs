@@ -2,7 +2,7 @@
 //! any other error into problem+json, and the fallbacks for unknown paths and methods.
 
 use super::extract::PeerInfo;
-use super::problem::Problem;
+use super::problem::{Problem, ProblemKind};
 use crate::state::{AppState, Relay};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -51,9 +51,7 @@ pub async fn cross_site_guard(State(relay): State<AppState>, req: Request, next:
     {
         tracing::warn!("API request from another origin refused");
         return Problem::new(
-            StatusCode::FORBIDDEN,
-            "cross-origin",
-            "Cross-origin request refused",
+            ProblemKind::CrossOrigin,
             Some("the relay's API does not answer requests made by other web sites".into()),
         )
         .into_response();
@@ -67,9 +65,7 @@ pub async fn cross_site_guard(State(relay): State<AppState>, req: Request, next:
             .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
         if !json {
             return Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported media type",
+                ProblemKind::UnsupportedMediaType,
                 Some("send Content-Type: application/json (an empty body is allowed)".into()),
             )
             .into_response();
@@ -124,13 +120,13 @@ pub async fn ensure_problem(req: Request, next: Next) -> Response {
     if is_problem {
         return resp;
     }
-    let (kind, title) = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "Request too large"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "Unsupported media type"),
-        s if s.is_server_error() => ("internal", "Internal error"),
-        _ => ("invalid", "Invalid request"),
+    let kind = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ProblemKind::TooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ProblemKind::UnsupportedMediaType,
+        s if s.is_server_error() => ProblemKind::Internal,
+        _ => ProblemKind::Invalid,
     };
-    let mut problem = Problem::new(status, kind, title, None).into_response();
+    let mut problem = Problem::new(kind, None).with_status(status).into_response();
     if let Some(allow) = resp.headers().get(axum::http::header::ALLOW) {
         problem
             .headers_mut()
@@ -141,20 +137,10 @@ pub async fn ensure_problem(req: Request, next: Next) -> Response {
 
 /// The answer for a path no route serves.
 pub async fn not_found() -> Problem {
-    Problem::new(
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "Not found",
-        Some("no such endpoint".into()),
-    )
+    Problem::new(ProblemKind::NotFound, Some("no such endpoint".into()))
 }
 
 /// The answer for a method a route does not serve.
 pub async fn method_not_allowed() -> Problem {
-    Problem::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
-        "Method not allowed",
-        None,
-    )
+    Problem::new(ProblemKind::MethodNotAllowed, None)
 }

@@ -3,30 +3,34 @@
 //! capability's routes answer errors this way, so a device sees one error format.
 
 use crate::error::RelayError;
-use crate::wire::ProblemBody;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+pub use kizuna_contract::ProblemKind;
+use kizuna_contract::problem::PROBLEM_MEDIA_TYPE;
 
-/// An error response: `application/problem+json`.
+/// An error response: the contract's `application/problem+json` body with its HTTP status,
+/// so every kind, title and status the relay sends comes from [`ProblemKind`].
 #[derive(Debug)]
 pub struct Problem {
     status: StatusCode,
-    body: ProblemBody,
+    body: kizuna_contract::Problem,
 }
 
 impl Problem {
-    /// A problem of `kind` (last segment of the type URI) with a status and title.
-    pub fn new(status: StatusCode, kind: &str, title: &str, detail: Option<String>) -> Problem {
-        Problem {
-            status,
-            body: ProblemBody {
-                kind: format!("urn:kizuna:problem:{kind}"),
-                title: title.to_string(),
-                status: status.as_u16(),
-                detail,
-                wipe: None,
-            },
-        }
+    /// A problem of `kind`, with the status and title the contract gives that kind.
+    pub fn new(kind: ProblemKind, detail: Option<String>) -> Problem {
+        Problem::from_body(kizuna_contract::Problem::new(kind, detail))
+    }
+
+    /// The same problem answered with another status (the catch-all keeps the status the
+    /// response already had).
+    pub fn with_status(self, status: StatusCode) -> Problem {
+        Problem::from_body(self.body.with_status(status.as_u16()))
+    }
+
+    fn from_body(body: kizuna_contract::Problem) -> Problem {
+        let status = StatusCode::from_u16(body.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Problem { status, body }
     }
 }
 
@@ -36,7 +40,7 @@ impl IntoResponse for Problem {
         let mut resp = (self.status, body).into_response();
         resp.headers_mut().insert(
             axum::http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
+            HeaderValue::from_static(PROBLEM_MEDIA_TYPE),
         );
         resp
     }
@@ -44,68 +48,40 @@ impl IntoResponse for Problem {
 
 impl From<RelayError> for Problem {
     fn from(e: RelayError) -> Problem {
-        use StatusCode as S;
         match e {
-            RelayError::Invalid(d) => {
-                Problem::new(S::BAD_REQUEST, "invalid", "Invalid request", Some(d))
+            RelayError::Invalid(d) => Problem::new(ProblemKind::Invalid, Some(d)),
+            RelayError::NotFound(what) => {
+                Problem::new(ProblemKind::NotFound, Some(format!("{what} not found")))
             }
-            RelayError::NotFound(what) => Problem::new(
-                S::NOT_FOUND,
-                "not-found",
-                "Not found",
-                Some(format!("{what} not found")),
-            ),
-            RelayError::Conflict(d) => Problem::new(S::CONFLICT, "conflict", "Conflict", Some(d)),
+            RelayError::Conflict(d) => Problem::new(ProblemKind::Conflict, Some(d)),
             RelayError::Unauthenticated => Problem::new(
-                S::UNAUTHORIZED,
-                "client-certificate-required",
-                "Client certificate required",
+                ProblemKind::ClientCertificateRequired,
                 Some("connect with the device certificate issued at enrollment".into()),
             ),
             RelayError::Revoked { wipe } => {
-                let mut p = Problem::new(
-                    S::FORBIDDEN,
-                    "device-revoked",
-                    "Device revoked",
-                    Some("this device's access has been revoked by the administrator".into()),
-                );
-                p.body.wipe = Some(wipe);
-                p
+                Problem::from_body(kizuna_contract::Problem::revoked(wipe))
             }
-            RelayError::Forbidden(d) => {
-                Problem::new(S::FORBIDDEN, "forbidden", "Forbidden", Some(d.to_string()))
-            }
+            RelayError::Forbidden(d) => Problem::new(ProblemKind::Forbidden, Some(d.to_string())),
             RelayError::BadCode => Problem::new(
-                S::FORBIDDEN,
-                "enrollment-code-invalid",
-                "Enrollment code not accepted",
+                ProblemKind::EnrollmentCodeInvalid,
                 Some(
                     "the code is unknown, already used or expired; ask the city for a new one"
                         .into(),
                 ),
             ),
             RelayError::RateLimited => Problem::new(
-                S::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "Too many attempts",
+                ProblemKind::RateLimited,
                 Some("too many enrollment attempts from this address; wait and try again".into()),
             ),
             RelayError::Busy => Problem::new(
-                S::SERVICE_UNAVAILABLE,
-                "busy",
-                "Relay busy",
+                ProblemKind::Busy,
                 Some("the relay is at its limit of work in flight; send again shortly".into()),
             ),
             RelayError::Csr(e) if e.is_internal() => {
                 tracing::error!("certificate issuance failed");
                 internal()
             }
-            RelayError::Csr(e) => Problem::new(
-                S::BAD_REQUEST,
-                "invalid-csr",
-                "Invalid certificate signing request",
-                Some(e.to_string()),
-            ),
+            RelayError::Csr(e) => Problem::new(ProblemKind::InvalidCsr, Some(e.to_string())),
             RelayError::Internal(d) => {
                 tracing::error!(error = %d, "internal error");
                 internal()
@@ -120,10 +96,5 @@ pub fn internal_error_response() -> Response {
 }
 
 fn internal() -> Problem {
-    Problem::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "Internal error",
-        None,
-    )
+    Problem::new(ProblemKind::Internal, None)
 }

@@ -7,7 +7,7 @@ use crate::http::peer::DeviceIdentity;
 use crate::identity::directory::{Device, EnrollCode};
 use crate::identity::pki;
 use crate::state::Relay;
-use crate::wire::{EnrollCodeResponse, EnrollResponse};
+use kizuna_contract::enrollment::{EnrollCodeResponse, EnrollResponse};
 use kizuna_core::validate::check_text;
 use kizuna_core::{DeviceId, ProfessionalId, Timestamp};
 use std::net::IpAddr;
@@ -98,9 +98,9 @@ impl Relay {
         );
         tracing::info!(professional = %p.id, "enrollment code issued");
         Ok(EnrollCodeResponse {
-            professional: p.id,
+            professional: p.id.0,
             code,
-            expires_at,
+            expires_at: expires_at.into(),
             relay_url: self.public_url.clone(),
             ca_fingerprint: format!("sha256:{fingerprint}"),
             qr_payload,
@@ -196,8 +196,8 @@ impl Relay {
         self.dir.flush()?;
         tracing::info!(professional = %p.id, device = %device.id, "device enrolled");
         Ok(EnrollResponse {
-            professional: p.id,
-            device: device.id,
+            professional: p.id.0,
+            device: device.id.0,
             certificate_pem: cert_pem,
             ca_pem: self.ca.cert_pem().to_string(),
         })

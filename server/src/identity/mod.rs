@@ -17,3 +17,5 @@ pub mod rooms;
 pub mod routes;
 
 pub use authed::{Admin, Authed};
+pub use professionals::NewProfessional;
+pub use rooms::NewRoom;

@@ -5,9 +5,76 @@
 use crate::error::RelayError;
 use crate::identity::directory::{Device, Professional};
 use crate::state::Relay;
-use crate::wire::{DirectoryView, NewProfessional};
+use kizuna_contract::directory::{DeviceView, DirectoryView, ProfessionalView};
 use kizuna_core::validate::check_text;
-use kizuna_core::{DeviceId, Profession, ProfessionalId, Role, Timestamp};
+use kizuna_core::{DeviceId, Organisation, Profession, ProfessionalId, Role, Timestamp};
+
+/// Who a professional is, as registering or editing takes it (the rule's input; the admin
+/// routes read the contract's `NewProfessional` and convert it).
+#[derive(Clone, Debug)]
+pub struct NewProfessional {
+    /// Full name.
+    pub name: String,
+    /// Name in kana.
+    pub kana: String,
+    /// Profession.
+    pub profession: Profession,
+    /// Organisation (事業所).
+    pub organisation: Organisation,
+}
+
+impl From<kizuna_contract::directory::NewProfessional> for NewProfessional {
+    fn from(p: kizuna_contract::directory::NewProfessional) -> NewProfessional {
+        NewProfessional {
+            name: p.name,
+            kana: p.kana,
+            profession: p.profession.into(),
+            organisation: p.organisation.into(),
+        }
+    }
+}
+
+impl From<&NewProfessional> for kizuna_contract::directory::NewProfessional {
+    fn from(p: &NewProfessional) -> kizuna_contract::directory::NewProfessional {
+        kizuna_contract::directory::NewProfessional {
+            name: p.name.clone(),
+            kana: p.kana.clone(),
+            profession: p.profession.into(),
+            organisation: p.organisation.clone().into(),
+        }
+    }
+}
+
+/// The stored professional as administrators see it (the record is never the body).
+impl From<&Professional> for ProfessionalView {
+    fn from(p: &Professional) -> ProfessionalView {
+        ProfessionalView {
+            id: p.id.0,
+            name: p.name.clone(),
+            kana: p.kana.clone(),
+            profession: p.profession.into(),
+            organisation: p.organisation.clone().into(),
+            registered_at: p.registered_at.into(),
+            removed_at: p.removed_at.map(Into::into),
+        }
+    }
+}
+
+/// The stored device as administrators see it.
+impl From<&Device> for DeviceView {
+    fn from(d: &Device) -> DeviceView {
+        DeviceView {
+            id: d.id.0,
+            professional: d.professional.0,
+            label: d.label.clone(),
+            enrolled_at: d.enrolled_at.into(),
+            cert_fingerprint: d.cert_fingerprint.clone(),
+            revoked_at: d.revoked_at.map(Into::into),
+            wipe: d.wipe,
+            last_seen: d.last_seen.map(Into::into),
+        }
+    }
+}
 
 /// Prefix of the last-sync time of each device (`seen:<device id>` → ms, big-endian).
 const META_SEEN: &str = "seen:";
@@ -196,7 +263,7 @@ impl Relay {
     /// Everyone and every device, for the admin console.
     pub fn directory_view(&self) -> Result<DirectoryView, RelayError> {
         let professionals = self.professionals()?;
-        let mut organisations: Vec<kizuna_core::Organisation> = Vec::new();
+        let mut organisations: Vec<Organisation> = Vec::new();
         for p in &professionals {
             if !organisations.contains(&p.organisation) {
                 organisations.push(p.organisation.clone());
@@ -204,9 +271,9 @@ impl Relay {
         }
         organisations.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(DirectoryView {
-            professionals,
-            devices: self.devices()?,
-            organisations,
+            professionals: professionals.iter().map(ProfessionalView::from).collect(),
+            devices: self.devices()?.iter().map(DeviceView::from).collect(),
+            organisations: organisations.into_iter().map(Into::into).collect(),
         })
     }
 
@@ -220,7 +287,7 @@ impl Relay {
     }
 }
 
-fn check_office_number(org: &kizuna_core::Organisation) -> Result<(), RelayError> {
+fn check_office_number(org: &Organisation) -> Result<(), RelayError> {
     if let Some(no) = &org.office_number {
         if no.len() != 10 || !no.bytes().all(|b| b.is_ascii_digit()) {
             return Err(RelayError::Invalid(

@@ -7,9 +7,48 @@
 use crate::error::RelayError;
 use crate::identity::directory::{Device, Professional, Room};
 use crate::state::Relay;
-use crate::wire::{MeDevice, MeProfessional, MeResponse, MeRoom, MemberView, NewRoom, RoomView};
+use kizuna_contract::me::{MeDevice, MeProfessional, MeResponse, MeRoom};
+use kizuna_contract::rooms::{MemberView, RoomView};
+use kizuna_core::model::Consent;
 use kizuna_core::validate::{Check, check_text};
 use kizuna_core::{ProfessionalId, Role, RoomId, RoomKind, Timestamp};
+
+/// What creating a patient room takes (the rule's input; `POST /v1/admin/rooms` reads the
+/// contract's `NewRoom` and converts it, checking the consent's date and form hash).
+#[derive(Clone, Debug)]
+pub struct NewRoom {
+    /// Must be `patient`.
+    pub kind: RoomKind,
+    /// The patient's name as members see it (patient data: never logged).
+    pub display_name: String,
+    /// The consent record (required).
+    pub consent: Option<Consent>,
+}
+
+impl TryFrom<kizuna_contract::rooms::NewRoom> for NewRoom {
+    type Error = RelayError;
+    fn try_from(r: kizuna_contract::rooms::NewRoom) -> Result<NewRoom, RelayError> {
+        Ok(NewRoom {
+            kind: r.kind.into(),
+            display_name: r.display_name,
+            consent: r
+                .consent
+                .map(Consent::try_from)
+                .transpose()
+                .map_err(RelayError::Invalid)?,
+        })
+    }
+}
+
+impl From<&NewRoom> for kizuna_contract::rooms::NewRoom {
+    fn from(r: &NewRoom) -> kizuna_contract::rooms::NewRoom {
+        kizuna_contract::rooms::NewRoom {
+            kind: r.kind.into(),
+            display_name: r.display_name.clone(),
+            consent: r.consent.clone().map(Into::into),
+        }
+    }
+}
 
 const META_NOTICES: &str = "room:city_notices";
 const META_ALERTS: &str = "room:alerts";
@@ -95,20 +134,20 @@ impl Relay {
         for (pid, role) in self.dir.members_of(id)? {
             if let Some(p) = self.dir.professional(pid)? {
                 members.push(MemberView {
-                    professional: pid,
+                    professional: pid.0,
                     name: p.name,
-                    profession: p.profession,
-                    role,
+                    profession: p.profession.into(),
+                    role: role.into(),
                 });
             }
         }
         Ok(RoomView {
-            id: room.id,
-            kind: room.kind,
+            id: room.id.0,
+            kind: room.kind.into(),
             display_name: room.display_name,
-            consent: room.consent,
-            created_at: room.created_at,
-            archived_at: room.archived_at,
+            consent: room.consent.map(Into::into),
+            created_at: room.created_at.into(),
+            archived_at: room.archived_at.map(Into::into),
             members,
         })
     }
@@ -226,28 +265,32 @@ impl Relay {
             } else {
                 room.display_name
             };
-            rooms.push(MeRoom {
-                id: rid,
-                kind: room.kind,
-                display_name,
-                role,
-            });
+            rooms.push((
+                kind_order(room.kind),
+                MeRoom {
+                    id: rid.0,
+                    kind: room.kind.into(),
+                    display_name,
+                    role: role.into(),
+                },
+            ));
         }
-        rooms.sort_by_key(|r| (kind_order(r.kind), r.display_name.clone()));
+        rooms.sort_by_key(|(order, r)| (*order, r.display_name.clone()));
+        let rooms = rooms.into_iter().map(|(_, r)| r).collect();
         Ok(MeResponse {
             professional: MeProfessional {
-                id: p.id,
+                id: p.id.0,
                 name: p.name.clone(),
                 kana: p.kana.clone(),
-                profession: p.profession,
+                profession: p.profession.into(),
                 profession_ja: p.profession.label_ja().to_string(),
-                organisation: p.organisation.clone(),
+                organisation: p.organisation.clone().into(),
                 administrator: p.is_admin(),
             },
             device: MeDevice {
-                id: d.id,
+                id: d.id.0,
                 label: d.label.clone(),
-                enrolled_at: d.enrolled_at,
+                enrolled_at: d.enrolled_at.into(),
             },
             rooms,
         })
@@ -314,10 +357,10 @@ impl Relay {
         self.membership_changed(id, a)?;
         self.membership_changed(id, b)?;
         Ok(MeRoom {
-            id,
-            kind: RoomKind::Direct,
+            id: id.0,
+            kind: RoomKind::Direct.into(),
             display_name: other.name,
-            role: Role::Writer,
+            role: Role::Writer.into(),
         })
     }
 }

@@ -5,10 +5,12 @@ use super::authed::Authed;
 use crate::http::extract::{ApiJson, PeerInfo};
 use crate::http::problem::Problem;
 use crate::state::AppState;
-use crate::wire::{DirectRequest, EnrollRequest, EnrollResponse, MeResponse, MeRoom};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use kizuna_contract::enrollment::{EnrollRequest, EnrollResponse};
+use kizuna_contract::me::{DirectRequest, MeResponse, MeRoom};
+use kizuna_core::ProfessionalId;
 
 /// The device-facing identity routes, merged into [`crate::router`].
 pub fn routes() -> Router<AppState> {
@@ -39,5 +41,8 @@ async fn direct(
     auth: Authed,
     ApiJson(req): ApiJson<DirectRequest>,
 ) -> Result<Json<MeRoom>, Problem> {
-    Ok(Json(relay.direct_room(&auth.professional, req.with)?))
+    Ok(Json(relay.direct_room(
+        &auth.professional,
+        ProfessionalId(req.with),
+    )?))
 }

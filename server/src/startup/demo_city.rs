@@ -5,9 +5,9 @@
 //! Devices are enrolled through the same code-and-CSR path a phone uses; their identities are
 //! written to `DIR/demo/<name>.crt` and `.key` (0600) so curl can act as them.
 
+use crate::identity::{NewProfessional, NewRoom};
 use crate::startup::{self, StartError};
 use crate::state::Relay;
-use crate::wire::{NewProfessional, NewRoom};
 use kizuna_core::model::Consent;
 use kizuna_core::{Date, Organisation, Profession, ProfessionalId, Role, RoomKind};
 use std::collections::HashMap;
@@ -225,7 +225,7 @@ pub fn ensure_console(relay: &Relay, data: &Path) -> Result<DemoConsole, StartEr
     let setup = crate::admin::console::auth::set_credentials(
         relay,
         &actor,
-        &crate::admin::console::auth::CredentialsRequest {
+        &kizuna_contract::console::CredentialsRequest {
             login: "admin".into(),
             password: Some(password.clone()),
         },

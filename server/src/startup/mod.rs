@@ -17,11 +17,11 @@
 
 use crate::audit::AuditLog;
 use crate::blobs::{BlobLimits, Blobs};
+use crate::identity::NewProfessional;
 use crate::identity::directory::{Professional, SledDirectory};
 use crate::identity::pki::{self, Ca};
 use crate::state::{Relay, RelayConfig, Storage};
 use crate::sync::documents::{self, Documents, MemoryBudget};
-use crate::wire::NewProfessional;
 use kizuna_core::{Organisation, Profession, ProfessionalId};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -7,8 +7,8 @@
 //! so a cursor from before a restart is recognised as stale and answered with "sync
 //! everything you have".
 
+use kizuna_contract::events::Changed;
 use kizuna_core::{ProfessionalId, RoomId, Timestamp};
-use serde::{Deserialize, Serialize};
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -25,18 +25,6 @@ pub enum Target {
     /// One professional, about one document (membership granted or taken away: the device
     /// must sync to receive or delete it, although its visibility has changed).
     Professional(ProfessionalId, RoomId),
-}
-
-/// The answer to a long poll.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Changed {
-    /// Pass this back to wait for the next changes.
-    pub cursor: u64,
-    /// Documents that changed (ids only).
-    pub docs: Vec<RoomId>,
-    /// The cursor was unknown (too old, or from before a restart): sync every document.
-    #[serde(default)]
-    pub resync: bool,
 }
 
 struct Ring {
@@ -127,8 +115,8 @@ impl Events {
                 Target::Professional(p, d) if p == me => d,
                 _ => continue,
             };
-            if !docs.contains(&doc) {
-                docs.push(doc);
+            if !docs.contains(&doc.0) {
+                docs.push(doc.0);
             }
         }
         Changed {
@@ -196,7 +184,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         bus.publish([Target::Doc(mine)]);
         let got = waiter.await.unwrap_or_default();
-        assert_eq!(got.docs, vec![mine]);
+        assert_eq!(got.docs, vec![mine.0]);
         assert!(!got.resync);
         let quiet = bus
             .wait(got.cursor, me, Duration::from_millis(50), HashSet::new)
@@ -211,6 +199,6 @@ mod tests {
         let told = bus
             .wait(quiet.cursor, me, Duration::from_millis(10), HashSet::new)
             .await;
-        assert_eq!(told.docs, vec![other]);
+        assert_eq!(told.docs, vec![other.0]);
     }
 }

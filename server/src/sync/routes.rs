@@ -1,16 +1,18 @@
 //! The sync routes: `POST /v1/sync` (decode, run the merge off the async workers a few at a
 //! time, encode) and the live channel's long poll `GET /v1/events`.
 
-use super::events::Changed;
 use crate::error::RelayError;
-use crate::http::problem::Problem;
+use crate::http::problem::{Problem, ProblemKind};
 use crate::identity::Authed;
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use kizuna_contract::events::{
+    Changed, DEFAULT_EVENTS_WAIT_SECS, EventsQuery, MAX_EVENTS_WAIT_SECS,
+};
 use kizuna_core::sync::protocol::{MAX_MESSAGE_BYTES, ProtocolError, SyncRequest};
 
 /// The sync routes, merged into [`crate::router`].
@@ -24,28 +26,15 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The media type of sync requests and answers (postcard, `docs/protocol.md`).
-pub const SYNC_MEDIA_TYPE: &str = "application/x-kizuna-sync";
+pub use kizuna_contract::SYNC_MEDIA_TYPE;
 
 fn protocol_problem(e: &ProtocolError) -> Problem {
     match e {
-        ProtocolError::TooLarge => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            "Request too large",
-            Some(e.to_string()),
-        ),
-        ProtocolError::Version(_) => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "protocol-version",
-            "Unsupported protocol version",
-            Some(e.to_string()),
-        ),
-        _ => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            "Invalid request",
-            Some(e.to_string()),
-        ),
+        ProtocolError::TooLarge => Problem::new(ProblemKind::TooLarge, Some(e.to_string())),
+        ProtocolError::Version(_) => {
+            Problem::new(ProblemKind::ProtocolVersion, Some(e.to_string()))
+        }
+        _ => Problem::new(ProblemKind::Invalid, Some(e.to_string())),
     }
 }
 
@@ -60,9 +49,7 @@ async fn sync(
         .map(HeaderValue::as_bytes);
     if media != Some(SYNC_MEDIA_TYPE.as_bytes()) {
         return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
+            ProblemKind::UnsupportedMediaType,
             Some(format!("send the body as {SYNC_MEDIA_TYPE}")),
         ));
     }
@@ -88,19 +75,9 @@ async fn sync(
         .into_response())
 }
 
-/// Query of `GET /v1/events`.
-#[derive(Debug, serde::Deserialize)]
-struct EventsQuery {
-    /// The cursor of the previous answer (absent or 0: start now).
-    #[serde(default)]
-    cursor: u64,
-    /// Seconds to wait at most (capped at [`MAX_EVENTS_WAIT`]).
-    #[serde(default)]
-    timeout: Option<u64>,
-}
-
-/// Longest long poll, well under the idle-connection timeout.
-pub const MAX_EVENTS_WAIT: std::time::Duration = std::time::Duration::from_secs(55);
+/// Longest long poll, well under the idle-connection timeout (the contract's limit).
+pub const MAX_EVENTS_WAIT: std::time::Duration =
+    std::time::Duration::from_secs(MAX_EVENTS_WAIT_SECS);
 
 async fn events(
     State(relay): State<AppState>,
@@ -114,7 +91,8 @@ async fn events(
             resync: false,
         }));
     }
-    let wait = std::time::Duration::from_secs(q.timeout.unwrap_or(25)).min(MAX_EVENTS_WAIT);
+    let wait = std::time::Duration::from_secs(q.timeout.unwrap_or(DEFAULT_EVENTS_WAIT_SECS))
+        .min(MAX_EVENTS_WAIT);
     let me = auth.professional.id;
     let r = relay.clone();
     let visible = move || r.visible_docs(me).unwrap_or_default();

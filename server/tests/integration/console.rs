@@ -4,7 +4,7 @@
 //! code replay, session binding to the certificate, brute-force limits, CSRF.
 
 use crate::support::TestRelay;
-use kizuna_server::admin::console::auth::CredentialsRequest;
+use kizuna_contract::console::{ConsoleSetup, CredentialsRequest};
 use kizuna_server::admin::console::totp;
 use kizuna_server::identity::pki;
 
@@ -329,7 +329,7 @@ fn client_from(t: &TestRelay, n: u8) -> reqwest::Client {
         .unwrap()
 }
 
-async fn boss(t: &TestRelay) -> kizuna_server::admin::console::auth::ConsoleSetup {
+async fn boss(t: &TestRelay) -> ConsoleSetup {
     t.admin()
         .console_credentials(&CredentialsRequest {
             login: "boss".into(),

@@ -30,7 +30,7 @@ async fn admin_api_refuses_cross_site_style_requests() {
             .devices()
             .unwrap()
             .into_iter()
-            .find(|d| d.id == device)
+            .find(|d| d.id.0 == device)
             .unwrap()
             .revoked_at
             .is_some()
@@ -111,7 +111,7 @@ async fn admin_api_refuses_cross_site_style_requests() {
     assert!(
         t.relay
             .directory()
-            .professional(pro.id)
+            .professional(kizuna_core::ProfessionalId(pro.id))
             .unwrap()
             .unwrap()
             .is_active()
@@ -133,7 +133,7 @@ async fn admin_api_refuses_cross_site_style_requests() {
 
 #[tokio::test]
 async fn console_ids_with_control_characters_are_bad_requests() {
-    use kizuna_server::admin::console::auth::CredentialsRequest;
+    use kizuna_contract::console::CredentialsRequest;
     use kizuna_server::admin::console::totp;
     let t = TestRelay::start().await;
     let setup = t

@@ -1,10 +1,10 @@
 //! Enrollment: one-time codes, expiry, CSR checks, rate limits, QR payload.
 
 use crate::support::{TestRelay, generous};
+use kizuna_contract::enrollment::EnrollRequest;
 use kizuna_core::{Profession, Timestamp};
 use kizuna_server::identity::pki;
 use kizuna_server::state::RelayConfig;
-use kizuna_server::wire::EnrollRequest;
 use std::time::Duration;
 
 fn req(code: &str, csr: &str) -> EnrollRequest {
@@ -29,7 +29,7 @@ async fn enrollment_works_once_then_the_code_fails() {
             .contains(&format!("ca=sha256:{}", t.relay.ca().fingerprint()))
     );
     assert!(code.qr_payload.ends_with(&format!("code={}", code.code)));
-    let expires_in = code.expires_at.millis() - Timestamp::now().millis();
+    let expires_in = code.expires_at.0 - Timestamp::now().millis();
     assert!(
         (23 * 3_600_000..=24 * 3_600_000).contains(&expires_in),
         "default life is 24 h"
@@ -66,7 +66,7 @@ async fn expired_and_wrong_codes_fail() {
     let nurse = t.add("佐藤 美咲", Profession::Nurse).await;
     t.relay
         .insert_enroll_code(
-            nurse.id,
+            kizuna_core::ProfessionalId(nurse.id),
             "ABCD-EFGH-JKLM",
             Timestamp::now().plus_millis(-1000),
         )
@@ -78,7 +78,7 @@ async fn expired_and_wrong_codes_fail() {
         assert_eq!(err.status(), Some(403), "{code}: {err}");
         match err {
             kizuna_server::cli::client::ClientError::Problem(p) => {
-                assert_eq!(p.kind, "urn:kizuna:problem:enrollment-code-invalid")
+                assert_eq!(p.type_uri, "urn:kizuna:problem:enrollment-code-invalid")
             }
             other => panic!("expected a problem, got {other}"),
         }

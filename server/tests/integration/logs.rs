@@ -3,7 +3,7 @@
 use crate::support::TestRelay;
 use kizuna_core::model::Consent;
 use kizuna_core::{Date, Profession, Role, RoomKind};
-use kizuna_server::wire::NewRoom;
+use kizuna_server::identity::NewRoom;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 

@@ -11,5 +11,6 @@ mod logs;
 mod panics;
 mod revocation;
 mod rooms;
+mod routes;
 mod support;
 mod tls;

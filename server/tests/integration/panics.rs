@@ -10,7 +10,7 @@ use axum::routing::get;
 use kizuna_core::model::{Consent, ReportContent};
 use kizuna_core::sync::protocol::{DocSync, Outcome, PROTOCOL_VERSION, SyncRequest, SyncResponse};
 use kizuna_core::{Author, Date, Profession, Role, Room, RoomId, RoomKind, Timestamp};
-use kizuna_server::wire::NewRoom;
+use kizuna_server::identity::NewRoom;
 use std::sync::{Arc, Mutex};
 
 const MARKER: &str = "秘密野 花子";
@@ -92,16 +92,16 @@ async fn a_panicking_handler_answers_500_and_the_relay_keeps_serving() {
     let Some(Outcome::New { bytes, .. }) = first
         .docs
         .iter()
-        .find(|d| d.doc == room.id)
+        .find(|d| d.doc == RoomId(room.id))
         .map(|d| &d.outcome)
     else {
         panic!("the room did not come")
     };
-    let mut phone = Room::load(room.id, bytes).unwrap();
+    let mut phone = Room::load(RoomId(room.id), bytes).unwrap();
     let known = phone.heads();
 
     // Twice on one connection (keep-alive): each panic is a 500 problem without its text.
-    *target.lock().unwrap() = Some(room.id);
+    *target.lock().unwrap() = Some(RoomId(room.id));
     for _ in 0..2 {
         let resp = raw
             .get(format!("{}/v1/test/panic", t.url))
@@ -129,8 +129,8 @@ async fn a_panicking_handler_answers_500_and_the_relay_keeps_serving() {
     );
     t.device(&keys).me().await.unwrap();
     let author = Author {
-        professional: nurse.id,
-        device: keys.enrolled.device,
+        professional: kizuna_core::ProfessionalId(nurse.id),
+        device: kizuna_core::DeviceId(keys.enrolled.device),
         display_name: nurse.name.clone(),
         profession: Profession::Nurse,
         organisation: "テスト事業所".into(),
@@ -155,7 +155,7 @@ async fn a_panicking_handler_answers_500_and_the_relay_keeps_serving() {
         &SyncRequest {
             version: PROTOCOL_VERSION,
             docs: vec![DocSync {
-                doc: room.id,
+                doc: RoomId(room.id),
                 known_heads: kizuna_core::sync::protocol::to_wire(&known),
                 changes,
                 create: None,
@@ -172,7 +172,7 @@ async fn a_panicking_handler_answers_500_and_the_relay_keeps_serving() {
     let stored = t
         .relay
         .documents()
-        .get(room.id)
+        .get(RoomId(room.id))
         .unwrap()
         .unwrap()
         .read(|r| r.report(report))

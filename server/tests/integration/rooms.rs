@@ -3,7 +3,7 @@
 use crate::support::TestRelay;
 use kizuna_core::model::Consent;
 use kizuna_core::{Date, Profession, Role, RoomKind};
-use kizuna_server::wire::NewRoom;
+use kizuna_server::identity::NewRoom;
 
 fn consent() -> Consent {
     Consent {
@@ -54,7 +54,11 @@ async fn city_rooms_follow_profession_and_only_admins_write_there() {
     let (other, other_keys) = t.member("その他 太郎", Profession::Other).await;
 
     let me = t.device(&nurse_keys).me().await.unwrap();
-    let kinds: Vec<_> = me.rooms.iter().map(|r| (r.kind, r.role)).collect();
+    let kinds: Vec<_> = me
+        .rooms
+        .iter()
+        .map(|r| (RoomKind::from(r.kind), Role::from(r.role)))
+        .collect();
     assert!(kinds.contains(&(RoomKind::CityNotices, Role::Reader)));
     assert!(kinds.contains(&(RoomKind::Alerts, Role::Reader)));
 

@@ -1,13 +1,14 @@
 //! A relay in-process on 127.0.0.1:0 with real TLS, real certificates and a real sled store
 //! in a temporary directory, plus clients acting as devices.
 
-use kizuna_core::{Organisation, Profession, ProfessionalId};
+use kizuna_contract::directory::ProfessionalView as Professional;
+use kizuna_contract::enrollment::{EnrollRequest, EnrollResponse};
+use kizuna_core::{Organisation, Profession};
 use kizuna_server::cli::client::Client;
-use kizuna_server::identity::directory::Professional;
+use kizuna_server::identity::NewProfessional;
 use kizuna_server::identity::pki;
 use kizuna_server::startup;
 use kizuna_server::state::{Relay, RelayConfig};
-use kizuna_server::wire::{EnrollRequest, EnrollResponse, NewProfessional};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -141,7 +142,7 @@ impl TestRelay {
     }
 
     /// Enrolls a new device for `who` over HTTP the way a phone does.
-    pub async fn enroll(&self, who: ProfessionalId) -> DeviceKeys {
+    pub async fn enroll(&self, who: uuid::Uuid) -> DeviceKeys {
         let code = self.admin().enroll_code(who, None).await.unwrap();
         let (key, csr) = pki::new_device_key_and_csr().unwrap();
         let enrolled = self

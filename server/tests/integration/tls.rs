@@ -10,7 +10,7 @@ use std::sync::Arc;
 async fn health_answers_without_a_certificate_but_me_does_not() {
     let t = TestRelay::start().await;
     let health = t.anonymous().health().await.unwrap();
-    assert_eq!(health["status"], "ok");
+    assert_eq!(health.status, "ok");
     let resp = t
         .raw(None)
         .get(format!("{}/v1/me", t.url))
@@ -36,7 +36,7 @@ async fn a_certificate_from_another_ca_fails_the_handshake() {
         .issue_device_cert(
             &csr,
             DeviceIdentity {
-                professional: nurse.id,
+                professional: ProfessionalId(nurse.id),
                 device: DeviceId::new(),
             },
             "佐藤 美咲",
@@ -151,8 +151,8 @@ async fn only_the_certificate_issued_at_enrollment_is_accepted() {
         .issue_device_cert(
             &csr,
             DeviceIdentity {
-                professional: nurse.id,
-                device: keys.enrolled.device,
+                professional: ProfessionalId(nurse.id),
+                device: DeviceId(keys.enrolled.device),
             },
             "佐藤 美咲",
             "x",

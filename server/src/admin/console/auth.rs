@@ -21,6 +21,7 @@
 use crate::admin::acts::{self as admin, Actor};
 use crate::error::RelayError;
 use crate::state::Relay;
+use kizuna_contract::console::{ConsoleSetup, CredentialsRequest};
 use kizuna_core::{ProfessionalId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -50,30 +51,6 @@ struct Credentials {
     #[serde(default)]
     last_step: Option<u64>,
     updated_at: Timestamp,
-}
-
-/// `PUT /v1/admin/console/credentials`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CredentialsRequest {
-    /// Login name (3–32 of a–z, 0–9, `.`, `_`, `-`).
-    pub login: String,
-    /// The new password (12–200 characters); absent: certificate + TOTP only.
-    #[serde(default)]
-    pub password: Option<String>,
-}
-
-/// What setting credentials answers: the new TOTP secret, shown this once.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ConsoleSetup {
-    /// The administrator.
-    pub professional: ProfessionalId,
-    /// Login name.
-    pub login: String,
-    /// Base32 TOTP secret for the authenticator app.
-    pub totp_secret: String,
-    /// The same as an `otpauth://` URI (for a QR code).
-    pub otpauth_uri: String,
 }
 
 fn cred_key(p: ProfessionalId) -> String {
@@ -168,7 +145,7 @@ pub fn set_credentials(
     drop(_spend);
     admin::audit(relay, actor, "admin.console.credentials", None, me.id)?;
     Ok(ConsoleSetup {
-        professional: me.id,
+        professional: me.id.0,
         login: req.login.clone(),
         otpauth_uri: totp::otpauth_uri(&secret, &req.login, ISSUER),
         totp_secret: secret,

@@ -60,8 +60,9 @@ impl Lang {
         }
     }
 
-    /// A profession's name.
-    pub fn profession(self, p: Profession) -> String {
+    /// A profession's name (core's or the contract's spelling of it).
+    pub fn profession(self, p: impl Into<Profession>) -> String {
+        let p: Profession = p.into();
         match self {
             Lang::Ja => p.label_ja().to_string(),
             Lang::En => p.key().replace('_', " "),
@@ -69,8 +70,8 @@ impl Lang {
     }
 
     /// A role's name.
-    pub fn role(self, r: Role) -> &'static str {
-        match r {
+    pub fn role(self, r: impl Into<Role>) -> &'static str {
+        match r.into() {
             Role::Writer => self.text().role_writer,
             Role::Reader => self.text().role_reader,
         }
@@ -78,7 +79,8 @@ impl Lang {
 
     /// A time for people: Japan time, to the minute (`2025-04-03 14:05`), in both languages
     /// (a city in Japan reads Japan time).
-    pub fn when(self, t: Timestamp) -> String {
+    pub fn when(self, t: impl Into<Timestamp>) -> String {
+        let t: Timestamp = t.into();
         let Ok(utc) = time::OffsetDateTime::from_unix_timestamp(t.0.div_euclid(1000)) else {
             return t.to_string();
         };

@@ -2,8 +2,9 @@
 //! the filtered records as a JSON-lines download.
 
 use super::{Opt, all_names, failed, format_local, parse_id, parse_local};
+use crate::admin::acts as admin;
 use crate::admin::console::{Chrome, Ctx, render};
-use crate::audit::{AuditLog, Filter};
+use crate::audit::Filter;
 use crate::error::RelayError;
 use askama::Template;
 use axum::extract::Query;
@@ -12,10 +13,9 @@ use axum::response::{IntoResponse, Response};
 use kizuna_core::RoomKind;
 use serde::Deserialize;
 
-/// Records shown on the page at most (the export has no such limit).
+/// Records shown on the page at most (the download exports up to the contract's
+/// `MAX_EXPORT_LIMIT`).
 pub const SHOWN: usize = 300;
-/// Records exported at most.
-pub const EXPORT_LIMIT: usize = 1_000_000;
 
 /// The filter form (GET).
 #[derive(Debug, Default, Deserialize)]
@@ -119,10 +119,7 @@ fn build(ctx: &Ctx, q: &AuditQuery) -> Result<Page, RelayError> {
     let verdict = if q.verify.is_empty() {
         None
     } else {
-        let v = relay
-            .audit()
-            .verify()
-            .map_err(|e| RelayError::Internal(e.to_string()))?;
+        let v = admin::audit_verify(relay)?;
         Some(VerdictView {
             intact: v.intact,
             text: if v.intact {
@@ -233,18 +230,23 @@ pub async fn export(ctx: Ctx, Query(q): Query<AuditQuery>) -> Response {
         Err(e) => return failed(&ctx, &e),
     };
     let relay = ctx.console.relay.clone();
-    let records =
-        tokio::task::spawn_blocking(move || relay.audit().export(&filter, EXPORT_LIMIT)).await;
-    match records {
-        Ok(Ok(records)) => (
+    let body = tokio::task::spawn_blocking(move || {
+        admin::audit_export(&relay, &filter, kizuna_contract::audit::MAX_EXPORT_LIMIT)
+    })
+    .await;
+    match body {
+        Ok(Ok(body)) => (
             [
-                (header::CONTENT_TYPE, "application/x-ndjson"),
+                (
+                    header::CONTENT_TYPE,
+                    kizuna_contract::audit::AUDIT_EXPORT_MEDIA_TYPE,
+                ),
                 (
                     header::CONTENT_DISPOSITION,
                     "attachment; filename=\"kizuna-audit.jsonl\"",
                 ),
             ],
-            AuditLog::to_json_lines(&records),
+            body,
         )
             .into_response(),
         _ => failed(&ctx, &RelayError::Internal("audit export failed".into())),

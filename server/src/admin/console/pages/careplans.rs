@@ -32,7 +32,7 @@ fn build(ctx: &Ctx, q: &RoomQuery) -> Result<Page, RelayError> {
     let rooms: Vec<Opt> = relay
         .rooms()?
         .into_iter()
-        .filter(|r| r.kind == RoomKind::Patient && r.archived_at.is_none())
+        .filter(|r| RoomKind::from(r.kind) == RoomKind::Patient && r.archived_at.is_none())
         .map(|r| Opt {
             selected: q.room == r.id.to_string(),
             value: r.id.to_string(),

@@ -49,16 +49,14 @@ struct Home {
 
 fn build(ctx: &Ctx) -> Result<Home, RelayError> {
     let relay = ctx.relay();
-    let dir = relay.directory_view()?;
+    let (professionals, devices) = (relay.professionals()?, relay.devices()?);
     let names = all_names(ctx)?;
-    let with_device: std::collections::HashSet<_> = dir
-        .devices
+    let with_device: std::collections::HashSet<_> = devices
         .iter()
         .filter(|d| d.revoked_at.is_none())
         .map(|d| d.professional)
         .collect();
-    let waiting = dir
-        .professionals
+    let waiting = professionals
         .iter()
         .filter(|p| !with_device.contains(&p.id))
         .map(|p| PersonLine {
@@ -68,7 +66,7 @@ fn build(ctx: &Ctx) -> Result<Home, RelayError> {
             organisation: p.organisation.name.clone(),
         })
         .collect();
-    let rows = super::device_rows(ctx, &dir.devices, &names);
+    let rows = super::device_rows(ctx, &devices, &names);
     let revoked = rows
         .into_iter()
         .filter(|d| !d.active)
@@ -83,11 +81,11 @@ fn build(ctx: &Ctx) -> Result<Home, RelayError> {
     let mut reports_week = 0;
     let mut patient_rooms = 0;
     for r in relay.rooms()? {
-        if r.kind != RoomKind::Patient || r.archived_at.is_some() {
+        if RoomKind::from(r.kind) != RoomKind::Patient || r.archived_at.is_some() {
             continue;
         }
         patient_rooms += 1;
-        let a = relay.room_activity(r.id)?;
+        let a = relay.room_activity(kizuna_core::RoomId(r.id))?;
         reports_week += a.reports_this_week;
         if a.reports_this_week > 0 || a.unread_must_reads > 0 {
             busy.push(BusyRoom {
@@ -102,13 +100,10 @@ fn build(ctx: &Ctx) -> Result<Home, RelayError> {
     busy.truncate(5);
     Ok(Home {
         b: ctx.chrome(ctx.t().title_home, "home"),
-        professionals: dir.professionals.len(),
-        active_devices: with_device.len().max(
-            dir.devices
-                .iter()
-                .filter(|d| d.revoked_at.is_none())
-                .count(),
-        ),
+        professionals: professionals.len(),
+        active_devices: with_device
+            .len()
+            .max(devices.iter().filter(|d| d.revoked_at.is_none()).count()),
         patient_rooms,
         reports_week,
         waiting,

@@ -3,12 +3,12 @@
 
 use super::{failed, parse_local};
 use crate::admin::acts as admin;
-use crate::admin::city_documents::CityRoom;
 use crate::admin::console::csrf::HasCsrf;
 use crate::admin::console::{Chrome, CsrfForm, Ctx, render};
 use crate::error::RelayError;
 use askama::Template;
 use axum::response::Response;
+use kizuna_contract::notices::CityRoom;
 use kizuna_core::model::{Importance, NoticeContent};
 use serde::Deserialize;
 
@@ -68,7 +68,7 @@ fn build(ctx: &Ctx) -> Result<Page, RelayError> {
                     .unwrap_or_default(),
                 expired: v.expired,
                 read_count: v.read_by.len(),
-                audience: v.audience,
+                audience: usize::try_from(v.audience).unwrap_or(usize::MAX),
                 readers: v
                     .read_by
                     .iter()

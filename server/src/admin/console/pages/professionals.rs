@@ -6,7 +6,7 @@ use crate::admin::acts as admin;
 use crate::admin::console::csrf::HasCsrf;
 use crate::admin::console::{Chrome, CsrfForm, Ctx, qr_png, render};
 use crate::error::RelayError;
-use crate::wire::NewProfessional;
+use crate::identity::NewProfessional;
 use askama::Template;
 use axum::extract::Path;
 use axum::response::Response;

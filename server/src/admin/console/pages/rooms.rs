@@ -6,7 +6,7 @@ use crate::admin::acts as admin;
 use crate::admin::console::csrf::HasCsrf;
 use crate::admin::console::{Chrome, CsrfForm, Ctx, csrf, csrf_refused, render};
 use crate::error::RelayError;
-use crate::wire::NewRoom;
+use crate::identity::NewRoom;
 use askama::Template;
 use axum::extract::{Multipart, Path};
 use axum::response::Response;
@@ -39,8 +39,8 @@ fn build_list(ctx: &Ctx) -> Result<ListPage, RelayError> {
     let t = ctx.t();
     let mut rows = Vec::new();
     for r in relay.rooms()? {
-        let activity = relay.room_activity(r.id)?;
-        let name = match r.kind {
+        let activity = relay.room_activity(RoomId(r.id))?;
+        let name = match RoomKind::from(r.kind) {
             RoomKind::CityNotices => t.room_notices.to_string(),
             RoomKind::Alerts => t.room_alerts.to_string(),
             _ => r.display_name.clone(),
@@ -190,12 +190,12 @@ fn build_show(ctx: &Ctx, id: &str) -> Result<ShowPage, RelayError> {
     let relay = ctx.relay();
     let t = ctx.t();
     let room = relay.room_view(id)?;
-    if room.kind == RoomKind::Direct {
+    if RoomKind::from(room.kind) == RoomKind::Direct {
         // Direct conversations are private to their two members.
         return Err(RelayError::NotFound("room"));
     }
     let activity = relay.room_activity(id)?;
-    let title = match room.kind {
+    let title = match RoomKind::from(room.kind) {
         RoomKind::CityNotices => t.room_notices.to_string(),
         RoomKind::Alerts => t.room_alerts.to_string(),
         _ => room.display_name.clone(),
@@ -204,7 +204,7 @@ fn build_show(ctx: &Ctx, id: &str) -> Result<ShowPage, RelayError> {
         .members
         .iter()
         .map(|m| {
-            let (other_role, other_role_label) = match m.role {
+            let (other_role, other_role_label) = match Role::from(m.role) {
                 Role::Writer => ("reader", t.make_reader),
                 Role::Reader => ("writer", t.make_writer),
             };
@@ -221,7 +221,7 @@ fn build_show(ctx: &Ctx, id: &str) -> Result<ShowPage, RelayError> {
     let candidates = relay
         .professionals()?
         .into_iter()
-        .filter(|p| !room.members.iter().any(|m| m.professional == p.id))
+        .filter(|p| !room.members.iter().any(|m| m.professional == p.id.0))
         .map(|p| Opt {
             value: p.id.to_string(),
             label: format!(
@@ -250,15 +250,15 @@ fn build_show(ctx: &Ctx, id: &str) -> Result<ShowPage, RelayError> {
     Ok(ShowPage {
         b: ctx.chrome(&title, "rooms"),
         id: id.to_string(),
-        is_patient: room.kind == RoomKind::Patient,
+        is_patient: RoomKind::from(room.kind) == RoomKind::Patient,
         archived: room.archived_at.is_some(),
         consent: room.consent.map(|c| ConsentView {
             given_by: c.given_by,
             relation: c.relation,
             date: c.date.to_string(),
             obtained_by: c.obtained_by,
-            form: c.form.map_or_else(|| t.none.to_string(), |h| h.to_string()),
             has_form: c.form.is_some(),
+            form: c.form.unwrap_or_else(|| t.none.to_string()),
         }),
         members,
         candidates,
@@ -413,6 +413,7 @@ pub async fn consent_form_file(ctx: Ctx, Path(id): Path<String>) -> Response {
         let hash = view
             .consent
             .and_then(|c| c.form)
+            .and_then(|h| h.parse::<kizuna_core::ContentHash>().ok())
             .ok_or(RelayError::NotFound("consent form"))?;
         let store = ctx.relay().blobs().store();
         let meta = store

@@ -1,0 +1,65 @@
+//! Enrollment: an administrator makes a one-time code (`POST
+//! /v1/admin/professionals/{id}/enroll-codes`), the phone scans its QR code and asks for its
+//! certificate with it (`POST /v1/enroll`, the one JSON route needing no client certificate).
+
+use crate::people::Millis;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// `POST /v1/admin/professionals/{id}/enroll-codes`: options for a new code (the body may
+/// also be empty, meaning the defaults).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EnrollCodeRequest {
+    /// Hours until the code expires (1–168, default 24).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 168))]
+    pub valid_hours: Option<u32>,
+}
+
+/// A fresh one-time enrollment code and what its QR code carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EnrollCodeResponse {
+    /// Whose device it enrolls.
+    pub professional: Uuid,
+    /// The code, `XXXX-XXXX-XXXX`.
+    pub code: String,
+    /// When it stops working (ms since 1970).
+    pub expires_at: Millis,
+    /// Where the device should enroll.
+    pub relay_url: String,
+    /// `sha256:<hex>` of the relay's CA certificate, pinned by the device.
+    pub ca_fingerprint: String,
+    /// The text encoded in the QR code: `kizuna://enroll?v=1&relay=…&ca=sha256:…&code=…`.
+    pub qr_payload: String,
+}
+
+/// `POST /v1/enroll`: a device asks for its certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// The one-time code from the QR code.
+    pub code: String,
+    /// PKCS#10 request in PEM, for a key generated on the device.
+    pub csr_pem: String,
+    /// A label for the admin's device list ("iPhone 15").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// The answer to a successful enrollment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EnrollResponse {
+    /// Whose device it is.
+    pub professional: Uuid,
+    /// The new device's id (also in the certificate).
+    pub device: Uuid,
+    /// The device certificate in PEM.
+    pub certificate_pem: String,
+    /// The relay's CA certificate in PEM.
+    pub ca_pem: String,
+}
