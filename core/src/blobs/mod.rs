@@ -6,7 +6,14 @@
 //! restarts, a download cache) and the relay (resumable uploads checked against their hash
 //! before they become visible). Reports reference blobs by hash only (`AttachmentRef`).
 
+mod housekeeping;
+mod queue;
 pub mod thumbnail;
+mod upload;
+mod writer;
+
+pub use queue::attach_file;
+pub use writer::BlobWriter;
 
 use crate::error::{CoreError, Result, StoreError};
 use crate::ids::{ContentHash, DeviceId, RoomId};
@@ -104,7 +111,7 @@ pub struct BlobMeta {
 }
 
 impl BlobMeta {
-    fn chunks(&self) -> u64 {
+    pub(super) fn chunks(&self) -> u64 {
         self.stored.div_ceil(CHUNK as u64)
     }
 }
@@ -202,18 +209,18 @@ impl BlobStore {
         })
     }
 
-    fn file_of(&self, hash: &ContentHash) -> Option<std::path::PathBuf> {
+    pub(super) fn file_of(&self, hash: &ContentHash) -> Option<std::path::PathBuf> {
         self.files.as_ref().map(|d| d.join(hash.to_hex()))
     }
 
     /// Sealed size of a full chunk record (length prefix, nonce, tag).
-    fn record_len(&self) -> Result<u64> {
+    pub(super) fn record_len(&self) -> Result<u64> {
         let probe = self.vault.sealer().seal(b"", &[])?;
         Ok(4 + CHUNK as u64 + probe.len() as u64)
     }
 
     /// Chunk `index` of `hash`.
-    fn get_chunk(&self, hash: &ContentHash, index: u64) -> Result<Vec<u8>> {
+    pub(super) fn get_chunk(&self, hash: &ContentHash, index: u64) -> Result<Vec<u8>> {
         let Some(path) = self.file_of(hash) else {
             return Ok(self
                 .vault
@@ -237,7 +244,12 @@ impl BlobStore {
     }
 
     /// Writes chunks from `first` on (replacing anything from there), durably.
-    fn put_chunks(&self, hash: &ContentHash, first: u64, chunks: &[&[u8]]) -> Result<Vec<Write>> {
+    pub(super) fn put_chunks(
+        &self,
+        hash: &ContentHash,
+        first: u64,
+        chunks: &[&[u8]],
+    ) -> Result<Vec<Write>> {
         let Some(path) = self.file_of(hash) else {
             return Ok(chunks
                 .iter()
@@ -279,7 +291,7 @@ impl BlobStore {
     }
 
     /// Removes the chunks of a blob (returns the vault writes that do it, if any).
-    fn drop_chunks(&self, hash: &ContentHash, count: u64) -> Vec<Write> {
+    pub(super) fn drop_chunks(&self, hash: &ContentHash, count: u64) -> Vec<Write> {
         match self.file_of(hash) {
             Some(path) => {
                 let _ = std::fs::remove_file(path);
@@ -301,7 +313,7 @@ impl BlobStore {
         }
     }
 
-    fn put_meta(&self, meta: &BlobMeta) -> Result<()> {
+    pub(super) fn put_meta(&self, meta: &BlobMeta) -> Result<()> {
         Ok(self
             .vault
             .apply(vec![Write::Put(meta_key(&meta.hash), encode(meta)?)])?)
@@ -369,238 +381,6 @@ impl BlobStore {
         Ok(hash)
     }
 
-    /// Starts (or finds, to resume) a blob whose bytes arrive in pieces; returns how many
-    /// bytes are already stored.
-    pub fn begin(
-        &self,
-        hash: ContentHash,
-        size: u64,
-        media_type: &str,
-        uploader: Option<DeviceId>,
-        doc: Option<RoomId>,
-    ) -> std::result::Result<u64, BlobError> {
-        if let Some(m) = self.meta(&hash)? {
-            if m.size == size {
-                return Ok(m.stored);
-            }
-            if m.complete {
-                return Err(BlobError::HashMismatch);
-            }
-            // A different declared size for an incomplete blob: start over.
-            self.delete(&hash)?;
-        }
-        let now = Timestamp::now();
-        self.put_meta(&BlobMeta {
-            hash,
-            size,
-            stored: 0,
-            complete: false,
-            media_type: media_type.chars().take(100).collect(),
-            upload: None,
-            uploader,
-            doc,
-            created: now,
-            last_used: now,
-        })?;
-        Ok(0)
-    }
-
-    /// Appends bytes at `offset`, which must be where the stored bytes end. Durable when it
-    /// returns: a cut after this loses nothing already appended.
-    pub fn append(
-        &self,
-        hash: &ContentHash,
-        offset: u64,
-        bytes: &[u8],
-    ) -> std::result::Result<u64, BlobError> {
-        let mut meta = self.meta(hash)?.ok_or(CoreError::NotFound("blob"))?;
-        if offset != meta.stored {
-            return Err(BlobError::WrongOffset {
-                expected: meta.stored,
-                got: offset,
-            });
-        }
-        if meta.stored + bytes.len() as u64 > meta.size {
-            return Err(BlobError::TooLong(meta.size));
-        }
-        if bytes.is_empty() {
-            return Ok(meta.stored);
-        }
-        let mut rest = bytes;
-        let mut stored = meta.stored;
-        let mut pieces: Vec<Vec<u8>> = Vec::new();
-        let first = stored / CHUNK as u64;
-        // Top up a partial last chunk first (it is rewritten whole).
-        let partial = (stored % CHUNK as u64) as usize;
-        if partial != 0 {
-            let mut chunk = self.get_chunk(hash, first)?;
-            chunk.truncate(partial);
-            let take = (CHUNK - partial).min(rest.len());
-            chunk.extend_from_slice(&rest[..take]);
-            pieces.push(chunk);
-            rest = &rest[take..];
-            stored += take as u64;
-        }
-        for piece in rest.chunks(CHUNK) {
-            pieces.push(piece.to_vec());
-            stored += piece.len() as u64;
-        }
-        let refs: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
-        let mut writes = self.put_chunks(hash, first, &refs)?;
-        meta.stored = stored;
-        writes.push(Write::Put(meta_key(hash), encode(&meta)?));
-        self.vault.apply(writes)?;
-        Ok(stored)
-    }
-
-    /// Starts a batch of appends at `offset` that become durable (and counted as stored)
-    /// only at [`BlobWriter::commit`]: one flush for a whole transfer instead of one per
-    /// piece. Bytes written before a crash and not committed are simply sent again.
-    pub fn writer(
-        &self,
-        hash: &ContentHash,
-        offset: u64,
-    ) -> std::result::Result<BlobWriter<'_>, BlobError> {
-        let meta = self.meta(hash)?.ok_or(CoreError::NotFound("blob"))?;
-        if offset != meta.stored {
-            return Err(BlobError::WrongOffset {
-                expected: meta.stored,
-                got: offset,
-            });
-        }
-        Ok(BlobWriter {
-            store: self,
-            meta,
-            pending: Vec::new(),
-            file: None,
-        })
-    }
-
-    /// Checks a fully stored blob against its hash and makes it visible; a mismatch deletes
-    /// it.
-    pub fn finish(&self, hash: &ContentHash) -> std::result::Result<(), BlobError> {
-        self.finish_checked(hash, None)
-    }
-
-    /// [`BlobStore::finish`], given the SHA-256 of every stored byte when the caller computed
-    /// it while appending from offset 0 (saves reading the blob back).
-    pub fn finish_checked(
-        &self,
-        hash: &ContentHash,
-        streamed: Option<ContentHash>,
-    ) -> std::result::Result<(), BlobError> {
-        let mut meta = self.meta(hash)?.ok_or(CoreError::NotFound("blob"))?;
-        if meta.complete {
-            return Ok(());
-        }
-        if meta.stored != meta.size {
-            return Err(BlobError::WrongOffset {
-                expected: meta.size,
-                got: meta.stored,
-            });
-        }
-        let actual = match streamed {
-            Some(d) => d,
-            None => {
-                let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-                for i in 0..meta.chunks() {
-                    ctx.update(&self.get_chunk(hash, i)?);
-                }
-                digest(ctx)
-            }
-        };
-        if actual != *hash {
-            self.delete(hash)?;
-            return Err(BlobError::HashMismatch);
-        }
-        meta.complete = true;
-        self.put_meta(&meta)?;
-        Ok(())
-    }
-
-    /// Makes the fully stored blob `staged` (an upload kept under a name of its own, so
-    /// that nobody else's upload of the same content can touch it) the blob `hash`: checks
-    /// that its bytes hash to `hash` (with `streamed`, the SHA-256 the receiver computed,
-    /// when it has it), copies them under `hash` unless a complete copy is already there,
-    /// and deletes `staged`. A mismatch deletes `staged` and leaves `hash` alone.
-    ///
-    /// The copy re-seals every chunk (each is sealed to its name), so it costs one read and
-    /// one write of the blob, once per content; the caller serialises promotions.
-    pub fn promote(
-        &self,
-        staged: &ContentHash,
-        hash: &ContentHash,
-        streamed: Option<ContentHash>,
-    ) -> std::result::Result<(), BlobError> {
-        let meta = self.meta(staged)?.ok_or(CoreError::NotFound("blob"))?;
-        if meta.stored != meta.size {
-            return Err(BlobError::WrongOffset {
-                expected: meta.size,
-                got: meta.stored,
-            });
-        }
-        if streamed.is_some_and(|d| d != *hash) {
-            self.delete(staged)?;
-            return Err(BlobError::HashMismatch);
-        }
-        let have = self.meta(hash)?;
-        if have.as_ref().is_some_and(|m| m.complete) {
-            // Already stored: the staged bytes only prove that their sender has them.
-            let ok = match streamed {
-                Some(_) => true,
-                None => {
-                    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-                    for i in 0..meta.chunks() {
-                        ctx.update(&self.get_chunk(staged, i)?);
-                    }
-                    digest(ctx) == *hash
-                }
-            };
-            self.delete(staged)?;
-            return if ok {
-                Ok(())
-            } else {
-                Err(BlobError::HashMismatch)
-            };
-        }
-        if have.is_some() {
-            // An unfinished copy (a crash during an earlier promotion): start it again.
-            self.delete(hash)?;
-        }
-        self.begin(*hash, meta.size, &meta.media_type, None, meta.doc)?;
-        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-        let mut w = self.writer(hash, 0)?;
-        let copied = (|| -> std::result::Result<u64, BlobError> {
-            for i in 0..meta.chunks() {
-                let chunk = self.get_chunk(staged, i)?;
-                ctx.update(&chunk);
-                w.write(&chunk)?;
-            }
-            w.commit()
-        })();
-        let deleted = self.delete(staged);
-        if let Err(e) = copied {
-            self.delete(hash)?;
-            return Err(e);
-        }
-        deleted?;
-        if digest(ctx) != *hash {
-            self.delete(hash)?;
-            return Err(BlobError::HashMismatch);
-        }
-        let mut done = self.meta(hash)?.ok_or(CoreError::NotFound("blob"))?;
-        if done.stored != done.size {
-            self.delete(hash)?;
-            return Err(BlobError::WrongOffset {
-                expected: done.size,
-                got: done.stored,
-            });
-        }
-        done.complete = true;
-        self.put_meta(&done)?;
-        Ok(())
-    }
-
     /// Up to `max` bytes from `offset` (fewer at the end).
     pub fn read_at(&self, hash: &ContentHash, offset: u64, max: usize) -> Result<Vec<u8>> {
         let meta = self.meta(hash)?.ok_or(CoreError::NotFound("blob"))?;
@@ -660,287 +440,6 @@ impl BlobStore {
             self.drop_chunks(hash, meta.chunks());
         }
         Ok(())
-    }
-
-    /// Puts a blob in the upload queue (a phone, after posting the report that references
-    /// it).
-    pub fn queue_upload(&self, hash: &ContentHash, upload: PendingUpload) -> Result<()> {
-        let mut meta = self.meta(hash)?.ok_or(CoreError::NotFound("blob"))?;
-        meta.upload = Some(upload);
-        self.put_meta(&meta)
-    }
-
-    /// Takes a blob out of the upload queue: the relay holds it.
-    pub fn uploaded(&self, hash: &ContentHash) -> Result<()> {
-        if let Some(mut meta) = self.meta(hash)? {
-            meta.upload = None;
-            self.put_meta(&meta)?;
-        }
-        Ok(())
-    }
-
-    /// The upload queue: most important reports first, then the oldest.
-    pub fn pending_uploads(&self) -> Result<Vec<BlobMeta>> {
-        let mut v: Vec<BlobMeta> = self
-            .list()?
-            .into_iter()
-            .filter(|m| m.upload.is_some() && m.complete)
-            .collect();
-        v.sort_by_key(|m| {
-            let u = m.upload.as_ref();
-            (
-                std::cmp::Reverse(u.map_or(0, |u| u.importance)),
-                u.map_or(Timestamp(0), |u| u.posted),
-                m.hash.0,
-            )
-        });
-        Ok(v)
-    }
-
-    /// Bytes held by all blobs.
-    pub fn stored_bytes(&self) -> Result<u64> {
-        Ok(self.list()?.iter().map(|m| m.stored).sum())
-    }
-
-    /// Evicts downloaded blobs, least recently used first, until at most `limit` bytes are
-    /// held. Blobs waiting for upload are never evicted. Returns the bytes freed.
-    pub fn evict_to(&self, limit: u64) -> Result<u64> {
-        let all = self.list()?;
-        let mut total: u64 = all.iter().map(|m| m.stored).sum();
-        let mut candidates: Vec<&BlobMeta> = all.iter().filter(|m| m.upload.is_none()).collect();
-        candidates.sort_by_key(|m| m.last_used);
-        let mut freed = 0;
-        for m in candidates {
-            if total <= limit {
-                break;
-            }
-            self.delete(&m.hash)?;
-            total -= m.stored;
-            freed += m.stored;
-        }
-        Ok(freed)
-    }
-
-    /// Deletes incomplete blobs created before `before` (abandoned uploads on the relay).
-    pub fn expire_incomplete(&self, before: Timestamp) -> Result<usize> {
-        let mut n = 0;
-        for m in self.list()? {
-            if !m.complete && m.created < before {
-                self.delete(&m.hash)?;
-                n += 1;
-            }
-        }
-        Ok(n)
-    }
-
-    /// Bytes of incomplete uploads by `device` (for its quota on the relay).
-    pub fn pending_bytes_of(&self, device: DeviceId) -> Result<u64> {
-        Ok(self
-            .list()?
-            .iter()
-            .filter(|m| !m.complete && m.uploader == Some(device))
-            .map(|m| m.size)
-            .sum())
-    }
-}
-
-/// Stores a file for a report and describes it: the blob, and for photos a thumbnail made
-/// here (for videos, from `frame`, an image the app took from the clip). Put the returned
-/// reference in the report, post it, then call [`BlobStore::queue_report`].
-pub fn attach_file(
-    blobs: &BlobStore,
-    path: &Path,
-    kind: crate::model::AttachmentKind,
-    media_type: &str,
-    caption: Option<String>,
-    captured_at: Option<Timestamp>,
-    frame: Option<&Path>,
-) -> std::result::Result<crate::model::AttachmentRef, BlobError> {
-    use crate::model::AttachmentKind;
-    let hash = blobs.import_file(path, media_type)?;
-    let size = blobs.meta(&hash)?.map_or(0, |m| m.size);
-    let preview = match (kind, frame) {
-        (_, Some(frame)) => Some(frame),
-        (AttachmentKind::Photo, None) => Some(path),
-        _ => None,
-    };
-    // A picture this device cannot decode (HEIC on an old phone, a damaged file) is still
-    // attached, only without a preview.
-    let thumbnail = match preview.map(thumbnail::from_image_file) {
-        Some(Ok(bytes)) => Some(blobs.import_bytes(&bytes, "image/jpeg")?),
-        Some(Err(e)) => {
-            tracing::debug!(error = %e, "no thumbnail for an attachment");
-            None
-        }
-        None => None,
-    };
-    Ok(crate::model::AttachmentRef {
-        hash,
-        kind,
-        media_type: media_type.to_string(),
-        size,
-        caption,
-        captured_at,
-        thumbnail,
-    })
-}
-
-impl BlobStore {
-    /// Queues every blob a just-posted report references (attachments, thumbnails first since
-    /// they are small and show in lists), in the report's document `doc`.
-    pub fn queue_report(
-        &self,
-        doc: RoomId,
-        content: &crate::model::ReportContent,
-        posted: Timestamp,
-    ) -> Result<()> {
-        let importance = content.importance.stars();
-        for a in &content.attachments {
-            let mut hashes = Vec::new();
-            hashes.extend(a.thumbnail);
-            hashes.push(a.hash);
-            for h in hashes {
-                if self.meta(&h)?.is_some() {
-                    // Thumbnails go first among equals: one step more important.
-                    let boost = u8::from(Some(h) == a.thumbnail);
-                    self.queue_upload(
-                        &h,
-                        PendingUpload {
-                            doc,
-                            importance: importance.saturating_add(boost),
-                            posted,
-                        },
-                    )?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Appends to one blob with a single flush at the end (see [`BlobStore::writer`]).
-pub struct BlobWriter<'a> {
-    store: &'a BlobStore,
-    meta: BlobMeta,
-    /// Bytes of an incomplete last chunk not yet written.
-    pending: Vec<u8>,
-    file: Option<std::fs::File>,
-}
-
-impl BlobWriter<'_> {
-    /// Bytes written so far (stored once committed).
-    pub fn offset(&self) -> u64 {
-        self.meta.stored + self.pending.len() as u64
-    }
-
-    /// Adds bytes; full chunks go to the file at once (not flushed).
-    pub fn write(&mut self, bytes: &[u8]) -> std::result::Result<(), BlobError> {
-        if self.offset() + bytes.len() as u64 > self.meta.size {
-            return Err(BlobError::TooLong(self.meta.size));
-        }
-        let Some(path) = self.store.file_of(&self.meta.hash) else {
-            // Chunks in the vault: every append is its own durable batch.
-            let at = self.meta.stored;
-            self.meta.stored = self.store.append(&self.meta.hash, at, bytes)?;
-            return Ok(());
-        };
-        self.pending.extend_from_slice(bytes);
-        let first = self.meta.stored / CHUNK as u64;
-        let partial = (self.meta.stored % CHUNK as u64) as usize;
-        if partial + self.pending.len() < CHUNK {
-            return Ok(());
-        }
-        // Complete chunks, starting with the partial last one if there is one.
-        let mut head = Vec::new();
-        if partial != 0 {
-            let mut c = self.store.get_chunk(&self.meta.hash, first)?;
-            c.truncate(partial);
-            head = c;
-        }
-        head.extend_from_slice(&self.pending);
-        let full = head.len() / CHUNK * CHUNK;
-        let refs: Vec<&[u8]> = head[..full].chunks(CHUNK).collect();
-        self.write_records(&path, first, &refs)?;
-        self.meta.stored = first * CHUNK as u64 + full as u64;
-        self.pending = head[full..].to_vec();
-        Ok(())
-    }
-
-    fn write_records(
-        &mut self,
-        path: &Path,
-        first: u64,
-        chunks: &[&[u8]],
-    ) -> std::result::Result<(), BlobError> {
-        use std::io::{Seek, SeekFrom, Write as _};
-        let record = self.store.record_len()?;
-        if self.file.is_none() {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(path)
-                .map_err(io)?;
-            self.file = Some(f);
-        }
-        let Some(f) = self.file.as_mut() else {
-            return Err(BlobError::Io("the attachment file is not open".into()));
-        };
-        let start = first * record;
-        f.set_len(start).map_err(io)?;
-        f.seek(SeekFrom::Start(start)).map_err(io)?;
-        let mut out = Vec::with_capacity(chunks.len() * record as usize);
-        for (i, c) in chunks.iter().enumerate() {
-            let sealed = self
-                .store
-                .vault
-                .sealer()
-                .seal(&chunk_key(&self.meta.hash, first + i as u64), c)
-                .map_err(CoreError::from)?;
-            out.extend_from_slice(
-                &u32::try_from(sealed.len())
-                    .unwrap_or(u32::MAX)
-                    .to_be_bytes(),
-            );
-            out.extend_from_slice(&sealed);
-        }
-        f.write_all(&out).map_err(io)?;
-        Ok(())
-    }
-
-    /// Writes what is left, flushes the file, then records the new size durably. Returns the
-    /// bytes stored.
-    pub fn commit(mut self) -> std::result::Result<u64, BlobError> {
-        if self.store.file_of(&self.meta.hash).is_none() {
-            return Ok(self.meta.stored);
-        }
-        if !self.pending.is_empty() {
-            let pending = std::mem::take(&mut self.pending);
-            let at = self.meta.stored;
-            if let Some(f) = self.file.as_ref() {
-                f.sync_data().map_err(io)?;
-            }
-            self.file = None;
-            // The incomplete last chunk goes through the ordinary append (it also persists
-            // the metadata of everything before it).
-            let mut meta = self
-                .store
-                .meta(&self.meta.hash)?
-                .ok_or(CoreError::NotFound("blob"))?;
-            meta.stored = at;
-            self.store.put_meta(&meta)?;
-            return self.store.append(&self.meta.hash, at, &pending);
-        }
-        if let Some(f) = self.file.as_ref() {
-            f.sync_data().map_err(io)?;
-        }
-        let mut meta = self
-            .store
-            .meta(&self.meta.hash)?
-            .ok_or(CoreError::NotFound("blob"))?;
-        meta.stored = self.meta.stored;
-        self.store.put_meta(&meta)?;
-        Ok(meta.stored)
     }
 }
 
