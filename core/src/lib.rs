@@ -6,6 +6,7 @@
 pub mod blobs;
 pub mod careplan;
 pub mod error;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod ids;
 pub mod model;
