@@ -11,7 +11,7 @@ use crate::model::ReportSummary;
 use crate::people::RoomKind;
 use crate::room::{Room, sort_newest_first};
 use crate::store::vault::Vault;
-use crate::store::{Backend, Space, Write, key};
+use crate::store::{Space, Write, key};
 use automerge::ChangeHash;
 use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard};
