@@ -23,7 +23,7 @@ use crate::room::{ChangeNote, MemberInfo, Room, actor_of};
 use crate::sync::gate::Budget;
 use crate::sync::protocol::{DocSync, Outcome, SyncRequest, SyncResponse, to_wire};
 use crate::sync::relay::{Fallback, serve_doc};
-use crate::sync::validate::Writer;
+use crate::sync::write_rules::Writer;
 use crate::time::{Date, Timestamp};
 use crate::{CommentId, DeviceId, ProfessionalId, ReportId, RoomId};
 use automerge::sync::{Message, MessageVersion};

@@ -15,7 +15,7 @@ use crate::wire::{
     DirectoryView, EnrollCodeResponse, EnrollResponse, MeDevice, MeProfessional, MeResponse,
     MeRoom, MemberView, NewProfessional, NewRoom, RoomView,
 };
-use kizuna_core::validate::{Check, check_text};
+use kizuna_core::fields::{CheckFields, check_text};
 use kizuna_core::{
     Author, DeviceId, Profession, ProfessionalId, Role, RoomId, RoomKind, Timestamp,
 };

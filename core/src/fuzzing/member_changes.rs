@@ -22,7 +22,7 @@
 //!   into two commits at a chosen edit.
 //!
 //! After every request the oracle below — written from the rules in `docs/domain.md`, not from
-//! `sync/validate.rs` — checks the room. Each check has a tag; a failure panics with
+//! `sync/write_rules.rs` — checks the room. Each check has a tag; a failure panics with
 //! `member_changes [tag]: …`. Setting `KIZUNA_MEMBER_SKIP=tag,tag` turns tags off, so a
 //! fuzzing run can look past a known hole for the next one (never set in CI).
 //!
@@ -54,7 +54,7 @@ use crate::room::{ChangeNote, Room, actor_of, codec};
 use crate::sync::gate::Budget;
 use crate::sync::protocol::{DocSync, Outcome, to_wire};
 use crate::sync::relay::{Fallback, serve_doc};
-use crate::sync::validate::{ShownAs, Writer};
+use crate::sync::write_rules::{ShownAs, Writer};
 use crate::time::Timestamp;
 use arbitrary::Unstructured;
 use automerge::sync::{Message, MessageVersion};

@@ -3,9 +3,9 @@
 //! keep their correction. Collections are keyed by id so concurrent additions never collide.
 
 use crate::ValidationError;
+use crate::fields::{CheckFields, check_opt_text, check_text};
 use crate::ids::{EntryId, ProfessionalId};
 use crate::time::{Date, Timestamp};
-use crate::validate::{Check, check_opt_text, check_text};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -339,7 +339,7 @@ fn phone(field: &str, s: &Option<String>) -> Result<(), ValidationError> {
     Ok(())
 }
 
-impl Check for Profile {
+impl CheckFields for Profile {
     fn check(&self) -> Result<(), ValidationError> {
         let b = &self.basic;
         check_opt_text("basic.name", &b.name, 100)?;
@@ -391,7 +391,7 @@ impl Check for Profile {
         check_opt_text("housing.kind", &self.housing.kind, 50)?;
         check_opt_text("housing.notes", &self.housing.notes, 2000)?;
         if let Some(f) = self.housing.floor {
-            crate::validate::check_range("housing.floor", f, -5, 100)?;
+            crate::fields::check_range("housing.floor", f, -5, 100)?;
         }
         for (id, m) in &self.medications {
             let p = format!("medications[{id}]");

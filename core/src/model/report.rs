@@ -2,10 +2,10 @@
 //! relay's post number, comments, read receipts, edit history and withdrawal.
 
 use crate::ValidationError;
+use crate::fields::{CheckFields, check_each, check_opt_text, check_text};
 use crate::ids::{CommentId, ContentHash, DeviceId, ProfessionalId, ReportId};
 use crate::people::Profession;
 use crate::time::Timestamp;
-use crate::validate::{Check, check_each, check_opt_text, check_text};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -120,7 +120,7 @@ impl ReportBody {
     }
 }
 
-impl Check for ReportBody {
+impl CheckFields for ReportBody {
     fn check(&self) -> Result<(), ValidationError> {
         match self {
             ReportBody::Free { text } => check_text("body.text", text, 1, MAX_BODY_CHARS),
@@ -182,7 +182,7 @@ pub struct AttachmentRef {
     pub thumbnail: Option<ContentHash>,
 }
 
-impl Check for AttachmentRef {
+impl CheckFields for AttachmentRef {
     fn check(&self) -> Result<(), ValidationError> {
         check_text("media_type", &self.media_type, 3, 100)?;
         if !self.media_type.contains('/') {
@@ -241,7 +241,7 @@ impl ReportContent {
     }
 }
 
-impl Check for ReportContent {
+impl CheckFields for ReportContent {
     fn check(&self) -> Result<(), ValidationError> {
         self.body.check()?;
         check_each("vitals", &self.vitals, 50)?;

@@ -2,11 +2,11 @@
 //! the mirrored member list.
 
 use crate::error::Result;
+use crate::fields::CheckFields;
 use crate::ids::ProfessionalId;
 use crate::model::Consent;
 use crate::people::Author;
 use crate::time::Timestamp;
-use crate::validate::Check;
 use std::collections::BTreeMap;
 
 use super::{MemberInfo, Room, codec, root_map};

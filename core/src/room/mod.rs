@@ -190,8 +190,8 @@ impl Room {
         Ok(Self::assemble(id, kind, scope, doc))
     }
 
-    /// The room's id.
-    pub fn id(&self) -> RoomId {
+    /// This document's own id: the room's, or a restricted document's (see [`Room::new_scoped`]).
+    pub fn doc_id(&self) -> RoomId {
         self.id
     }
 
@@ -201,7 +201,7 @@ impl Room {
     }
 
     /// The patient room this document belongs to: itself, or the parent of a restricted one.
-    pub fn room_id(&self) -> RoomId {
+    pub fn patient_room(&self) -> RoomId {
         self.scope.as_ref().map_or(self.id, |s| s.parent)
     }
 

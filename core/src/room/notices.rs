@@ -1,12 +1,12 @@
 //! Notices (city rooms) and personal messages (direct rooms).
 
 use crate::error::{CoreError, Result};
+use crate::fields::CheckFields;
 use crate::ids::{MessageId, NoticeId};
 use crate::model::notice::check_message;
 use crate::model::{AttachmentRef, AuthorInfo, Message, Notice, NoticeContent};
 use crate::people::{Author, RoomKind};
 use crate::time::Timestamp;
-use crate::validate::Check;
 use automerge::ReadDoc;
 use serde_json::json;
 

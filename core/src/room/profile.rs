@@ -1,10 +1,10 @@
 //! The patient profile: merged field by field, with a log of who changed what.
 
 use crate::error::{CoreError, Result};
+use crate::fields::CheckFields;
 use crate::model::{Profile, ProfileEdit};
 use crate::people::Author;
 use crate::time::Timestamp;
-use crate::validate::Check;
 use std::collections::BTreeMap;
 
 use super::{Room, codec, root_map};

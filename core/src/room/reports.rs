@@ -1,6 +1,7 @@
 //! Care reports: posting, editing, withdrawing, comments, read receipts and post numbers.
 
 use crate::error::{CoreError, Result};
+use crate::fields::{CheckFields, check_text};
 use crate::ids::{CommentId, ReportId};
 use crate::model::report::check_comment;
 use crate::model::{
@@ -8,7 +9,6 @@ use crate::model::{
 };
 use crate::people::{Author, RoomKind};
 use crate::time::Timestamp;
-use crate::validate::{Check, check_text};
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ReadDoc};
 use serde_json::json;

@@ -220,7 +220,7 @@ impl RoomStore {
     pub fn add_room(&self, room: Room) -> Result<RoomHandle> {
         let mut genesis = match room.scope() {
             Some(scope) => Room::new_scoped(scope.clone()),
-            None => Room::new(room.id(), room.kind()),
+            None => Room::new(room.doc_id(), room.kind()),
         };
         let relay_heads = genesis.heads();
         self.insert(room, relay_heads, false)
@@ -237,7 +237,7 @@ impl RoomStore {
         relay_heads: Vec<ChangeHash>,
         relay_has: bool,
     ) -> Result<RoomHandle> {
-        let id = room.id();
+        let id = room.doc_id();
         let mut open = lock(&self.open);
         if self.vault.get(&meta_key(id))?.is_some() {
             return Err(CoreError::Forbidden("the room is already in the store"));

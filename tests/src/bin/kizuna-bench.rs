@@ -261,7 +261,7 @@ fn w1(keep: Option<PathBuf>, seed: u64, days: usize, runs: usize) -> Res {
     let (build_ms, generated) = time_ms(|| w1_room(seed, days));
     report_value("w1", "build_ms", build_ms, "ms");
     let mut room = generated.room;
-    let room_id = room.id();
+    let room_id = room.doc_id();
     if keep.is_some() {
         eprintln!(
             "kizuna-bench: keeping the store in {} (room {room_id})",

@@ -3,11 +3,11 @@
 
 use super::{MAX_DEPTH, child, keys};
 use crate::ReportId;
+use crate::fields::CheckFields;
 use crate::fuzzing::fixture;
 use crate::people::Role;
 use crate::room::{ChangeNote, Room, actor_of};
-use crate::sync::validate::Writer;
-use crate::validate::Check;
+use crate::sync::write_rules::Writer;
 use automerge::{
     ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
 };
@@ -523,7 +523,7 @@ pub(super) fn check(
     // saveload
     let heads = room.heads();
     let saved = room.save();
-    match Room::load(room.id(), &saved) {
+    match Room::load(room.doc_id(), &saved) {
         Ok(mut again) => {
             if again.heads() != heads {
                 fail("saveload", || "the reloaded room has other heads".into());

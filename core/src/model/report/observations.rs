@@ -2,10 +2,10 @@
 //! wound assessment (DESIGN-R), each with its own range checks.
 
 use crate::ValidationError;
+use crate::fields::{CheckFields, check_range, check_text};
 use crate::ids::ContentHash;
 use crate::model::design_r::{DesignR, Size};
 use crate::time::Timestamp;
-use crate::validate::{Check, check_range, check_text};
 use serde::{Deserialize, Serialize};
 
 /// Japan Coma Scale levels (0, I-1…3, II-10…30, III-100…300).
@@ -48,7 +48,7 @@ pub struct VitalSigns {
     pub consciousness_jcs: Option<u16>,
 }
 
-impl Check for VitalSigns {
+impl CheckFields for VitalSigns {
     fn check(&self) -> Result<(), ValidationError> {
         if let Some(t) = self.temperature_c {
             check_range("temperature_c", t, 30.0, 45.0)?;
@@ -129,7 +129,7 @@ pub struct IntakeOutput {
     pub stool_form_bristol: Option<u8>,
 }
 
-impl Check for IntakeOutput {
+impl CheckFields for IntakeOutput {
     fn check(&self) -> Result<(), ValidationError> {
         if let Some(v) = self.fluid_in_ml {
             check_range("fluid_in_ml", v, 0, 20_000)?;
@@ -174,7 +174,7 @@ pub struct WoundAssessment {
     pub photos: Vec<ContentHash>,
 }
 
-impl Check for WoundAssessment {
+impl CheckFields for WoundAssessment {
     fn check(&self) -> Result<(), ValidationError> {
         check_text("site", &self.site, 1, 100)?;
         match (self.length_cm, self.width_cm) {
