@@ -683,7 +683,6 @@ impl AuditLog {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn log_with(n: usize) -> (tempfile::TempDir, AuditLog) {

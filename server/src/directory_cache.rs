@@ -214,7 +214,6 @@ impl Directory for CachedDirectory {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::directory::SledDirectory;
     use crate::directory::conformance;

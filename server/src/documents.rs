@@ -339,7 +339,6 @@ fn sweep(inner: &Inner) -> usize {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

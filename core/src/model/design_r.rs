@@ -294,7 +294,6 @@ impl From<DesignR> for String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

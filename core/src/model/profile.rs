@@ -407,7 +407,6 @@ impl CheckFields for Profile {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -234,7 +234,6 @@ pub fn map_at(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<ObjId>>
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
 

@@ -184,7 +184,6 @@ impl Recent {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use automerge::transaction::Transactable;
     use automerge::{ActorId, AutoCommit, ROOT};

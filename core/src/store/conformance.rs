@@ -156,7 +156,6 @@ fn large_values(dir: &Path, open: Opener<'_>) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::store::SledBackend;
 

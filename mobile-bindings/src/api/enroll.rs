@@ -342,7 +342,6 @@ pub fn enroll(payload: &EnrollPayload, label: Option<&str>) -> Result<Enrolled, 
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

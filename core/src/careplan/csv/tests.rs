@@ -1,6 +1,5 @@
 //! Reading, writing and checking care-plan files.
 
-#![allow(clippy::unwrap_used)]
 use super::*;
 
 #[test]

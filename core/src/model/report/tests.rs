@@ -1,6 +1,5 @@
 //! Report content checks: which values are refused, and how each error names its field.
 
-#![allow(clippy::unwrap_used)]
 use super::*;
 
 fn vitals() -> VitalSigns {
