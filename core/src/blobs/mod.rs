@@ -118,8 +118,8 @@ impl BlobMeta {
 
 /// The blob store over a vault (the room store's, so one key protects everything). Chunks
 /// live either in the vault's backend or, with [`BlobStore::in_dir`], in one file per blob
-/// of sealed fixed-size records (several times faster for large videos than the key-value
-/// store, and what the relay uses).
+/// of sealed fixed-size records (faster for large videos than the key-value store, and
+/// what the relay uses).
 #[derive(Clone)]
 pub struct BlobStore {
     vault: Vault,

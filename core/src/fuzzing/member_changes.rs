@@ -21,7 +21,7 @@
 //!   reports deleted or replaced; `kizuna/`, `members/`, `consent/` and other sections), split
 //!   into two commits at a chosen edit.
 //!
-//! After every request the oracle below — written from the rules in `docs/domain.md`, not from
+//! After every request the oracle below — written from the rules in `docs/rules.md`, not from
 //! `sync/write_rules.rs` — checks the room. Each check has a tag; a failure panics with
 //! `member_changes [tag]: …`. Setting `KIZUNA_MEMBER_SKIP=tag,tag` turns tags off, so a
 //! fuzzing run can look past a known hole for the next one (never set in CI).

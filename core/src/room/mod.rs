@@ -132,8 +132,8 @@ impl Room {
     }
 
     /// Loads bytes this process wrote itself and that come back authenticated (the store
-    /// opens every record with AES-GCM), skipping Automerge's re-hashing of every change:
-    /// on a ten-year room that halves load time and peak memory. Never use it for bytes
+    /// opens every record with AES-GCM), skipping Automerge's re-hashing of every change,
+    /// which is much of a large room's load time and peak memory. Never use it for bytes
     /// from the network.
     pub fn load_trusted(id: RoomId, bytes: &[u8]) -> Result<Room> {
         Self::check_loaded(id, AutoCommit::load_unverified_heads(bytes)?)
@@ -248,8 +248,8 @@ impl Room {
     }
 
     /// Whether the document holds the change `hash`. An index lookup, where Automerge's
-    /// `get_change_by_hash` rebuilds the whole change from the document's operations (tens of
-    /// microseconds on a one-year room, for every known head of every sync).
+    /// `get_change_by_hash` rebuilds the whole change from the document's operations (for
+    /// every known head of every sync).
     pub fn has_change(&self, hash: &ChangeHash) -> bool {
         // Automerge's missing-deps walk also starts from changes waiting for their
         // dependencies; with none waiting it answers exactly "is this hash in the document".
@@ -341,8 +341,8 @@ impl Room {
 
     /// After a merge, works out which reports changed from the operations of the new changes
     /// (where each operation's object sits in the document). Automerge's `diff` would say the
-    /// same but walks the whole document: on a one-year room that made merging one receipt
-    /// cost milliseconds, most of the relay's time per sync.
+    /// same but walks the whole document, which made merging one receipt into a large room
+    /// most of the relay's time per sync.
     pub fn note_merged(&mut self, before: &[ChangeHash]) {
         let after = self.doc.get_heads();
         if after == before {

@@ -30,9 +30,8 @@ pub use handle::{RoomHandle, SyncMeta};
 /// Fold chunks into a snapshot once there are this many.
 pub const COMPACT_AFTER_CHUNKS: u32 = 512;
 /// Stored chunks merged per Automerge call when a room loads: Automerge 0.12 merging many
-/// changes in one batch keeps several times the memory (a one-year relay room with 90
-/// chunks took 25 MB loaded in one batch, 4 MB from a snapshot), one by one is three times
-/// slower.
+/// changes in one batch keeps several times the memory, and merging them one by one is
+/// several times slower (figures: docs/benchmarks.md).
 const LOAD_BATCH: usize = 8;
 /// A room loaded with at least this many chunks is compacted at once and loaded again from
 /// its new snapshot: smaller in memory now and quicker to load next time.

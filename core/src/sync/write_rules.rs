@@ -1,4 +1,4 @@
-//! The relay's write rules (`domain.md`), applied to raw changes *before* they are stored.
+//! The relay's write rules (`docs/rules.md`), applied to raw changes *before* they are stored.
 //!
 //! Each operation of each change is located by its path from the document root — objects the
 //! relay already has are found with Automerge's `parents`, objects created earlier in the

@@ -1,5 +1,5 @@
 //! `kizuna-bench wN`: measures Kizuna on the standard workloads of
-//! `../shared/design/performance.md` and prints one JSON object per line per figure.
+//! `docs/workloads.md` and prints one JSON object per line per figure.
 
 use clap::{Parser, Subcommand};
 use kizuna_core::{RoomId, RoomStore, Timestamp};
@@ -592,7 +592,7 @@ fn w3(
             "MiB",
         );
     }
-    // The figure performance.md names: the largest of the per-N readings.
+    // The figure docs/workloads.md names: the largest of the per-N readings.
     if !counts.is_empty() {
         report_value("w3", "relay_rss_after_mb", worst_after, "MiB");
     }

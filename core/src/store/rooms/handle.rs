@@ -230,8 +230,8 @@ impl Open {
             .get(&key(Space::Snapshot, &[id.as_bytes()]))?
             .ok_or(StoreError::Corrupt("room snapshot missing"))?;
         let mut room = Room::load_trusted(id, &snapshot)?;
-        // Chunks one at a time: Automerge 0.12 merging many changes in one batch keeps several
-        // times the memory (a one-year relay room with 90 chunks took 18 MB instead of 4 MB).
+        // Chunks a few at a time (`LOAD_BATCH`): Automerge 0.12 merging many changes in one
+        // batch keeps several times the memory.
         let chunks = self
             .vault
             .scan_prefix(&key(Space::Chunk, &[id.as_bytes()]))?;
@@ -301,8 +301,8 @@ impl Open {
             if self.track_pending {
                 // The relay's heads change only through `update_sync`, which recounts; here
                 // the changes since the last persist are added. Counting the whole change
-                // graph instead cost 28 ms per write on W1's never-synced ten-year room (and
-                // rebuilding the changes with `get_changes`, 275 ms). Changes merged from the
+                // graph instead made every write on a large never-synced room slow (W1), and
+                // rebuilding the changes with `get_changes` slower still. Changes merged from the
                 // relay count until the sync that brought them records its heads.
                 meta.pending = meta
                     .pending
