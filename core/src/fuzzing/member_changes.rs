@@ -340,12 +340,12 @@ impl Relay {
             self.state = Fallback::default();
             return Some(served.outcome);
         }
-        if let Outcome::Refused { reason, .. } = &served.outcome {
-            if self.room.heads() != before_heads {
-                fail("refused", || {
-                    format!("a refused request ({reason}) changed the room")
-                });
-            }
+        if let Outcome::Refused { reason, .. } = &served.outcome
+            && self.room.heads() != before_heads
+        {
+            fail("refused", || {
+                format!("a refused request ({reason}) changed the room")
+            });
         }
         let relay_actor = actor_of(f.relay.device);
         let took = self

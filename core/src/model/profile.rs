@@ -311,14 +311,14 @@ pub struct ProfileEdit {
 }
 
 fn digits(field: &str, s: &Option<String>, lens: &[usize]) -> Result<(), ValidationError> {
-    if let Some(s) = s {
-        if !s.bytes().all(|b| b.is_ascii_digit()) || !lens.contains(&s.len()) {
-            let l: Vec<String> = lens.iter().map(|l| l.to_string()).collect();
-            return Err(ValidationError::new(
-                field,
-                format!("must be {} digits", l.join(" or ")),
-            ));
-        }
+    if let Some(s) = s
+        && (!s.bytes().all(|b| b.is_ascii_digit()) || !lens.contains(&s.len()))
+    {
+        let l: Vec<String> = lens.iter().map(|l| l.to_string()).collect();
+        return Err(ValidationError::new(
+            field,
+            format!("must be {} digits", l.join(" or ")),
+        ));
     }
     Ok(())
 }
@@ -380,13 +380,13 @@ impl CheckFields for Profile {
         }
         check_opt_text("medical.primary_doctor", &self.medical.primary_doctor, 100)?;
         check_opt_text("medical.hospital", &self.medical.hospital, 200)?;
-        if let (Some(from), Some(until)) = (self.care.certified_from, self.care.certified_until) {
-            if until < from {
-                return Err(ValidationError::new(
-                    "care.certified_until",
-                    "is before certified_from",
-                ));
-            }
+        if let (Some(from), Some(until)) = (self.care.certified_from, self.care.certified_until)
+            && until < from
+        {
+            return Err(ValidationError::new(
+                "care.certified_until",
+                "is before certified_from",
+            ));
         }
         check_opt_text("housing.kind", &self.housing.kind, 50)?;
         check_opt_text("housing.notes", &self.housing.notes, 2000)?;

@@ -176,10 +176,10 @@ impl SearchIndex {
             if !q.rooms.is_empty() && !q.rooms.contains(&st.room) {
                 continue;
             }
-            if let (Some(viewer), Some(audience)) = (q.viewer, &st.audience) {
-                if !audience.contains(&viewer) {
-                    continue;
-                }
+            if let (Some(viewer), Some(audience)) = (q.viewer, &st.audience)
+                && !audience.contains(&viewer)
+            {
+                continue;
             }
             let slots: Vec<u32> = if terms.is_empty() {
                 (0..u32::try_from(st.entries.len()).unwrap_or(u32::MAX)).collect()
@@ -204,10 +204,10 @@ impl SearchIndex {
                 acc.unwrap_or_default()
             };
             for slot in slots {
-                if let Some(m) = st.entries.get(slot as usize) {
-                    if q.admits(m) {
-                        cands.push((m.care_time, m.post_time, *id, slot));
-                    }
+                if let Some(m) = st.entries.get(slot as usize)
+                    && q.admits(m)
+                {
+                    cands.push((m.care_time, m.post_time, *id, slot));
                 }
             }
         }

@@ -54,7 +54,11 @@ fn report_obj(doc: &AutoCommit, key: &str) -> Option<ObjId> {
 fn text_of(n: usize) -> String {
     let mut s = String::with_capacity(n);
     while s.len() < n {
-        s.push_str(if s.len() % 7 == 0 { "あ" } else { "x" });
+        s.push_str(if s.len().is_multiple_of(7) {
+            "あ"
+        } else {
+            "x"
+        });
     }
     s
 }
@@ -406,10 +410,8 @@ pub(super) fn edit(u: &mut Unstructured<'_>, phone: &mut Room, ctx: &mut Ctx) ->
             let old = child(doc, &reports, &key)?;
             let fields = codec::read(doc, &old).ok()?;
             let new = doc.put_object(&reports, key.as_str(), ObjType::Map).ok()?;
-            if copy {
-                if let serde_json::Value::Object(m) = fields {
-                    codec::reconcile_map(doc, &new, &m).ok()?;
-                }
+            if copy && let serde_json::Value::Object(m) = fields {
+                codec::reconcile_map(doc, &new, &m).ok()?;
             }
             Some(())
         }

@@ -493,12 +493,12 @@ pub(super) fn check(
                                 format!("reports/{k} has post number {n}, never handed out")
                             });
                         }
-                        if let Some(other) = seen.insert(n, k.clone()) {
-                            if other != k {
-                                fail("postno", || {
-                                    format!("post number {n} given to {other} and {k}")
-                                });
-                            }
+                        if let Some(other) = seen.insert(n, k.clone())
+                            && other != k
+                        {
+                            fail("postno", || {
+                                format!("post number {n} given to {other} and {k}")
+                            });
                         }
                         numbered = true;
                     }

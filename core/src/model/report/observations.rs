@@ -65,13 +65,13 @@ impl CheckFields for VitalSigns {
         if let Some(v) = self.diastolic_mmhg {
             check_range("diastolic_mmhg", v, 20, 200)?;
         }
-        if let (Some(s), Some(d)) = (self.systolic_mmhg, self.diastolic_mmhg) {
-            if d >= s {
-                return Err(ValidationError::new(
-                    "diastolic_mmhg",
-                    "must be lower than systolic",
-                ));
-            }
+        if let (Some(s), Some(d)) = (self.systolic_mmhg, self.diastolic_mmhg)
+            && d >= s
+        {
+            return Err(ValidationError::new(
+                "diastolic_mmhg",
+                "must be lower than systolic",
+            ));
         }
         if let Some(v) = self.pulse_per_min {
             check_range("pulse_per_min", v, 20, 250)?;
@@ -91,13 +91,13 @@ impl CheckFields for VitalSigns {
         if let Some(v) = self.pain {
             check_range("pain", v, 0, 10)?;
         }
-        if let Some(v) = self.consciousness_jcs {
-            if !JCS_LEVELS.contains(&v) {
-                return Err(ValidationError::new(
-                    "consciousness_jcs",
-                    "is not a Japan Coma Scale level",
-                ));
-            }
+        if let Some(v) = self.consciousness_jcs
+            && !JCS_LEVELS.contains(&v)
+        {
+            return Err(ValidationError::new(
+                "consciousness_jcs",
+                "is not a Japan Coma Scale level",
+            ));
         }
         Ok(())
     }
