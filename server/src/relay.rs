@@ -1019,12 +1019,12 @@ impl Relay {
 }
 
 fn check_office_number(org: &kizuna_core::Organisation) -> Result<(), RelayError> {
-    if let Some(no) = &org.office_number {
-        if no.len() != 10 || !no.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(RelayError::Invalid(
-                "organisation.office_number: must be 10 digits".into(),
-            ));
-        }
+    if let Some(no) = &org.office_number
+        && (no.len() != 10 || !no.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(RelayError::Invalid(
+            "organisation.office_number: must be 10 digits".into(),
+        ));
     }
     Ok(())
 }
