@@ -1,5 +1,5 @@
-//! Blobs whose bytes arrive in pieces: resumable uploads on the relay, checked against their
-//! hash before they become visible.
+//! Blobs whose bytes arrive in pieces (uploads on the relay, downloads on the phone):
+//! resumable, and checked against their hash before they become visible.
 
 use crate::error::CoreError;
 use crate::ids::{ContentHash, DeviceId, RoomId};
