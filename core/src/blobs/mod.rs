@@ -111,7 +111,7 @@ pub struct BlobMeta {
 }
 
 impl BlobMeta {
-    pub(super) fn chunks(&self) -> u64 {
+    fn chunks(&self) -> u64 {
         self.stored.div_ceil(CHUNK as u64)
     }
 }
@@ -209,18 +209,18 @@ impl BlobStore {
         })
     }
 
-    pub(super) fn file_of(&self, hash: &ContentHash) -> Option<std::path::PathBuf> {
+    fn file_of(&self, hash: &ContentHash) -> Option<std::path::PathBuf> {
         self.files.as_ref().map(|d| d.join(hash.to_hex()))
     }
 
     /// Sealed size of a full chunk record (length prefix, nonce, tag).
-    pub(super) fn record_len(&self) -> Result<u64> {
+    fn record_len(&self) -> Result<u64> {
         let probe = self.vault.sealer().seal(b"", &[])?;
         Ok(4 + CHUNK as u64 + probe.len() as u64)
     }
 
     /// Chunk `index` of `hash`.
-    pub(super) fn get_chunk(&self, hash: &ContentHash, index: u64) -> Result<Vec<u8>> {
+    fn get_chunk(&self, hash: &ContentHash, index: u64) -> Result<Vec<u8>> {
         let Some(path) = self.file_of(hash) else {
             return Ok(self
                 .vault
@@ -244,12 +244,7 @@ impl BlobStore {
     }
 
     /// Writes chunks from `first` on (replacing anything from there), durably.
-    pub(super) fn put_chunks(
-        &self,
-        hash: &ContentHash,
-        first: u64,
-        chunks: &[&[u8]],
-    ) -> Result<Vec<Write>> {
+    fn put_chunks(&self, hash: &ContentHash, first: u64, chunks: &[&[u8]]) -> Result<Vec<Write>> {
         let Some(path) = self.file_of(hash) else {
             return Ok(chunks
                 .iter()
@@ -291,7 +286,7 @@ impl BlobStore {
     }
 
     /// Removes the chunks of a blob (returns the vault writes that do it, if any).
-    pub(super) fn drop_chunks(&self, hash: &ContentHash, count: u64) -> Vec<Write> {
+    fn drop_chunks(&self, hash: &ContentHash, count: u64) -> Vec<Write> {
         match self.file_of(hash) {
             Some(path) => {
                 let _ = std::fs::remove_file(path);
@@ -313,7 +308,7 @@ impl BlobStore {
         }
     }
 
-    pub(super) fn put_meta(&self, meta: &BlobMeta) -> Result<()> {
+    fn put_meta(&self, meta: &BlobMeta) -> Result<()> {
         Ok(self
             .vault
             .apply(vec![Write::Put(meta_key(&meta.hash), encode(meta)?)])?)

@@ -408,13 +408,7 @@ impl Room {
         std::mem::take(&mut self.touched)
     }
 
-    pub(super) fn commit(
-        &mut self,
-        author: &Author,
-        now: Timestamp,
-        op: &str,
-        target: Option<String>,
-    ) {
+    fn commit(&mut self, author: &Author, now: Timestamp, op: &str, target: Option<String>) {
         let note = ChangeNote {
             op: op.to_string(),
             pro: author.professional,
@@ -429,21 +423,21 @@ impl Room {
         );
     }
 
-    pub(super) fn begin(&mut self, author: &Author) {
+    fn begin(&mut self, author: &Author) {
         let actor = actor_of(author.device);
         if self.doc.get_actor() != &actor {
             self.doc.set_actor(actor);
         }
     }
 
-    pub(super) fn report_obj(&self, id: ReportId) -> Result<ObjId> {
+    fn report_obj(&self, id: ReportId) -> Result<ObjId> {
         let reports = root_map(&self.doc, "reports")?;
         codec::map_at(&self.doc, &reports, &id.to_string())?.ok_or(CoreError::NotFound("report"))
     }
 
     /// Records `author`'s first read in a `receipts` map (reports, notices, messages); false
     /// when they had read it already.
-    pub(super) fn set_receipt(
+    fn set_receipt(
         &mut self,
         author: &Author,
         read_at: Timestamp,
@@ -461,7 +455,7 @@ impl Room {
 
     /// Receipts keyed by professional. When two devices of one person recorded a first read
     /// concurrently, the earlier time is the truth.
-    pub(super) fn read_receipts(&self, obj: &ObjId) -> Result<BTreeMap<ProfessionalId, Timestamp>> {
+    fn read_receipts(&self, obj: &ObjId) -> Result<BTreeMap<ProfessionalId, Timestamp>> {
         let mut out = BTreeMap::new();
         for key in self.doc.keys(obj) {
             let Ok(pro) = key.parse::<ProfessionalId>() else {
