@@ -11,7 +11,8 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ReadDoc, ScalarValue};
 use uuid::Uuid;
 
-/// Valid and near-valid inputs for [`change_validation`] and [`sync_request`]: the nurse's
+/// Valid and near-valid inputs for [`change_validation`](super::change_validation) and
+/// [`sync_request`](super::sync_request): the nurse's
 /// new report, comment, receipt and edit, changes that break each kind of rule, a sync
 /// message and a whole document. Named for the corpus files.
 pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {

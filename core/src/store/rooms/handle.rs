@@ -109,7 +109,7 @@ impl RoomHandle {
 
     /// Like [`RoomHandle::write`], but returns once the write is in the store and before it
     /// is on disk, so the room's lock is not held through a disk flush. The caller must call
-    /// [`RoomStore::flush`] before it acknowledges the write, or sends anything it read from
+    /// [`RoomStore::flush`](super::RoomStore::flush) before it acknowledges the write, or sends anything it read from
     /// this room, to anyone. The relay's sync does: concurrent syncs then share one flush
     /// instead of each holding its room while waiting for its own.
     pub fn write_unflushed<T>(&self, f: impl FnOnce(&mut Room) -> Result<T>) -> Result<T> {
