@@ -161,11 +161,11 @@ pub fn download(
     cache_limit: u64,
     progress: Progress<'_>,
 ) -> Result<(), BlobSyncError> {
-    if let Some(m) = store.meta(hash)? {
-        if m.complete {
-            store.touch(hash)?;
-            return Ok(());
-        }
+    if let Some(m) = store.meta(hash)?
+        && m.complete
+    {
+        store.touch(hash)?;
+        return Ok(());
     }
     let offset = store.meta(hash)?.map_or(0, |m| m.stored);
     let mut sink = StoreSink {

@@ -10,7 +10,7 @@
 //! - [`change_validation`]: raw Automerge changes, sync messages and whole documents sent by a
 //!   device, through [`serve_doc`] (write rules, merge, post numbers) on a realistic room.
 //!
-//! - [`member_changes`] (feature `fuzz`): structure-aware — real Automerge changes built from a
+//! - [`member_changes`]: structure-aware — real Automerge changes built from a
 //!   member's point of view (typed API and hand-made operations, tampered actors, notes and
 //!   dependency order), served step after step, with an independent oracle of the write rules.
 //!
@@ -23,18 +23,21 @@ use crate::room::{ChangeNote, MemberInfo, Room, actor_of};
 use crate::sync::gate::Budget;
 use crate::sync::protocol::{DocSync, Outcome, SyncRequest, SyncResponse, to_wire};
 use crate::sync::relay::{Fallback, serve_doc};
-use crate::sync::validate::Writer;
+use crate::sync::write_rules::Writer;
 use crate::time::{Date, Timestamp};
 use crate::{CommentId, DeviceId, ProfessionalId, ReportId, RoomId};
-use automerge::sync::{Message, MessageVersion, State, SyncDoc};
-use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, AutoCommit, ChangeHash, ObjType, ReadDoc, ScalarValue};
+use automerge::sync::{Message, MessageVersion};
+use automerge::transaction::CommitOptions;
+use automerge::{ActorId, AutoCommit, ChangeHash};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::OnceLock;
 use uuid::Uuid;
 
-#[cfg(feature = "fuzz")]
 pub mod member_changes;
+
+mod corpus;
+
+pub use corpus::seeds;
 
 /// Called once by each fuzz target before the first input. libFuzzer's Rust glue installs a
 /// panic hook that aborts at the panic itself, which would count a panic the code catches on
@@ -479,284 +482,5 @@ fn commit_as(doc: &mut AutoCommit, who: &Author) {
     );
 }
 
-/// Valid and near-valid inputs for [`change_validation`] and [`sync_request`]: the nurse's
-/// new report, comment, receipt and edit, changes that break each kind of rule, a sync
-/// message and a whole document. Named for the corpus files.
-pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
-    let f = fixture();
-    let mut out: Vec<(&'static str, String, Vec<u8>)> = Vec::new();
-    let mut cv = |name: &str, flags: u8, payload: Vec<u8>| {
-        let mut d = vec![flags];
-        d.extend(payload);
-        out.push(("change_validation", name.to_string(), d));
-    };
-    let t = Timestamp(1_790_000_050_000);
-    // A new report by the nurse (typed API: what a real phone sends).
-    let mut phone = f.device_copy(&f.nurse);
-    let new_report = ReportId(Uuid::from_u128(0x7e_0003));
-    let posted = phone.post_report_with_id(
-        &f.nurse,
-        t,
-        new_report,
-        &ReportContent::free_text(t, "訪問時、表情穏やか。"),
-    );
-    let changes = |phone: &mut Room| -> Vec<Vec<u8>> {
-        phone
-            .doc_mut()
-            .get_changes(&f.heads)
-            .into_iter()
-            .map(|c| c.raw_bytes().to_vec())
-            .collect()
-    };
-    if posted.is_ok() {
-        let c = changes(&mut phone);
-        cv("new-report", layout::CHANGES, join_changes(&c));
-        cv(
-            "new-report-as-reader",
-            layout::CHANGES | layout::READER,
-            join_changes(&c),
-        );
-        cv(
-            "new-report-genesis-heads",
-            layout::CHANGES | layout::GENESIS_HEADS,
-            join_changes(&c),
-        );
-        // The same as a sync message (fallback protocol) and as a whole document.
-        let mut state = State::new();
-        if let Some(m) = phone.doc_mut().sync().generate_sync_message(&mut state) {
-            cv(
-                "sync-message-first",
-                layout::SYNC_MESSAGE | layout::TWICE,
-                m.encode(),
-            );
-        }
-        cv("whole-document", layout::DOCUMENT, phone.save());
-        cv(
-            "changes-in-message",
-            layout::CHANGES_IN_MESSAGE | layout::TWICE,
-            join_changes(&c),
-        );
-    }
-    // A comment and a receipt on the doctor's report; an edit of the nurse's own.
-    let mut phone = f.device_copy(&f.nurse);
-    if phone
-        .add_comment_with_id(
-            &f.nurse,
-            t,
-            f.other_report,
-            CommentId(Uuid::from_u128(0xc0_0002)),
-            "明日も訪問します。",
-        )
-        .is_ok()
-        && phone.mark_read(&f.nurse, t, f.other_report).is_ok()
-        && phone
-            .edit_report(&f.nurse, t, f.own_report, |c| {
-                c.body = crate::model::ReportBody::Free {
-                    text: "追記: 発赤は縮小。".into(),
-                }
-            })
-            .is_ok()
-    {
-        let c = changes(&mut phone);
-        cv("comment-receipt-edit", layout::CHANGES, join_changes(&c));
-        cv(
-            "comment-receipt-edit-twice",
-            layout::CHANGES | layout::TWICE,
-            join_changes(&c),
-        );
-    }
-    // Raw changes a modified app could send, each breaking one rule.
-    type RawEdit<'a> = Box<dyn Fn(&mut AutoCommit) -> Option<()> + 'a>;
-    let raw: Vec<(&str, RawEdit<'_>)> = vec![
-        (
-            "edit-others-report",
-            Box::new(move |d: &mut AutoCommit| {
-                let reports = d.get(automerge::ROOT, "reports").ok()??.1;
-                let r = d.get(&reports, f.other_report.to_string()).ok()??.1;
-                d.put(&r, "tampered", "x").ok()
-            }),
-        ),
-        (
-            "set-post-number",
-            Box::new(move |d: &mut AutoCommit| {
-                let reports = d.get(automerge::ROOT, "reports").ok()??.1;
-                let r = d.get(&reports, f.own_report.to_string()).ok()??.1;
-                let relay = d.get(&r, "relay").ok()??.1;
-                d.put(&relay, "post_no", ScalarValue::Uint(99)).ok()
-            }),
-        ),
-        (
-            "write-consent",
-            Box::new(|d: &mut AutoCommit| {
-                let consent = d.get(automerge::ROOT, "consent").ok()??.1;
-                d.put(&consent, "given_by", "誰か").ok()
-            }),
-        ),
-        (
-            "delete-report",
-            Box::new(move |d: &mut AutoCommit| {
-                let reports = d.get(automerge::ROOT, "reports").ok()??.1;
-                d.delete(&reports, f.other_report.to_string()).ok()
-            }),
-        ),
-        (
-            "new-section",
-            Box::new(|d: &mut AutoCommit| {
-                let m = d.put_object(automerge::ROOT, "extra", ObjType::Map).ok()?;
-                let l = d.put_object(&m, "list", ObjType::List).ok()?;
-                d.insert(&l, 0, ScalarValue::Counter(1.into())).ok()?;
-                d.increment(&l, 0, 2).ok()
-            }),
-        ),
-        (
-            "text-in-profile",
-            Box::new(|d: &mut AutoCommit| {
-                let p = d.get(automerge::ROOT, "profile").ok()??.1;
-                let basic = d.get(&p, "basic").ok()??.1;
-                let t = d.put_object(&basic, "note", ObjType::Text).ok()?;
-                d.splice_text(&t, 0, 0, "左膝に人工関節").ok()?;
-                d.mark(
-                    &t,
-                    automerge::marks::Mark::new("bold".into(), true, 0, 2),
-                    automerge::marks::ExpandMark::After,
-                )
-                .ok()
-            }),
-        ),
-    ];
-    for (name, edit) in raw {
-        let mut phone = f.device_copy(&f.nurse);
-        if edit(phone.doc_mut()).is_some() {
-            commit_as(phone.doc_mut(), &f.nurse);
-            let c = changes(&mut phone);
-            cv(name, layout::CHANGES, join_changes(&c));
-        }
-    }
-    // A change made on the doctor's device but sent by the nurse.
-    let mut phone = f.device_copy(&f.doctor);
-    if phone.mark_read(&f.doctor, t, f.other_report).is_ok() {
-        let c = changes(&mut phone);
-        cv("other-actor", layout::CHANGES, join_changes(&c));
-    }
-    // Sync requests: an empty reconnect, and one carrying the nurse's new report.
-    let mut phone = f.device_copy(&f.nurse);
-    let posted = phone.post_report_with_id(
-        &f.nurse,
-        t,
-        new_report,
-        &ReportContent::free_text(t, "訪問時、表情穏やか。"),
-    );
-    let req = |changes: Vec<Vec<u8>>, discover: bool| SyncRequest {
-        version: crate::sync::protocol::PROTOCOL_VERSION,
-        docs: vec![DocSync {
-            doc: f.room,
-            known_heads: to_wire(&f.heads),
-            changes,
-            create: None,
-            sync_message: None,
-        }],
-        discover,
-    };
-    out.push((
-        "sync_request",
-        "reconnect".into(),
-        req(Vec::new(), true).encode(),
-    ));
-    if posted.is_ok() {
-        let c = changes(&mut phone);
-        out.push(("sync_request", "new-report".into(), req(c, false).encode()));
-    }
-    out
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn outcome(name: &str) -> String {
-        let seeds = seeds();
-        let Some((_, _, data)) = seeds
-            .iter()
-            .find(|(t, n, _)| *t == "change_validation" && n == name)
-        else {
-            panic!("no seed {name}");
-        };
-        match serve_input(data).last() {
-            Some(Outcome::Updated { accepted, .. }) => format!("accepted {accepted}"),
-            Some(Outcome::Refused { reason, .. }) => format!("refused: {reason}"),
-            Some(Outcome::SyncMessage { .. }) => "sync message".into(),
-            other => format!("{other:?}"),
-        }
-    }
-
-    /// The crashers found by fuzzing get a clear refusal now (`tests/fuzz/regressions/`).
-    #[test]
-    fn crashers_are_refused() {
-        let dir =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz/regressions");
-        let read = |p: &str| std::fs::read(dir.join(p)).unwrap_or_default();
-        let data = read("change_validation/apply-unknown-actor");
-        match serve_input(&data).last() {
-            // Refused now by the gate's checksum comparison, before Automerge sees it.
-            Some(Outcome::Refused { reason, .. }) => {
-                assert_eq!(reason, "a change's checksum does not match")
-            }
-            other => panic!("{other:?}"),
-        }
-        let data = read("sync_request/change-actor-index-overflow");
-        let req = SyncRequest::decode(&data).ok();
-        let doc = req.and_then(|r| r.docs.first().cloned());
-        let Some(mut doc) = doc else {
-            panic!("the crasher no longer decodes")
-        };
-        doc.doc = fixture().room;
-        match serve_and_check(&doc, &writer(fixture(), 0), 1).last() {
-            Some(Outcome::Refused { reason, .. }) => {
-                assert_eq!(reason, "a change could not be decoded")
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    /// The seeds reach what they are meant to: valid work is accepted, each broken rule is
-    /// refused by that rule (so the fuzzer starts from both sides of every check).
-    #[test]
-    fn seeds_reach_the_rules() {
-        assert_eq!(outcome("new-report"), "accepted 1");
-        assert_eq!(outcome("comment-receipt-edit"), "accepted 3");
-        assert_eq!(
-            outcome("new-report-as-reader"),
-            "refused: readers may only mark what they read"
-        );
-        assert_eq!(
-            outcome("edit-others-report"),
-            "refused: only the author changes a report"
-        );
-        assert_eq!(
-            outcome("set-post-number"),
-            "refused: post numbers and received times are set by the relay only"
-        );
-        assert_eq!(
-            outcome("write-consent"),
-            "refused: only administrators write here"
-        );
-        assert_eq!(
-            outcome("delete-report"),
-            "refused: reports are never deleted or replaced"
-        );
-        assert_eq!(
-            outcome("new-section"),
-            "refused: the top-level sections of a room are fixed"
-        );
-        assert_eq!(outcome("text-in-profile"), "refused: unsupported operation");
-        assert_eq!(
-            outcome("other-actor"),
-            "refused: a change claims another device's identity"
-        );
-        assert_eq!(
-            outcome("whole-document"),
-            "refused: a sync message may carry changes, not whole documents"
-        );
-        assert_eq!(outcome("sync-message-first"), "sync message");
-    }
-}
+mod tests;

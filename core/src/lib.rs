@@ -6,6 +6,8 @@
 pub mod blobs;
 pub mod careplan;
 pub mod error;
+pub mod fields;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod ids;
 pub mod model;
@@ -15,7 +17,6 @@ pub mod search;
 pub mod store;
 pub mod sync;
 pub mod time;
-pub mod validate;
 
 pub use error::{CoreError, Result, StoreError, ValidationError};
 pub use ids::*;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The generated Kotlin and the Android facade (android/kizuna/src/main/kotlin) compiled with
 # kotlinc and run on the JVM with JNA against the host library, driving a real relay on
-# loopback (see ../shared/design/bindings-on-linux.md). Tools: kotlinc from the npm package
+# loopback (see mobile-bindings/tests/README.md). Tools: kotlinc from the npm package
 # kotlin-compiler@2.4.20 in tools/ (`npm install --prefix tools kotlin-compiler@2.4.20`) and
 # JNA from Debian (`apt-get install libjna-java`). Without them the test is skipped, unless
 # KIZUNA_BINDING_TESTS=required (CI), where it fails.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Python bindings with unittest against a real relay on loopback (see
-# ../shared/design/bindings-on-linux.md). Needs only python3.
+# mobile-bindings/tests/README.md). Needs only python3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=$(bash mobile-bindings/tests/build.sh python)

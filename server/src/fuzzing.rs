@@ -64,7 +64,7 @@ pub fn enrollment_csr(data: &[u8]) {
         csr_layout::DER => der_to_pem(rest),
         _ => match serde_json::from_slice::<EnrollRequest>(rest) {
             Ok(req) => {
-                let _ = kizuna_core::validate::check_text(
+                let _ = kizuna_core::fields::check_text(
                     "label",
                     req.label.as_deref().unwrap_or("device"),
                     1,

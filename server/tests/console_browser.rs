@@ -6,7 +6,7 @@
 //! Needs `node`, `/usr/bin/chromium` (or `CHROMIUM`) and `npm ci` run in
 //! `server/tests/console/`; `.ci/run` installs all three. Without them the test says so and
 //! passes, unless `KIZUNA_BROWSER_TESTS=required` (set by CI), when it fails.
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(missing_docs)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! Shared pieces of Kizuna's end-to-end tests and benchmarks: deterministic generators of the
-//! standard workloads (`../shared/design/performance.md`) and measurement helpers.
+//! standard workloads (`docs/workloads.md`) and measurement helpers.
 
 pub mod loopback;
 pub mod measure;

@@ -98,10 +98,11 @@ pub fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::
             let p = e.path();
             if p.is_dir() {
                 hits.extend(files_containing(&p, needle));
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                if !needle.is_empty() && bytes.windows(needle.len()).any(|w| w == needle) {
-                    hits.push(p);
-                }
+            } else if let Ok(bytes) = std::fs::read(&p)
+                && !needle.is_empty()
+                && bytes.windows(needle.len()).any(|w| w == needle)
+            {
+                hits.push(p);
             }
         }
     }

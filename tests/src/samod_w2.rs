@@ -1,4 +1,4 @@
-//! The samod half of W2 (`../shared/design/performance.md`): the same reconnect through
+//! The samod half of W2 (`docs/workloads.md`): the same reconnect through
 //! [samod](https://crates.io/crates/samod), the Rust automerge-repo, side by side with our own
 //! sync in the same `kizuna-bench w2` run.
 //!

@@ -741,10 +741,10 @@ fn check(fleet: &mut Fleet, phones: &[Phone]) -> Fallible<()> {
                     ));
                 }
             }
-            if let Token::Photo(_, hash) = &t {
-                if fleet.uploaded.contains(hash) {
-                    acknowledged += 1;
-                }
+            if let Token::Photo(_, hash) = &t
+                && fleet.uploaded.contains(hash)
+            {
+                acknowledged += 1;
             }
         }
     }

@@ -1,4 +1,4 @@
-//! W2 — the nurse reconnects after a day offline (`../shared/design/performance.md`).
+//! W2 — the nurse reconnects after a day offline (`docs/workloads.md`).
 //!
 //! The relay runs as its own process (the real `kizuna serve`), so its CPU time is read from
 //! `/proc`. A history phone fills 30 patient rooms with a year of reports each; the nurse's

@@ -1,4 +1,4 @@
-//! W4 — a video over a flaky link (`../shared/design/performance.md`).
+//! W4 — a video over a flaky link (`docs/workloads.md`).
 //!
 //! A real relay on loopback and two phones. A video is uploaded once without cuts (timed)
 //! and once through a proxy that cuts the connection every 5 MB (bytes counted); the doctor's

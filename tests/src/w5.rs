@@ -1,4 +1,4 @@
-//! W5, search on the phone (`../shared/design/performance.md`): one device holding 30 patient
+//! W5, search on the phone (`docs/workloads.md`): one device holding 30 patient
 //! rooms of ten years each (~100,000 reports), and the query latencies and index size of
 //! `kizuna_core::search` over them.
 

@@ -132,10 +132,10 @@ pub fn w1_room(seed: u64, days: usize) -> W1Room {
         let care_time = Timestamp(W1_START_MS + day as i64 * DAY_MS + 10 * 3_600_000);
         let post_time = care_time.plus_millis(3_600_000);
         let content = report_content(&mut rng, care_time);
-        if day % 97 == 0 {
-            if let ReportBody::Soap { o, .. } = &content.body {
-                samples.push(o.chars().take(16).collect());
-            }
+        if day % 97 == 0
+            && let ReportBody::Soap { o, .. } = &content.body
+        {
+            samples.push(o.chars().take(16).collect());
         }
         let id = kizuna_core::ReportId(uuid::Uuid::from_u128(rng.random()));
         if room

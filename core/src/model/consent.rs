@@ -1,8 +1,8 @@
 //! The consent record without which a patient room is not opened (leaflet step 3).
 
+use crate::fields::{CheckFields, check_text};
 use crate::ids::{ContentHash, ProfessionalId};
 use crate::time::Date;
-use crate::validate::{Check, check_text};
 use serde::{Deserialize, Serialize};
 
 /// Who consented to sharing, when, and who obtained the consent. Written by administrators.
@@ -22,7 +22,7 @@ pub struct Consent {
     pub form: Option<ContentHash>,
 }
 
-impl Check for Consent {
+impl CheckFields for Consent {
     fn check(&self) -> Result<(), crate::ValidationError> {
         check_text("given_by", &self.given_by, 1, 100)?;
         check_text("relation", &self.relation, 1, 50)?;

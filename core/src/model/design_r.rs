@@ -270,10 +270,10 @@ impl FromStr for DesignR {
             necrotic: Necrotic::parse(t[4])?,
             pocket: Pocket::parse(t[5])?,
         };
-        if let Some(total) = total {
-            if total != d.total() {
-                return Err(bad("total does not match the grades"));
-            }
+        if let Some(total) = total
+            && total != d.total()
+        {
+            return Err(bad("total does not match the grades"));
         }
         Ok(d)
     }
@@ -294,7 +294,6 @@ impl From<DesignR> for String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

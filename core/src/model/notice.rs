@@ -1,10 +1,10 @@
 //! City notices and alerts (posted by administrators) and personal messages (direct rooms).
 
 use crate::ValidationError;
+use crate::fields::{CheckFields, check_each, check_text};
 use crate::ids::{MessageId, NoticeId, ProfessionalId};
 use crate::model::report::{AttachmentRef, AuthorInfo, Importance};
 use crate::time::Timestamp;
-use crate::validate::{Check, check_each, check_text};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -22,7 +22,7 @@ pub struct NoticeContent {
     pub expires_at: Option<Timestamp>,
 }
 
-impl Check for NoticeContent {
+impl CheckFields for NoticeContent {
     fn check(&self) -> Result<(), ValidationError> {
         check_text("title", &self.title, 1, 200)?;
         check_text("body", &self.body, 1, 20_000)

@@ -3,9 +3,9 @@
 //! keep their correction. Collections are keyed by id so concurrent additions never collide.
 
 use crate::ValidationError;
+use crate::fields::{CheckFields, check_opt_text, check_text};
 use crate::ids::{EntryId, ProfessionalId};
 use crate::time::{Date, Timestamp};
-use crate::validate::{Check, check_opt_text, check_text};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -311,14 +311,14 @@ pub struct ProfileEdit {
 }
 
 fn digits(field: &str, s: &Option<String>, lens: &[usize]) -> Result<(), ValidationError> {
-    if let Some(s) = s {
-        if !s.bytes().all(|b| b.is_ascii_digit()) || !lens.contains(&s.len()) {
-            let l: Vec<String> = lens.iter().map(|l| l.to_string()).collect();
-            return Err(ValidationError::new(
-                field,
-                format!("must be {} digits", l.join(" or ")),
-            ));
-        }
+    if let Some(s) = s
+        && (!s.bytes().all(|b| b.is_ascii_digit()) || !lens.contains(&s.len()))
+    {
+        let l: Vec<String> = lens.iter().map(|l| l.to_string()).collect();
+        return Err(ValidationError::new(
+            field,
+            format!("must be {} digits", l.join(" or ")),
+        ));
     }
     Ok(())
 }
@@ -339,7 +339,7 @@ fn phone(field: &str, s: &Option<String>) -> Result<(), ValidationError> {
     Ok(())
 }
 
-impl Check for Profile {
+impl CheckFields for Profile {
     fn check(&self) -> Result<(), ValidationError> {
         let b = &self.basic;
         check_opt_text("basic.name", &b.name, 100)?;
@@ -380,18 +380,18 @@ impl Check for Profile {
         }
         check_opt_text("medical.primary_doctor", &self.medical.primary_doctor, 100)?;
         check_opt_text("medical.hospital", &self.medical.hospital, 200)?;
-        if let (Some(from), Some(until)) = (self.care.certified_from, self.care.certified_until) {
-            if until < from {
-                return Err(ValidationError::new(
-                    "care.certified_until",
-                    "is before certified_from",
-                ));
-            }
+        if let (Some(from), Some(until)) = (self.care.certified_from, self.care.certified_until)
+            && until < from
+        {
+            return Err(ValidationError::new(
+                "care.certified_until",
+                "is before certified_from",
+            ));
         }
         check_opt_text("housing.kind", &self.housing.kind, 50)?;
         check_opt_text("housing.notes", &self.housing.notes, 2000)?;
         if let Some(f) = self.housing.floor {
-            crate::validate::check_range("housing.floor", f, -5, 100)?;
+            crate::fields::check_range("housing.floor", f, -5, 100)?;
         }
         for (id, m) in &self.medications {
             let p = format!("medications[{id}]");
@@ -407,7 +407,6 @@ impl Check for Profile {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -156,10 +156,10 @@ pub fn reconcile_key(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &Json)
         }
         scalar => {
             let new = json_to_scalar(scalar).ok_or(CoreError::Malformed("unsupported value"))?;
-            if let Some((Value::Scalar(old), _)) = &current {
-                if scalar_to_json(old) == *scalar {
-                    return Ok(false);
-                }
+            if let Some((Value::Scalar(old), _)) = &current
+                && scalar_to_json(old) == *scalar
+            {
+                return Ok(false);
             }
             doc.put(obj, key, new)?;
             Ok(true)
@@ -234,7 +234,6 @@ pub fn map_at(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<ObjId>>
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
 

@@ -19,28 +19,25 @@
 
 pub mod codec;
 pub mod genesis;
+mod membership;
+mod notices;
+mod profile;
 pub mod recent;
+mod reports;
 
 pub use genesis::Scope;
 use recent::Recent;
 
 use crate::error::{CoreError, Result};
-use crate::ids::{CommentId, DeviceId, MessageId, NoticeId, ProfessionalId, ReportId, RoomId};
-use crate::model::notice::check_message;
-use crate::model::report::check_comment;
-use crate::model::{
-    AttachmentRef, AuthorInfo, Comment, Consent, Message, Notice, NoticeContent, Profile,
-    ProfileEdit, Report, ReportContent, ReportEdit, ReportSummary, ShareScope, Withdrawal,
-};
+use crate::ids::{DeviceId, ProfessionalId, ReportId, RoomId};
+use crate::model::ReportSummary;
 use crate::people::{Author, Role, RoomKind};
 use crate::time::Timestamp;
-use crate::validate::{Check, check_text};
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{
-    ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, Prop, ReadDoc, ScalarValue, Value,
+    ActorId, AutoCommit, Change, ChangeHash, ObjId, Prop, ReadDoc, ScalarValue, Value,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The document layout version written by this code.
@@ -135,8 +132,8 @@ impl Room {
     }
 
     /// Loads bytes this process wrote itself and that come back authenticated (the store
-    /// opens every record with AES-GCM), skipping Automerge's re-hashing of every change:
-    /// on a ten-year room that halves load time and peak memory. Never use it for bytes
+    /// opens every record with AES-GCM), skipping Automerge's re-hashing of every change,
+    /// which is much of a large room's load time and peak memory. Never use it for bytes
     /// from the network.
     pub fn load_trusted(id: RoomId, bytes: &[u8]) -> Result<Room> {
         Self::check_loaded(id, AutoCommit::load_unverified_heads(bytes)?)
@@ -193,8 +190,8 @@ impl Room {
         Ok(Self::assemble(id, kind, scope, doc))
     }
 
-    /// The room's id.
-    pub fn id(&self) -> RoomId {
+    /// This document's own id: the room's, or a restricted document's (see [`Room::new_scoped`]).
+    pub fn doc_id(&self) -> RoomId {
         self.id
     }
 
@@ -204,7 +201,7 @@ impl Room {
     }
 
     /// The patient room this document belongs to: itself, or the parent of a restricted one.
-    pub fn room_id(&self) -> RoomId {
+    pub fn patient_room(&self) -> RoomId {
         self.scope.as_ref().map_or(self.id, |s| s.parent)
     }
 
@@ -251,8 +248,8 @@ impl Room {
     }
 
     /// Whether the document holds the change `hash`. An index lookup, where Automerge's
-    /// `get_change_by_hash` rebuilds the whole change from the document's operations (tens of
-    /// microseconds on a one-year room, for every known head of every sync).
+    /// `get_change_by_hash` rebuilds the whole change from the document's operations (for
+    /// every known head of every sync).
     pub fn has_change(&self, hash: &ChangeHash) -> bool {
         // Automerge's missing-deps walk also starts from changes waiting for their
         // dependencies; with none waiting it answers exactly "is this hash in the document".
@@ -344,8 +341,8 @@ impl Room {
 
     /// After a merge, works out which reports changed from the operations of the new changes
     /// (where each operation's object sits in the document). Automerge's `diff` would say the
-    /// same but walks the whole document: on a one-year room that made merging one receipt
-    /// cost milliseconds, most of the relay's time per sync.
+    /// same but walks the whole document, which made merging one receipt into a large room
+    /// most of the relay's time per sync.
     pub fn note_merged(&mut self, before: &[ChangeHash]) {
         let after = self.doc.get_heads();
         if after == before {
@@ -438,375 +435,8 @@ impl Room {
         codec::map_at(&self.doc, &reports, &id.to_string())?.ok_or(CoreError::NotFound("report"))
     }
 
-    // ----- consent and members (administrators; enforced by the relay) -----
-
-    /// Records the patient's consent. The relay accepts this only from administrators.
-    pub fn set_consent(&mut self, admin: &Author, now: Timestamp, consent: &Consent) -> Result<()> {
-        consent.check()?;
-        self.begin(admin);
-        let obj = root_map(&self.doc, "consent")?;
-        codec::reconcile_map(&mut self.doc, &obj, &codec::to_fields(consent)?)?;
-        self.commit(admin, now, "set_consent", None);
-        self.touched.other = true;
-        Ok(())
-    }
-
-    /// The consent record, if one was written.
-    pub fn consent(&self) -> Result<Option<Consent>> {
-        let obj = root_map(&self.doc, "consent")?;
-        let v = codec::read(&self.doc, &obj)?;
-        if v.as_object().is_none_or(|m| m.is_empty()) {
-            return Ok(None);
-        }
-        codec::from_json(v, "consent").map(Some)
-    }
-
-    /// Mirrors the directory's member list for display (administrators only, like consent).
-    pub fn set_members(
-        &mut self,
-        admin: &Author,
-        now: Timestamp,
-        members: &BTreeMap<ProfessionalId, MemberInfo>,
-    ) -> Result<()> {
-        self.begin(admin);
-        let obj = root_map(&self.doc, "members")?;
-        codec::reconcile_map(&mut self.doc, &obj, &codec::to_fields(members)?)?;
-        self.commit(admin, now, "set_members", None);
-        self.touched.other = true;
-        Ok(())
-    }
-
-    /// The mirrored member list.
-    pub fn members(&self) -> Result<BTreeMap<ProfessionalId, MemberInfo>> {
-        let obj = root_map(&self.doc, "members")?;
-        codec::from_json(codec::read(&self.doc, &obj)?, "members")
-    }
-
-    // ----- profile -----
-
-    /// The patient profile as merged so far.
-    pub fn profile(&self) -> Result<Profile> {
-        let obj = root_map(&self.doc, "profile")?;
-        codec::from_json(codec::read(&self.doc, &obj)?, "profile")
-    }
-
-    /// Edits the profile: `edit` changes a copy, and only the fields it changed are written,
-    /// so concurrent edits of other fields merge. Returns the changed top-level sections.
-    pub fn edit_profile(
-        &mut self,
-        author: &Author,
-        now: Timestamp,
-        edit: impl FnOnce(&mut Profile),
-    ) -> Result<Vec<String>> {
-        let before = self.profile()?;
-        let mut after = before.clone();
-        edit(&mut after);
-        after.check()?;
-        if after == before {
-            return Ok(Vec::new());
-        }
-        self.begin(author);
-        let obj = root_map(&self.doc, "profile")?;
-        let old = codec::to_fields(&before)?;
-        let new = codec::to_fields(&after)?;
-        let mut fields = Vec::new();
-        for (section, value) in &new {
-            if old.get(section) != Some(value) {
-                if let (Some(serde_json::Value::Object(o)), serde_json::Value::Object(n)) =
-                    (old.get(section), value)
-                {
-                    for (k, v) in n {
-                        if o.get(k) != Some(v) {
-                            fields.push(format!("{section}.{k}"));
-                        }
-                    }
-                    for k in o.keys().filter(|k| !n.contains_key(*k)) {
-                        fields.push(format!("{section}.{k}"));
-                    }
-                } else {
-                    fields.push(section.clone());
-                }
-            }
-        }
-        codec::reconcile_map(&mut self.doc, &obj, &new)?;
-        let log = root_map(&self.doc, "profile_log")?;
-        let entry = ProfileEdit {
-            professional: author.professional,
-            name: author.display_name.clone(),
-            at: now,
-            fields: fields.clone(),
-        };
-        codec::reconcile_key(
-            &mut self.doc,
-            &log,
-            &crate::ids::EntryId::new().to_string(),
-            &serde_json::to_value(&entry).map_err(|_| CoreError::Malformed("profile edit"))?,
-        )?;
-        self.commit(author, now, "edit_profile", None);
-        self.touched.other = true;
-        Ok(fields)
-    }
-
-    /// Who changed which profile fields when, oldest first.
-    pub fn profile_history(&self) -> Result<Vec<ProfileEdit>> {
-        let obj = root_map(&self.doc, "profile_log")?;
-        let map: BTreeMap<String, ProfileEdit> =
-            codec::from_json(codec::read(&self.doc, &obj)?, "profile log")?;
-        let mut out: Vec<ProfileEdit> = map.into_values().collect();
-        out.sort_by_key(|e| e.at);
-        Ok(out)
-    }
-
-    // ----- reports -----
-
-    /// Posts a new care report written on this device. The relay adds the post number and
-    /// received time when it first accepts it.
-    pub fn post_report(
-        &mut self,
-        author: &Author,
-        now: Timestamp,
-        content: &ReportContent,
-    ) -> Result<ReportId> {
-        let id = ReportId::new();
-        self.post_report_with_id(author, now, id, content)?;
-        Ok(id)
-    }
-
-    /// Posts a report under an id chosen by the caller (apps that need the id before posting).
-    pub fn post_report_with_id(
-        &mut self,
-        author: &Author,
-        now: Timestamp,
-        id: ReportId,
-        content: &ReportContent,
-    ) -> Result<()> {
-        content.check()?;
-        if self.kind != RoomKind::Patient {
-            return Err(CoreError::Forbidden("care reports belong in patient rooms"));
-        }
-        self.check_scope(author, content)?;
-        let reports = root_map(&self.doc, "reports")?;
-        if codec::map_at(&self.doc, &reports, &id.to_string())?.is_some() {
-            return Err(CoreError::Forbidden("a report with this id already exists"));
-        }
-        self.begin(author);
-        let obj = self
-            .doc
-            .put_object(&reports, id.to_string(), ObjType::Map)?;
-        let record = json!({
-            "id": id,
-            "author": AuthorInfo::from(author),
-            "post_time": now,
-            "content": content,
-            "comments": {},
-            "receipts": {},
-            "edits": {},
-        });
-        if let serde_json::Value::Object(fields) = record {
-            codec::reconcile_map(&mut self.doc, &obj, &fields)?;
-        }
-        self.commit(author, now, "post_report", Some(id.to_string()));
-        self.touched.reports.insert(id);
-        Ok(())
-    }
-
-    /// A report must be written into the document of exactly its audience: restricted reports
-    /// never enter the room's main document, whose bytes every member receives.
-    fn check_scope(&self, author: &Author, content: &ReportContent) -> Result<()> {
-        match (&content.scope, &self.scope) {
-            (ShareScope::All, None) => Ok(()),
-            (ShareScope::Members { members }, Some(scope)) => {
-                let mut wanted = members.clone();
-                wanted.push(author.professional);
-                if Scope::new(scope.parent, wanted).audience == scope.audience {
-                    Ok(())
-                } else {
-                    Err(CoreError::Forbidden(
-                        "the report's audience differs from this document's",
-                    ))
-                }
-            }
-            (ShareScope::Members { .. }, None) => Err(CoreError::Forbidden(
-                "restricted reports belong in their audience's document",
-            )),
-            (ShareScope::All, Some(_)) => Err(CoreError::Forbidden(
-                "a report for everyone belongs in the room's main document",
-            )),
-        }
-    }
-
-    /// Edits a report's content. Only its author may; the previous values of the changed fields
-    /// are kept in the report's edit history.
-    pub fn edit_report(
-        &mut self,
-        author: &Author,
-        now: Timestamp,
-        id: ReportId,
-        edit: impl FnOnce(&mut ReportContent),
-    ) -> Result<Vec<String>> {
-        let report = self.report(id)?;
-        if report.author.professional != author.professional {
-            return Err(CoreError::Forbidden("only the author edits a report"));
-        }
-        if report.withdrawn.is_some() {
-            return Err(CoreError::Forbidden("a withdrawn report cannot be edited"));
-        }
-        let mut content = report.content.clone();
-        edit(&mut content);
-        content.check()?;
-        if content.scope != report.content.scope {
-            return Err(CoreError::Forbidden(
-                "the audience of a report cannot change; withdraw it and post again",
-            ));
-        }
-        let old = codec::to_fields(&report.content)?;
-        let new = codec::to_fields(&content)?;
-        let fields: Vec<String> = new
-            .keys()
-            .chain(old.keys())
-            .filter(|k| old.get(*k) != new.get(*k))
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if fields.is_empty() {
-            return Ok(fields);
-        }
-        let previous: serde_json::Map<String, serde_json::Value> = fields
-            .iter()
-            .map(|f| {
-                (
-                    f.clone(),
-                    old.get(f).cloned().unwrap_or(serde_json::Value::Null),
-                )
-            })
-            .collect();
-        self.begin(author);
-        let obj = self.report_obj(id)?;
-        let content_obj = codec::map_at(&self.doc, &obj, "content")?
-            .ok_or(CoreError::Malformed("report content missing"))?;
-        codec::reconcile_map(&mut self.doc, &content_obj, &new)?;
-        let edits = codec::map_at(&self.doc, &obj, "edits")?
-            .ok_or(CoreError::Malformed("report edits missing"))?;
-        let entry = ReportEdit {
-            at: now,
-            device: author.device,
-            fields: fields.clone(),
-            previous: serde_json::Value::Object(previous).to_string(),
-        };
-        let entry =
-            serde_json::to_value(&entry).map_err(|_| CoreError::Malformed("report edit"))?;
-        codec::reconcile_key(
-            &mut self.doc,
-            &edits,
-            &crate::ids::EntryId::new().to_string(),
-            &entry,
-        )?;
-        self.commit(author, now, "edit_report", Some(id.to_string()));
-        self.touched.reports.insert(id);
-        Ok(fields)
-    }
-
-    /// Withdraws a report: it stays in the room and its history, shown as withdrawn.
-    pub fn withdraw_report(
-        &mut self,
-        author: &Author,
-        now: Timestamp,
-        id: ReportId,
-        reason: &str,
-    ) -> Result<()> {
-        check_text("reason", reason, 1, 500)?;
-        let report = self.report(id)?;
-        if report.author.professional != author.professional {
-            return Err(CoreError::Forbidden("only the author withdraws a report"));
-        }
-        if report.withdrawn.is_some() {
-            return Ok(());
-        }
-        self.begin(author);
-        let obj = self.report_obj(id)?;
-        let w = Withdrawal {
-            at: now,
-            device: author.device,
-            reason: reason.to_string(),
-        };
-        codec::reconcile_key(
-            &mut self.doc,
-            &obj,
-            "withdrawn",
-            &serde_json::to_value(&w).map_err(|_| CoreError::Malformed("withdrawal"))?,
-        )?;
-        self.commit(author, now, "withdraw_report", Some(id.to_string()));
-        self.touched.reports.insert(id);
-        Ok(())
-    }
-
-    /// Adds a reply comment to a report.
-    pub fn add_comment(
-        &mut self,
-        author: &Author,
-        now: Timestamp,
-        report: ReportId,
-        text: &str,
-    ) -> Result<CommentId> {
-        let id = CommentId::new();
-        self.add_comment_with_id(author, now, report, id, text)?;
-        Ok(id)
-    }
-
-    /// Adds a comment under an id chosen by the caller, so a retried call cannot post twice.
-    pub fn add_comment_with_id(
-        &mut self,
-        author: &Author,
-        now: Timestamp,
-        report: ReportId,
-        id: CommentId,
-        text: &str,
-    ) -> Result<()> {
-        check_comment(text)?;
-        let obj = self.report_obj(report)?;
-        let comments = codec::map_at(&self.doc, &obj, "comments")?
-            .ok_or(CoreError::Malformed("report comments missing"))?;
-        if codec::map_at(&self.doc, &comments, &id.to_string())?.is_some() {
-            return Ok(());
-        }
-        self.begin(author);
-        let c = Comment {
-            id,
-            author: AuthorInfo::from(author),
-            at: now,
-            text: text.to_string(),
-        };
-        codec::reconcile_key(
-            &mut self.doc,
-            &comments,
-            &id.to_string(),
-            &serde_json::to_value(&c).map_err(|_| CoreError::Malformed("comment"))?,
-        )?;
-        self.commit(author, now, "comment", Some(report.to_string()));
-        self.touched.reports.insert(report);
-        Ok(())
-    }
-
-    /// Records that `author` opened the report at `read_at` (the real time, even offline).
-    /// Only the first read counts; later calls change nothing.
-    pub fn mark_read(
-        &mut self,
-        author: &Author,
-        read_at: Timestamp,
-        report: ReportId,
-    ) -> Result<bool> {
-        let obj = self.report_obj(report)?;
-        let receipts = codec::map_at(&self.doc, &obj, "receipts")?
-            .ok_or(CoreError::Malformed("report receipts missing"))?;
-        let changed = self.set_receipt(author, read_at, &receipts)?;
-        if changed {
-            self.commit(author, read_at, "mark_read", Some(report.to_string()));
-            self.touched.reports.insert(report);
-        }
-        Ok(changed)
-    }
-
+    /// Records `author`'s first read in a `receipts` map (reports, notices, messages); false
+    /// when they had read it already.
     fn set_receipt(
         &mut self,
         author: &Author,
@@ -821,96 +451,6 @@ impl Room {
         self.doc
             .put(receipts, key.as_str(), ScalarValue::Int(read_at.0))?;
         Ok(true)
-    }
-
-    /// Sets the relay's post number and received time. Only the relay's changes may do this.
-    pub fn assign_post_number(
-        &mut self,
-        relay: &Author,
-        now: Timestamp,
-        report: ReportId,
-        post_no: u64,
-        received_at: Timestamp,
-    ) -> Result<()> {
-        let obj = self.report_obj(report)?;
-        self.begin(relay);
-        codec::reconcile_key(
-            &mut self.doc,
-            &obj,
-            "relay",
-            &json!({"post_no": post_no, "received_at": received_at}),
-        )?;
-        self.commit(relay, now, "assign_post_number", Some(report.to_string()));
-        self.touched.reports.insert(report);
-        Ok(())
-    }
-
-    /// Ids of all reports in the room, in no particular order.
-    pub fn report_ids(&self) -> Result<Vec<ReportId>> {
-        let reports = root_map(&self.doc, "reports")?;
-        Ok(self
-            .doc
-            .keys(&reports)
-            .filter_map(|k| k.parse().ok())
-            .collect())
-    }
-
-    /// The highest post number the relay gave in this document, read from the numbers alone
-    /// (so a report that cannot be read whole does not hide it).
-    pub fn highest_post_no(&self) -> u64 {
-        let Ok(reports) = root_map(&self.doc, "reports") else {
-            return 0;
-        };
-        self.doc
-            .keys(&reports)
-            .filter_map(|k| self.read_path(&["reports", &k, "relay", "post_no"]))
-            .filter_map(|v| v.as_u64())
-            .max()
-            .unwrap_or(0)
-    }
-
-    /// One report with its comments, receipts, edits and withdrawal.
-    pub fn report(&self, id: ReportId) -> Result<Report> {
-        let obj = self.report_obj(id)?;
-        let doc = &self.doc;
-        let field = |k: &'static str| -> Result<serde_json::Value> {
-            codec::read_key(doc, &obj, k)?.ok_or(CoreError::Malformed("report field missing"))
-        };
-        let author: AuthorInfo = codec::from_json(field("author")?, "report author")?;
-        let post_time: Timestamp = codec::from_json(field("post_time")?, "report time")?;
-        let content: ReportContent = codec::from_json(field("content")?, "report content")?;
-        let comments: BTreeMap<String, Comment> = codec::from_json(field("comments")?, "comments")?;
-        let mut comments: Vec<Comment> = comments.into_values().collect();
-        comments.sort_by_key(|c| (c.at, c.id));
-        let edits: BTreeMap<String, ReportEdit> = codec::from_json(field("edits")?, "edits")?;
-        let mut edits: Vec<ReportEdit> = edits.into_values().collect();
-        edits.sort_by_key(|e| e.at);
-        let withdrawn = match codec::read_key(doc, &obj, "withdrawn")? {
-            Some(v) => Some(codec::from_json(v, "withdrawal")?),
-            None => None,
-        };
-        let (post_no, received_at) = match codec::read_key(doc, &obj, "relay")? {
-            Some(v) => (
-                v["post_no"].as_u64(),
-                v["received_at"].as_i64().map(Timestamp),
-            ),
-            None => (None, None),
-        };
-        let receipts_obj = codec::map_at(doc, &obj, "receipts")?
-            .ok_or(CoreError::Malformed("report receipts missing"))?;
-        let receipts = self.read_receipts(&receipts_obj)?;
-        Ok(Report {
-            id,
-            post_no,
-            author,
-            post_time,
-            received_at,
-            content,
-            comments,
-            receipts,
-            edits,
-            withdrawn,
-        })
     }
 
     /// Receipts keyed by professional. When two devices of one person recorded a first read
@@ -937,151 +477,6 @@ impl Room {
                 out.insert(pro, Timestamp(t));
             }
         }
-        Ok(out)
-    }
-
-    /// The list row of one report.
-    pub fn report_summary(&self, id: ReportId) -> Result<ReportSummary> {
-        Ok(self.report(id)?.summary())
-    }
-
-    /// Every report's list row, newest post first (ties by id, so the order is stable).
-    pub fn list_reports(&self) -> Result<Vec<ReportSummary>> {
-        let mut out = Vec::new();
-        for id in self.report_ids()? {
-            out.push(self.report_summary(id)?);
-        }
-        sort_newest_first(&mut out);
-        Ok(out)
-    }
-
-    // ----- notices (city rooms) -----
-
-    /// Posts a notice in a notices or alerts room (administrators only, enforced by the relay).
-    pub fn post_notice(
-        &mut self,
-        admin: &Author,
-        now: Timestamp,
-        content: &NoticeContent,
-    ) -> Result<NoticeId> {
-        content.check()?;
-        if !matches!(self.kind, RoomKind::CityNotices | RoomKind::Alerts) {
-            return Err(CoreError::Forbidden(
-                "notices belong in the notices and alerts rooms",
-            ));
-        }
-        let notices = root_map(&self.doc, "notices")?;
-        let id = NoticeId::new();
-        self.begin(admin);
-        let notice = json!({
-            "id": id, "author": AuthorInfo::from(admin), "posted_at": now, "content": content, "receipts": {},
-        });
-        codec::reconcile_key(&mut self.doc, &notices, &id.to_string(), &notice)?;
-        self.commit(admin, now, "post_notice", Some(id.to_string()));
-        self.touched.other = true;
-        Ok(id)
-    }
-
-    /// Marks a notice read (first time only).
-    pub fn mark_notice_read(
-        &mut self,
-        author: &Author,
-        read_at: Timestamp,
-        id: NoticeId,
-    ) -> Result<bool> {
-        let notices = root_map(&self.doc, "notices")?;
-        let obj = codec::map_at(&self.doc, &notices, &id.to_string())?
-            .ok_or(CoreError::NotFound("notice"))?;
-        let receipts = codec::map_at(&self.doc, &obj, "receipts")?
-            .ok_or(CoreError::Malformed("notice receipts missing"))?;
-        let changed = self.set_receipt(author, read_at, &receipts)?;
-        if changed {
-            self.commit(author, read_at, "mark_notice_read", Some(id.to_string()));
-            self.touched.other = true;
-        }
-        Ok(changed)
-    }
-
-    /// All notices, newest first.
-    pub fn notices(&self) -> Result<Vec<Notice>> {
-        let notices = root_map(&self.doc, "notices")?;
-        let mut out = Vec::new();
-        for item in self.doc.map_range(&notices, ..) {
-            let obj = item.id();
-            let mut v = codec::read(&self.doc, &obj)?;
-            let receipts = codec::map_at(&self.doc, &obj, "receipts")?
-                .ok_or(CoreError::Malformed("notice receipts missing"))?;
-            v["receipts"] =
-                serde_json::to_value(self.read_receipts(&receipts)?).unwrap_or_default();
-            out.push(codec::from_json::<Notice>(v, "notice")?);
-        }
-        out.sort_by_key(|n| std::cmp::Reverse((n.posted_at, n.id)));
-        Ok(out)
-    }
-
-    // ----- personal messages (direct rooms) -----
-
-    /// Sends a personal message in a direct conversation.
-    pub fn send_message(
-        &mut self,
-        author: &Author,
-        now: Timestamp,
-        text: &str,
-        attachments: &[AttachmentRef],
-    ) -> Result<MessageId> {
-        check_message(text, attachments)?;
-        if self.kind != RoomKind::Direct {
-            return Err(CoreError::Forbidden(
-                "personal messages belong in direct conversations",
-            ));
-        }
-        let messages = root_map(&self.doc, "messages")?;
-        let id = MessageId::new();
-        self.begin(author);
-        let m = json!({
-            "id": id, "author": AuthorInfo::from(author), "at": now, "text": text,
-            "attachments": attachments, "receipts": {},
-        });
-        codec::reconcile_key(&mut self.doc, &messages, &id.to_string(), &m)?;
-        self.commit(author, now, "send_message", Some(id.to_string()));
-        self.touched.other = true;
-        Ok(id)
-    }
-
-    /// Marks a message read (first time only).
-    pub fn mark_message_read(
-        &mut self,
-        author: &Author,
-        read_at: Timestamp,
-        id: MessageId,
-    ) -> Result<bool> {
-        let messages = root_map(&self.doc, "messages")?;
-        let obj = codec::map_at(&self.doc, &messages, &id.to_string())?
-            .ok_or(CoreError::NotFound("message"))?;
-        let receipts = codec::map_at(&self.doc, &obj, "receipts")?
-            .ok_or(CoreError::Malformed("message receipts missing"))?;
-        let changed = self.set_receipt(author, read_at, &receipts)?;
-        if changed {
-            self.commit(author, read_at, "mark_message_read", Some(id.to_string()));
-            self.touched.other = true;
-        }
-        Ok(changed)
-    }
-
-    /// The conversation, oldest first.
-    pub fn messages(&self) -> Result<Vec<Message>> {
-        let messages = root_map(&self.doc, "messages")?;
-        let mut out = Vec::new();
-        for item in self.doc.map_range(&messages, ..) {
-            let obj = item.id();
-            let mut v = codec::read(&self.doc, &obj)?;
-            let receipts = codec::map_at(&self.doc, &obj, "receipts")?
-                .ok_or(CoreError::Malformed("message receipts missing"))?;
-            v["receipts"] =
-                serde_json::to_value(self.read_receipts(&receipts)?).unwrap_or_default();
-            out.push(codec::from_json::<Message>(v, "message")?);
-        }
-        out.sort_by_key(|m| (m.at, m.id));
         Ok(out)
     }
 }

@@ -2,9 +2,9 @@
 //! is answered without rebuilding changes from the document.
 //!
 //! Automerge 0.12 keeps operations, not changes: `get_changes` re-encodes every change it
-//! returns from the document's columns, tens of microseconds on a one-year room even for one
-//! receipt. The relay asked it once per document per sync and twice more per write (to note
-//! what a merge touched, and to persist), a fifth of its CPU under W3. Devices sync often and
+//! returns from the document's columns, even for one receipt. The relay asked it once per
+//! document per sync and twice more per write (to note what a merge touched, and to persist),
+//! a large share of its CPU under W3 (figures: docs/benchmarks.md). Devices sync often and
 //! lag only a little, so the last few hundred changes answer nearly every question; anything
 //! older falls back to the document.
 //!
@@ -184,7 +184,6 @@ impl Recent {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use automerge::transaction::Transactable;
     use automerge::{ActorId, AutoCommit, ROOT};

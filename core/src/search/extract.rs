@@ -131,10 +131,10 @@ pub fn changed_since(room: &mut Room, heads: &[ChangeHash]) -> Changed {
                 }
             }
             (Some(Prop::Map(top)), None) if top == "reports" => {
-                if let automerge::PatchAction::PutMap { key, .. } = &patch.action {
-                    if let Ok(id) = key.parse() {
-                        reports.insert(id);
-                    }
+                if let automerge::PatchAction::PutMap { key, .. } = &patch.action
+                    && let Ok(id) = key.parse()
+                {
+                    reports.insert(id);
                 }
             }
             (Some(Prop::Map(top)), _) if top == "profile" || top == "profile_log" => {

@@ -8,7 +8,7 @@ use std::path::Path;
 /// Opens a backend in a folder; called again on the same folder to test durability.
 pub type Opener<'a> = &'a dyn Fn(&Path) -> Result<Box<dyn Backend>, StoreError>;
 
-type Check = fn(&Path, Opener<'_>) -> Result<(), String>;
+type ConformanceCheck = fn(&Path, Opener<'_>) -> Result<(), String>;
 
 fn check(cond: bool, what: &str) -> Result<(), String> {
     if cond { Ok(()) } else { Err(what.to_string()) }
@@ -20,7 +20,7 @@ fn err(e: StoreError) -> String {
 
 /// Runs every check in fresh folders under `root`; returns the first failure.
 pub fn run_all(root: &Path, open: Opener<'_>) -> Result<(), String> {
-    let checks: [(&str, Check); 6] = [
+    let checks: [(&str, ConformanceCheck); 6] = [
         ("get_put_delete", get_put_delete),
         ("batch_is_all_or_nothing_visible", batch_applies_together),
         ("scan_prefix_in_key_order", scan_prefix_in_order),
@@ -156,7 +156,6 @@ fn large_values(dir: &Path, open: Opener<'_>) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::store::SledBackend;
 

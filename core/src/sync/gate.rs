@@ -7,13 +7,13 @@
 //!    a compressed change, operations per request, operations being checked across all
 //!    concurrent requests), each chunk's checksum verified, and only change chunks taken.
 //! 2. [`vet`]: the changes the room lacks, put in dependency order, through the write rules
-//!    ([`super::validate`]). A batch whose dependencies are missing is refused whole and kept
+//!    ([`super::write_rules`]). A batch whose dependencies are missing is refused whole and kept
 //!    nowhere: nothing waits in Automerge's queue of changes with missing dependencies, where
 //!    a later merge would release it unchecked.
 //! 3. [`Vetted`] is what [`Room::merge_vetted`] takes, and only [`vet`] builds one: the relay
 //!    has no other way to put a device's change into a room.
 
-use super::validate::{self, Refusal, Touched, Writer};
+use super::write_rules::{self, Refusal, Touched, Writer};
 use crate::ids::ReportId;
 use crate::room::Room;
 use automerge::{Change, ChangeHash};
@@ -349,7 +349,7 @@ pub fn vet(room: &Room, changes: Vec<Change>, who: &Writer) -> Verdict {
     };
     // Expanding a malformed change can panic inside Automerge; the check only reads the room.
     let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        validate::check_changes(room, &ordered, who)
+        write_rules::check_changes(room, &ordered, who)
     }));
     match checked {
         Ok(Ok(accepted)) => Verdict::Accept(Vetted {

@@ -1,5 +1,5 @@
 //! What must hold in a room after every merge on the relay, checked on the records the merge
-//! wrote in: defence in depth behind the write rules ([`super::validate`]). If a rule has a
+//! wrote in: defence in depth behind the write rules ([`super::write_rules`]). If a rule has a
 //! hole, this is where it shows: the merge is rolled back and the relay logs a security event.
 //!
 //! - Authors, ids, post times and comment times of records that existed are unchanged.
@@ -9,7 +9,7 @@
 //!   its canonical id; so are the profile, its history, the care plans, consent and members
 //!   when written in.
 
-use super::validate::Touched;
+use super::write_rules::Touched;
 use crate::ids::ReportId;
 use crate::model::{Message, Notice};
 use crate::room::Room;

@@ -11,7 +11,7 @@
 //! - [`gate`]: the one way a device's changes enter a room on the relay: bounded decoding,
 //!   dependency order, the write rules, and the only value a room merges.
 //! - [`invariants`]: what must hold after every merge; a violation rolls the merge back.
-//! - [`validate`]: the write rules of `domain.md`, applied to raw changes before they are stored.
+//! - [`write_rules`]: the write rules (`docs/rules.md`), applied to raw changes before they are stored.
 //! - [`relay`]: the relay's handling of one document (pure; the server adds locks and I/O).
 //! - [`device`]: building a request from the device store and applying the answer.
 
@@ -20,6 +20,6 @@ pub mod gate;
 pub mod invariants;
 pub mod protocol;
 pub mod relay;
-pub mod validate;
+pub mod write_rules;
 
 pub use protocol::{DocInfo, DocResult, DocSync, Outcome, SyncRequest, SyncResponse};

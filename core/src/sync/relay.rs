@@ -5,7 +5,7 @@
 use super::gate::{self, Budget, DecodeError, Verdict};
 use super::invariants;
 use super::protocol::{DocSync, Outcome, from_wire, to_wire};
-use super::validate::{Refusal, Writer};
+use super::write_rules::{Refusal, Writer};
 use crate::ids::ReportId;
 use crate::people::Author;
 use crate::room::Room;

@@ -12,7 +12,7 @@ use kizuna_core::sync::gate::{Budget, MAX_OPS_PER_REQUEST};
 use kizuna_core::sync::invariants;
 use kizuna_core::sync::protocol::{DocSync, Outcome, to_wire};
 use kizuna_core::sync::relay::{Fallback, Served, serve_doc};
-use kizuna_core::sync::validate::{Touched, Writer};
+use kizuna_core::sync::write_rules::{Touched, Writer};
 use kizuna_core::{Author, Profession, ReportId, Role, Room, RoomId, RoomKind, Timestamp};
 use std::io::Write;
 
@@ -55,14 +55,14 @@ impl Setup {
 
     /// A phone of `who` holding what the relay holds.
     fn phone(&mut self, who: &Author) -> Room {
-        let mut phone = Room::load(self.relay.id(), &self.relay.save()).unwrap();
+        let mut phone = Room::load(self.relay.doc_id(), &self.relay.save()).unwrap();
         phone.doc_mut().set_actor(actor_of(who.device));
         phone
     }
 
     fn serve(&mut self, who: &Author, changes: Vec<Vec<u8>>, message: Option<Vec<u8>>) -> Served {
         let req = DocSync {
-            doc: self.relay.id(),
+            doc: self.relay.doc_id(),
             known_heads: to_wire(&self.shared),
             changes,
             create: None,

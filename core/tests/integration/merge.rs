@@ -342,8 +342,8 @@ fn loading_checks_the_room_id() {
     let mut room = Room::new(RoomId::new(), RoomKind::Patient);
     let bytes = room.save();
     assert!(Room::load(RoomId::new(), &bytes).is_err());
-    assert!(Room::load(room.id(), &bytes).is_ok());
-    assert!(Room::load(room.id(), b"not automerge").is_err());
+    assert!(Room::load(room.doc_id(), &bytes).is_ok());
+    assert!(Room::load(room.doc_id(), b"not automerge").is_err());
 }
 
 /// A merge names exactly the reports its changes touched (new, edited, commented, read,

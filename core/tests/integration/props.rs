@@ -82,10 +82,10 @@ fn run(ops: Vec<(usize, Op)>, seed: u64) -> Result<(), TestCaseError> {
                 }
             }
             Op::Withdraw(i) => {
-                if let Some(r) = pick(i) {
-                    if rooms[who].withdraw_report(me, now, r, "誤記").is_ok() {
-                        exp.withdrawn.insert(r);
-                    }
+                if let Some(r) = pick(i)
+                    && rooms[who].withdraw_report(me, now, r, "誤記").is_ok()
+                {
+                    exp.withdrawn.insert(r);
                 }
             }
             Op::AddMedication => {

@@ -9,7 +9,7 @@ use kizuna_core::room::{ChangeNote, Scope, actor_of};
 use kizuna_core::sync::gate::Budget;
 use kizuna_core::sync::protocol::{DocSync, Outcome, from_wire, to_wire};
 use kizuna_core::sync::relay::{Fallback, Served, serve_doc};
-use kizuna_core::sync::validate::Writer;
+use kizuna_core::sync::write_rules::Writer;
 use kizuna_core::{Author, Profession, Role, Room, RoomId, RoomKind, Timestamp};
 
 struct Relay {
@@ -42,7 +42,7 @@ impl Relay {
             .map(|c| c.raw_bytes().to_vec())
             .collect();
         let req = DocSync {
-            doc: self.room.id(),
+            doc: self.room.doc_id(),
             known_heads: to_wire(known),
             changes,
             create: None,
@@ -456,7 +456,7 @@ fn restricted_reports_live_only_in_their_audience_document() {
     let scope = Scope::new(id, vec![doctor.professional, nurse.professional]);
     let mut scoped = Room::new_scoped(scope.clone());
     scoped.post_report(&nurse, Timestamp(1), &content).unwrap();
-    assert_eq!(scoped.room_id(), id);
+    assert_eq!(scoped.patient_room(), id);
     let bytes = scoped.save();
     assert!(
         !main
@@ -468,5 +468,5 @@ fn restricted_reports_live_only_in_their_audience_document() {
     assert_eq!(reloaded.scope(), Some(&scope));
     // The same audience from another device maps to the same document.
     let other_order = Scope::new(id, vec![nurse.professional, doctor.professional]);
-    assert_eq!(other_order.doc_id(), scoped.id());
+    assert_eq!(other_order.doc_id(), scoped.doc_id());
 }

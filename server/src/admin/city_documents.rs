@@ -110,10 +110,11 @@ impl Relay {
         let notices = self.locked_doc(room, |h| h.read(|doc| doc.notices()).map_err(core))?;
         let mut audience = 0u64;
         for (pid, _) in self.directory().members_of(room)? {
-            if let Some(p) = self.directory().professional(pid)? {
-                if p.is_active() && !p.is_admin() {
-                    audience += 1;
-                }
+            if let Some(p) = self.directory().professional(pid)?
+                && p.is_active()
+                && !p.is_admin()
+            {
+                audience += 1;
             }
         }
         let now = Timestamp::now();

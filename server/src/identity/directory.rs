@@ -377,7 +377,6 @@ impl Directory for SledDirectory {
 /// directory; the sled backend runs them below, and a future backend runs the same ones.
 #[cfg(test)]
 pub(crate) mod conformance {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn professional(id: ProfessionalId) -> Professional {
@@ -484,7 +483,6 @@ pub(crate) mod conformance {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -214,7 +214,6 @@ impl Directory for CachedDirectory {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::identity::directory::SledDirectory;
     use crate::identity::directory::conformance;

@@ -8,7 +8,7 @@ use crate::identity::directory::{Device, EnrollCode};
 use crate::identity::pki;
 use crate::state::Relay;
 use kizuna_contract::enrollment::{EnrollCodeResponse, EnrollResponse};
-use kizuna_core::validate::check_text;
+use kizuna_core::fields::check_text;
 use kizuna_core::{DeviceId, ProfessionalId, Timestamp};
 use std::net::IpAddr;
 

@@ -366,7 +366,6 @@ pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use kizuna_core::{DeviceId, ProfessionalId};
 

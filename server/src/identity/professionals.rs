@@ -6,7 +6,7 @@ use crate::error::RelayError;
 use crate::identity::directory::{Device, Professional};
 use crate::state::Relay;
 use kizuna_contract::directory::{DeviceView, DirectoryView, ProfessionalView};
-use kizuna_core::validate::check_text;
+use kizuna_core::fields::check_text;
 use kizuna_core::{DeviceId, Organisation, Profession, ProfessionalId, Role, Timestamp};
 
 /// Who a professional is, as registering or editing takes it (the rule's input; the admin
@@ -288,12 +288,12 @@ impl Relay {
 }
 
 fn check_office_number(org: &Organisation) -> Result<(), RelayError> {
-    if let Some(no) = &org.office_number {
-        if no.len() != 10 || !no.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(RelayError::Invalid(
-                "organisation.office_number: must be 10 digits".into(),
-            ));
-        }
+    if let Some(no) = &org.office_number
+        && (no.len() != 10 || !no.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(RelayError::Invalid(
+            "organisation.office_number: must be 10 digits".into(),
+        ));
     }
     Ok(())
 }

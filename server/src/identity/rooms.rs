@@ -9,8 +9,8 @@ use crate::identity::directory::{Device, Professional, Room};
 use crate::state::Relay;
 use kizuna_contract::me::{MeDevice, MeProfessional, MeResponse, MeRoom};
 use kizuna_contract::rooms::{MemberView, RoomView};
+use kizuna_core::fields::{CheckFields, check_text};
 use kizuna_core::model::Consent;
-use kizuna_core::validate::{Check, check_text};
 use kizuna_core::{ProfessionalId, Role, RoomId, RoomKind, Timestamp};
 
 /// What creating a patient room takes (the rule's input; `POST /v1/admin/rooms` reads the

@@ -178,10 +178,10 @@ pub fn seed(relay: &Relay, data: &Path) -> Result<bool, StartError> {
         }
     }
     // One direct conversation, so /v1/me shows every kind of room.
-    if let (Some(a), Some(b)) = (ids.get("sato"), ids.get("takahashi")) {
-        if let Some(sato) = relay.directory().professional(*a)? {
-            relay.direct_room(&sato, *b)?;
-        }
+    if let (Some(a), Some(b)) = (ids.get("sato"), ids.get("takahashi"))
+        && let Some(sato) = relay.directory().professional(*a)?
+    {
+        relay.direct_room(&sato, *b)?;
     }
     relay.directory().set_meta(SEEDED, b"1")?;
     relay.directory().flush()?;
@@ -210,12 +210,11 @@ pub fn ensure_console(relay: &Relay, data: &Path) -> Result<DemoConsole, StartEr
         .into_iter()
         .next()
         .ok_or("the demo has no administrator")?;
-    if let Ok(bytes) = std::fs::read(&file) {
-        if let Ok(c) = serde_json::from_slice::<DemoConsole>(&bytes) {
-            if crate::admin::console::auth::has_credentials(relay, admin.id)? {
-                return Ok(c);
-            }
-        }
+    if let Ok(bytes) = std::fs::read(&file)
+        && let Ok(c) = serde_json::from_slice::<DemoConsole>(&bytes)
+        && crate::admin::console::auth::has_credentials(relay, admin.id)?
+    {
+        return Ok(c);
     }
     let password = crate::admin::console::password::random_password();
     let actor = crate::admin::acts::Actor {

@@ -197,7 +197,7 @@ impl Documents {
     }
 
     fn add(&self, mut room: Room) -> Result<RoomHandle, CoreError> {
-        let id = room.id();
+        let id = room.doc_id();
         let heads = room.heads();
         let h = match self.inner.store.add_synced_room(room, heads) {
             Ok(h) => h,
@@ -339,7 +339,6 @@ fn sweep(inner: &Inner) -> usize {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -16,7 +16,7 @@ use kizuna_core::sync::protocol::{
     DocInfo, DocResult, DocSync, Outcome, PROTOCOL_VERSION, SyncRequest, SyncResponse, to_wire,
 };
 use kizuna_core::sync::relay::serve_doc;
-use kizuna_core::sync::validate::{ShownAs, Writer};
+use kizuna_core::sync::write_rules::{ShownAs, Writer};
 use kizuna_core::{CoreError, ProfessionalId, Role, RoomId, Timestamp};
 use std::collections::{HashMap, HashSet};
 

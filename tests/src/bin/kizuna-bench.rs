@@ -1,5 +1,5 @@
 //! `kizuna-bench wN`: measures Kizuna on the standard workloads of
-//! `../shared/design/performance.md` and prints one JSON object per line per figure.
+//! `docs/workloads.md` and prints one JSON object per line per figure.
 
 use clap::{Parser, Subcommand};
 use kizuna_core::{RoomId, RoomStore, Timestamp};
@@ -261,7 +261,7 @@ fn w1(keep: Option<PathBuf>, seed: u64, days: usize, runs: usize) -> Res {
     let (build_ms, generated) = time_ms(|| w1_room(seed, days));
     report_value("w1", "build_ms", build_ms, "ms");
     let mut room = generated.room;
-    let room_id = room.id();
+    let room_id = room.doc_id();
     if keep.is_some() {
         eprintln!(
             "kizuna-bench: keeping the store in {} (room {room_id})",
@@ -592,7 +592,7 @@ fn w3(
             "MiB",
         );
     }
-    // The figure performance.md names: the largest of the per-N readings.
+    // The figure docs/workloads.md names: the largest of the per-N readings.
     if !counts.is_empty() {
         report_value("w3", "relay_rss_after_mb", worst_after, "MiB");
     }

@@ -107,12 +107,12 @@ pub fn set_credentials(
     if let Some(pw) = &req.password {
         password::check_new(pw).map_err(RelayError::Invalid)?;
     }
-    if let Some(owner) = relay.directory().meta(&login_key(&req.login))? {
-        if owner != me.id.as_bytes() {
-            return Err(RelayError::Conflict(
-                "login: another administrator uses this name".into(),
-            ));
-        }
+    if let Some(owner) = relay.directory().meta(&login_key(&req.login))?
+        && owner != me.id.as_bytes()
+    {
+        return Err(RelayError::Conflict(
+            "login: another administrator uses this name".into(),
+        ));
     }
     let hash = match &req.password {
         Some(pw) => {
@@ -123,10 +123,10 @@ pub fn set_credentials(
     let secret = totp::new_secret().map_err(|_| RelayError::Internal("no randomness".into()))?;
     let secret = totp::encode_secret(&secret);
     let _spend = spend_lock();
-    if let Some(old) = load(relay, me.id)? {
-        if old.login != req.login {
-            relay.directory().set_meta(&login_key(&old.login), &[])?;
-        }
+    if let Some(old) = load(relay, me.id)?
+        && old.login != req.login
+    {
+        relay.directory().set_meta(&login_key(&old.login), &[])?;
     }
     relay
         .directory()

@@ -105,7 +105,6 @@ pub fn qr_png(text: &str) -> Result<Vec<u8>, qrcode::types::QrError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     /// Reads back what `png_1bit` wrote (stored blocks only) and compares every pixel with

@@ -1,10 +1,11 @@
-//! Shared validation helpers. Every value that enters a room passes a `Check` first, so bad
+//! Field checks for values entering a room. Every value passes [`CheckFields`] first, so bad
 //! input is refused on the phone with an error naming the field, before it can sync anywhere.
+//! (The relay's rules for who may change what are another matter: [`crate::sync::write_rules`].)
 
 use crate::ValidationError;
 
 /// Something that can validate itself, reporting the first broken rule with its field path.
-pub trait Check {
+pub trait CheckFields {
     /// Returns the first broken rule, if any.
     fn check(&self) -> Result<(), ValidationError>;
 }
@@ -61,7 +62,7 @@ pub fn check_range<T: PartialOrd + Copy + std::fmt::Display>(
 }
 
 /// Validates every element of a list, prefixing errors with the element's index.
-pub fn check_each<T: Check>(
+pub fn check_each<T: CheckFields>(
     field: &str,
     items: &[T],
     max_items: usize,
