@@ -4,7 +4,7 @@
 use crate::ids::{DeviceId, ProfessionalId};
 use serde::{Deserialize, Serialize};
 
-/// The professions of the home-care team (domain.md). Stored by the stable English key;
+/// The professions of the home-care team (docs/domain.md). Stored by the stable English key;
 /// `label_ja` gives the Japanese name shown to users.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -152,7 +152,7 @@ pub enum Role {
     Reader,
 }
 
-/// The four kinds of room (domain.md).
+/// The four kinds of room (docs/domain.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoomKind {

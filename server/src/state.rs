@@ -78,9 +78,9 @@ pub struct Storage {
 }
 
 /// How many syncs run at once: eight per core. A sync mostly waits on its two flushes (room
-/// store, audit log), so two per core left the CPU idle (W3, 500 phones: 602 syncs/s, p50
-/// 1.3 s; with eight, 880 syncs/s, p50 6 ms), while a bound still keeps a city's phones
-/// from loading every room at once.
+/// store, audit log), so fewer left the CPU idle (figures in docs/benchmarks.md, "Figures
+/// behind choices in the code"), while a bound still keeps a city's phones from loading
+/// every room at once.
 fn sync_slots() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get()) * 8
 }

@@ -2,7 +2,7 @@
 //! columns of each table, Shift-JIS (MS932) CSV reading and writing, and column checks.
 //!
 //! Column lists: table 2 (`UP2KYO`, 22 columns) and the supplementary user information
-//! (`UPHOSOKU`) follow `domain.md`; table 1 (`UP1KYO`) and table 6 (`UPPLAN` plan / `UPJSK`
+//! (`UPHOSOKU`) follow `docs/domain.md`; table 1 (`UP1KYO`) and table 6 (`UPPLAN` plan / `UPJSK`
 //! actuals, one row per service and time slot with a count for each day 1–31) follow the
 //! structure of the published forms. Every row starts with the CSV version, the insurer
 //! number and the insured person's number.

@@ -1,5 +1,5 @@
 //! The relay's directory: who is registered, which devices they hold, which rooms exist and
-//! who may see each. It is the authority on membership (domain.md).
+//! who may see each. It is the authority on membership (docs/domain.md).
 //!
 //! Storage sits behind the [`Directory`] trait so a server-grade backend (PostgreSQL for a
 //! multi-node relay) can replace the embedded sled one later; the rules live in the
@@ -198,7 +198,7 @@ impl SledDirectory {
     pub fn open(path: &Path) -> Result<Self, DirError> {
         // Professionals, devices and memberships of a city fit in a few MB; sled's default
         // cache (1 GiB) only made the relay's memory grow with use. 8 MiB keeps a sync's
-        // lookups (device, memberships) cached: W3 ran as fast as with 32 MiB.
+        // lookups (device, memberships) cached (W3 in docs/benchmarks.md).
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(8 * 1024 * 1024)

@@ -80,7 +80,7 @@ pub const TABLE1: &[Column] = &[
     col("identifier", "識別子", Rule::Any),
 ];
 
-/// 第2表 (22 columns, `domain.md`).
+/// 第2表 (22 columns, `docs/domain.md`).
 pub const TABLE2: &[Column] = &[
     col("csv_version", "CSVバージョン", Rule::Required),
     col("insurer_number", "保険者番号", INSURER),
@@ -159,7 +159,7 @@ pub const TABLE6: &[Column] = table6!(
     26, 27, 28, 29, 30
 );
 
-/// Supplementary user information (`domain.md`).
+/// Supplementary user information (`docs/domain.md`).
 pub const SUPPLEMENT: &[Column] = &[
     col("csv_version", "CSVバージョン", Rule::Required),
     col("insurer_number", "保険者番号", INSURER),
