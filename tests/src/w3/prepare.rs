@@ -4,9 +4,7 @@
 use super::folder::{phone_copy, read_layout, relay_dir, write_layout};
 use super::{Fallible, Layout, LoadDevice, TEAM, W3Shape, err};
 use crate::workload::report_content;
-use kizuna_core::{
-    Author, DeviceId, Profession, ProfessionalId, Room, RoomId, Timestamp,
-};
+use kizuna_core::{Author, DeviceId, Profession, ProfessionalId, Room, RoomId, Timestamp};
 use kizuna_server::identity::{NewProfessional, NewRoom};
 use kizuna_server::state::{Relay, RelayConfig};
 use rand::SeedableRng;
@@ -284,7 +282,6 @@ fn history(work: &Path, relay: &Relay, layout: &Layout, threads: usize) -> Falli
         None => Ok(()),
     }
 }
-
 
 fn room_history(
     work: &Path,
