@@ -19,8 +19,8 @@
 //! network comes back; the relay opens nothing itself: its document actors start when the
 //! device's first sync message for a room arrives, as a sync server's do.
 //!
-//! Where things are: this module runs the reconnect; [`wire`] reads the frames,
-//! [`counting`] logs the device's bytes, [`round_trips`] counts round trips.
+//! Where things are: this module runs the reconnect; `wire` reads the frames,
+//! `counting` logs the device's bytes, `round_trips` counts round trips.
 
 mod counting;
 mod round_trips;

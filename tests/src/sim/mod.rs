@@ -17,9 +17,9 @@
 //! the seed; thread and process timing does not, so two runs with one seed follow the same
 //! schedule but may see different interleavings.
 //!
-//! Where things are: [`setup`] (relay, proxy, rooms, enrolled phones), [`fleet`] (the phone
-//! processes), [`faults`] (relay kills and proxy faults), [`present`] (what a store holds),
-//! [`check`] (the end: reopen, sync, verdict) and [`verdict`] (the findings).
+//! Where things are: `setup` (relay, proxy, rooms, enrolled phones), `fleet` (the phone
+//! processes), `faults` (relay kills and proxy faults), `present` (what a store holds),
+//! `check` (the end: reopen, sync, verdict) and `verdict` (the findings).
 
 mod check;
 mod faults;

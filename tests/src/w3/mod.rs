@@ -14,8 +14,8 @@
 //! device syncs at most every `interval` (a paced loop, so latency is measured from when the
 //! sync was due, not from when a slow relay let it start).
 //!
-//! Where things are: [`folder`] (the prepared folder's paths and `layout.json`), [`prepare`]
-//! (building it), [`load`] (the load generator), [`memory`] (the relay's memory, watched from
+//! Where things are: `folder` (the prepared folder's paths and `layout.json`), `prepare`
+//! (building it), `load` (the load generator), `memory` (the relay's memory, watched from
 //! the benchmark's process).
 
 mod folder;
