@@ -10,8 +10,8 @@
 //! sync state (it keeps none across connections), which is exactly what W2 compares against.
 //!
 //! How the documents get the same ids: samod has no "import this document under this id" call,
-//! but a repository loads a document from its [`Storage`] by id, from every value stored under
-//! the key prefixes `[id, "snapshot"]` and `[id, "incremental"]`
+//! but a repository loads a document from its [`Storage`](samod::storage::Storage) by id,
+//! from every value stored under the key prefixes `[id, "snapshot"]` and `[id, "incremental"]`
 //! (`samod_core::StorageKey::snapshot_prefix`). So each side's in-memory storage is filled
 //! before its repository starts, with the saved bytes of room `i` under
 //! `[id_i, "snapshot", "w2-import"]`, `id_i` being a fixed UUID made from `i`. The device then
