@@ -1,6 +1,7 @@
 //! Shared pieces of Kizuna's end-to-end tests and benchmarks: deterministic generators of the
 //! standard workloads (`docs/workloads.md`) and measurement helpers.
 
+pub mod bench;
 pub mod loopback;
 pub mod measure;
 pub mod prose;

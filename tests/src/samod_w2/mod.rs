@@ -10,30 +10,34 @@
 //! sync state (it keeps none across connections), which is exactly what W2 compares against.
 //!
 //! How the documents get the same ids: samod has no "import this document under this id" call,
-//! but a repository loads a document from its [`Storage`] by id, from every value stored under
-//! the key prefixes `[id, "snapshot"]` and `[id, "incremental"]`
+//! but a repository loads a document from its [`Storage`](samod::storage::Storage) by id,
+//! from every value stored under the key prefixes `[id, "snapshot"]` and `[id, "incremental"]`
 //! (`samod_core::StorageKey::snapshot_prefix`). So each side's in-memory storage is filled
 //! before its repository starts, with the saved bytes of room `i` under
 //! `[id_i, "snapshot", "w2-import"]`, `id_i` being a fixed UUID made from `i`. The device then
 //! opens (`Repo::find`) its 30 rooms before it connects, as an app that is running when the
 //! network comes back; the relay opens nothing itself: its document actors start when the
 //! device's first sync message for a room arrives, as a sync server's do.
+//!
+//! Where things are: this module runs the reconnect; `wire` reads the frames,
+//! `counting` logs the device's bytes, `round_trips` counts round trips.
 
-use std::convert::Infallible;
-use std::io;
-use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+mod counting;
+mod round_trips;
+mod wire;
+
+use counting::CountingDialer;
+use round_trips::{room_round_trips, round_trips_of};
+use wire::{WireLog, lock};
+
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use automerge::{Automerge, ChangeHash};
 use futures::StreamExt as _;
-use futures::future::BoxFuture;
 use samod::storage::{InMemoryStorage, Storage as _, StorageKey};
-use samod::{BackoffConfig, DialError, Dialer, DocHandle, DocumentId, PeerId, Repo, Transport};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use samod::{BackoffConfig, DocHandle, DocumentId, PeerId, Repo, Transport};
+use tokio::net::TcpListener;
 
 /// The longest a reconnect may take before [`samod_reconnect`] gives up.
 const TIMEOUT: Duration = Duration::from_secs(600);
@@ -302,321 +306,5 @@ async fn wait_for_heads(handle: &DocHandle, target: &[ChangeHash]) -> Result<(),
                 handle.document_id()
             ));
         }
-    }
-}
-
-/// `ceil(runs / 2)` of a sequence of directions, runs being its maximal one-direction parts.
-fn round_trips_of(directions: impl Iterator<Item = Direction>) -> u64 {
-    let mut runs = 0u64;
-    let mut previous = None;
-    for direction in directions {
-        if previous != Some(direction) {
-            runs += 1;
-            previous = Some(direction);
-        }
-    }
-    runs.div_ceil(2)
-}
-
-/// The largest per-room round-trip count (see [`SamodFigures::round_trips`]).
-fn room_round_trips(events: &[WireEvent]) -> u64 {
-    let mut rooms: Vec<&str> = events
-        .iter()
-        .filter_map(|e| e.document.as_deref())
-        .collect();
-    rooms.sort_unstable();
-    rooms.dedup();
-    let handshake = events
-        .iter()
-        .position(|e| e.document.is_some())
-        .unwrap_or(events.len());
-    let mut most = round_trips_of(events[..handshake].iter().map(|e| e.direction));
-    for room in rooms {
-        let of_room = |e: &WireEvent| e.document.as_deref() == Some(room);
-        // The room holds the same heads on both sides once its last message carrying
-        // changes has arrived; what follows (acknowledgements) is not waited for. A room
-        // with no news on either side is converged before any of its messages.
-        let end = match events.iter().rposition(|e| of_room(e) && e.carries_changes) {
-            Some(last) => last + 1,
-            None => events.iter().position(of_room).unwrap_or(events.len()),
-        };
-        let trips = round_trips_of(
-            events[..end]
-                .iter()
-                .filter(|e| e.document.is_none() || of_room(e))
-                .map(|e| e.direction),
-        );
-        most = most.max(trips);
-    }
-    most
-}
-
-fn lock(log: &Mutex<WireLog>) -> MutexGuard<'_, WireLog> {
-    log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Which way a message went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
-    /// Device to relay.
-    Up,
-    /// Relay to device.
-    Down,
-}
-
-/// One wire message, in the order the device's end saw it.
-#[derive(Debug)]
-struct WireEvent {
-    direction: Direction,
-    /// The `documentId` of the message, if it has one (the handshake has none).
-    document: Option<String>,
-    /// Whether it is a sync message that carries changes.
-    carries_changes: bool,
-}
-
-/// Bytes and frames of one direction, with the part of a frame not yet complete.
-#[derive(Default)]
-struct FrameReader {
-    bytes: u64,
-    frames: u64,
-    pending: Vec<u8>,
-}
-
-impl FrameReader {
-    /// Takes bytes of the stream; returns what each frame they complete is about.
-    fn feed(&mut self, data: &[u8]) -> Vec<FrameInfo> {
-        self.bytes += data.len() as u64;
-        self.pending.extend_from_slice(data);
-        let mut complete = Vec::new();
-        let mut at = 0;
-        // samod's framing: tokio-util's LengthDelimitedCodec defaults, a 4-byte big-endian
-        // length before each message.
-        while let Some(header) = self.pending.get(at..at + 4) {
-            let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
-            let Some(frame) = self.pending.get(at + 4..at + 4 + len) else {
-                break;
-            };
-            complete.push(frame_info(frame));
-            self.frames += 1;
-            at += 4 + len;
-        }
-        self.pending.drain(..at);
-        complete
-    }
-}
-
-/// What one samod wire message is about.
-#[derive(Debug, Default, PartialEq)]
-struct FrameInfo {
-    /// Its `documentId` field, if it has one.
-    document: Option<String>,
-    /// Whether it is a `sync` or `request` message whose automerge sync message carries
-    /// changes.
-    carries_changes: bool,
-}
-
-/// Reads a samod wire message: a CBOR map with `type`, `documentId` and, for sync
-/// messages, `data` (an automerge sync message). Anything unreadable reads as empty.
-fn frame_info(frame: &[u8]) -> FrameInfo {
-    let mut decoder = minicbor::Decoder::new(frame);
-    let mut info = FrameInfo::default();
-    let Ok(Some(fields)) = decoder.map() else {
-        return info;
-    };
-    let mut kind = None;
-    let mut data = None;
-    for _ in 0..fields {
-        let Ok(key) = decoder.str() else {
-            return info;
-        };
-        let read = match key {
-            "type" => decoder.str().map(|t| kind = Some(t)),
-            "data" => decoder.bytes().map(|d| data = Some(d)),
-            "documentId" => match decoder.datatype() {
-                Ok(minicbor::data::Type::String) => {
-                    decoder.str().map(|d| info.document = Some(d.to_owned()))
-                }
-                Ok(minicbor::data::Type::Bytes) => decoder.bytes().map(|d| {
-                    info.document = Some(d.iter().map(|x| format!("{x:02x}")).collect());
-                }),
-                _ => decoder.skip(),
-            },
-            _ => decoder.skip(),
-        };
-        if read.is_err() {
-            return info;
-        }
-    }
-    if let (Some("sync" | "request"), Some(data)) = (kind, data) {
-        info.carries_changes = automerge::sync::Message::decode(data)
-            .map(|message| !message.changes.is_empty())
-            .unwrap_or(false);
-    }
-    info
-}
-
-/// What the device's end of the connection saw.
-#[derive(Default)]
-struct WireLog {
-    up: FrameReader,
-    down: FrameReader,
-    events: Vec<WireEvent>,
-    connections: u32,
-}
-
-impl WireLog {
-    fn record(&mut self, direction: Direction, data: &[u8]) {
-        let reader = match direction {
-            Direction::Up => &mut self.up,
-            Direction::Down => &mut self.down,
-        };
-        for frame in reader.feed(data) {
-            self.events.push(WireEvent {
-                direction,
-                document: frame.document,
-                carries_changes: frame.carries_changes,
-            });
-        }
-    }
-
-    fn total_bytes(&self) -> u64 {
-        self.up.bytes + self.down.bytes
-    }
-}
-
-/// The device's TCP stream, logging every byte read and written.
-struct CountingStream {
-    inner: TcpStream,
-    log: Arc<Mutex<WireLog>>,
-}
-
-impl AsyncRead for CountingStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            let read = &buf.filled()[before..];
-            if !read.is_empty() {
-                lock(&self.log).record(Direction::Down, read);
-            }
-        }
-        polled
-    }
-}
-
-impl AsyncWrite for CountingStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(written)) = polled {
-            lock(&self.log).record(Direction::Up, &buf[..written]);
-        }
-        polled
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-/// samod's TCP dialer, with the stream wrapped in a [`CountingStream`].
-struct CountingDialer {
-    addr: SocketAddr,
-    url: samod::Url,
-    log: Arc<Mutex<WireLog>>,
-}
-
-impl Dialer for CountingDialer {
-    type Error = Infallible;
-
-    fn url(&self) -> samod::Url {
-        self.url.clone()
-    }
-
-    fn connect(&self) -> BoxFuture<'static, Result<Transport, DialError<Infallible>>> {
-        let addr = self.addr;
-        let log = self.log.clone();
-        Box::pin(async move {
-            let inner = TcpStream::connect(addr)
-                .await
-                .map_err(DialError::transient)?;
-            inner.set_nodelay(true).map_err(DialError::transient)?;
-            lock(&log).connections += 1;
-            Ok(Transport::from_tokio_io(CountingStream { inner, log }))
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn events(sequence: &[(Direction, Option<&str>, bool)]) -> Vec<WireEvent> {
-        sequence
-            .iter()
-            .map(|(direction, doc, carries_changes)| WireEvent {
-                direction: *direction,
-                document: doc.map(str::to_owned),
-                carries_changes: *carries_changes,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn round_trips_are_per_room_with_the_handshake_up_to_the_last_changes() {
-        use Direction::{Down, Up};
-        // join, peer, then two rooms interleaved: a: up down(changes) up(changes) down;
-        // b: up down(changes) up down.
-        let log = events(&[
-            (Up, None, false),
-            (Down, None, false),
-            (Up, Some("a"), false),
-            (Up, Some("b"), false),
-            (Down, Some("a"), true),
-            (Down, Some("b"), true),
-            (Up, Some("a"), true),
-            (Down, Some("a"), false),
-            (Up, Some("b"), false),
-            (Down, Some("b"), false),
-        ]);
-        // a: up down | up down up -> 5 runs -> 3 (its last ack not waited for);
-        // b: up down | up down -> 4 runs -> 2.
-        assert_eq!(room_round_trips(&log), 3);
-        assert_eq!(round_trips_of(log[..7].iter().map(|e| e.direction)), 3);
-        // The handshake alone, and a room with no news: one round trip.
-        assert_eq!(room_round_trips(&log[..2]), 1);
-        assert_eq!(room_round_trips(&log[..4]), 1);
-    }
-
-    #[test]
-    fn frames_are_split_across_reads() {
-        let mut reader = FrameReader::default();
-        // A CBOR map {"documentId": "x1"} framed with a 4-byte length.
-        let body = [
-            0xa1, 0x6a, b'd', b'o', b'c', b'u', b'm', b'e', b'n', b't', b'I', b'd', 0x62, b'x',
-            b'1',
-        ];
-        let mut wire = (body.len() as u32).to_be_bytes().to_vec();
-        wire.extend_from_slice(&body);
-        wire.extend_from_slice(&[0, 0, 0, 1, 0xa0]);
-        assert!(reader.feed(&wire[..6]).is_empty());
-        let frames = reader.feed(&wire[6..]);
-        assert_eq!(frames.len(), 2);
-        assert_eq!(frames[0].document.as_deref(), Some("x1"));
-        assert_eq!(frames[1], FrameInfo::default());
-        assert_eq!(reader.frames, 2);
-        assert_eq!(reader.bytes, wire.len() as u64);
-        assert!(reader.pending.is_empty());
     }
 }
