@@ -2,12 +2,12 @@
 //! stores), phones with their own stores syncing through the HTTPS transport.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+use kizuna_client::Transport;
 use kizuna_core::room::Scope;
 use kizuna_core::sync::protocol::{
     DocSync, Outcome, PROTOCOL_VERSION, SyncRequest, SyncResponse, to_wire,
 };
 use kizuna_core::{Author, Profession, Role, RoomId, Timestamp};
-use kizuna_client::Transport;
 use kizuna_tests::loopback::{LoopRelay, Phone};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
