@@ -4,6 +4,9 @@
 //! The session stores the result ([`Enrolled`]) sealed in the device store.
 
 use crate::error::{ClientError, invalid};
+use crate::transport::wire;
+use kizuna_contract::enrollment::{EnrollRequest, EnrollResponse};
+use kizuna_contract::{Problem, ProblemKind};
 use rustls::DigitallySignedStruct;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -169,22 +172,6 @@ impl ServerCertVerifier for PinnedCa {
     }
 }
 
-#[derive(Serialize)]
-struct EnrollRequest<'a> {
-    code: &'a str,
-    csr_pem: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    label: Option<&'a str>,
-}
-
-#[derive(Deserialize)]
-struct EnrollResponse {
-    professional: String,
-    device: String,
-    certificate_pem: String,
-    ca_pem: String,
-}
-
 /// What enrollment produced: everything the device needs to reach the relay.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Enrolled {
@@ -211,12 +198,19 @@ impl std::fmt::Debug for Enrolled {
     }
 }
 
-#[derive(Deserialize)]
-struct ProblemBody {
-    #[serde(default, rename = "type")]
-    kind: String,
-    #[serde(default)]
-    detail: Option<String>,
+/// The error for a refused enrollment: an unknown, used or expired code and too many
+/// attempts (the contract's kinds) are [`ClientError::EnrollmentRefused`], for the person
+/// holding the phone; anything else is a [`ClientError::Rejected`].
+fn refusal(status: u16, body: &[u8]) -> ClientError {
+    let p: Option<Problem> = serde_json::from_slice(body).ok();
+    let kind = p.as_ref().and_then(Problem::kind);
+    let detail = p.map_or_else(|| "no explanation".into(), |p| p.detail.unwrap_or(p.title));
+    match kind {
+        Some(ProblemKind::EnrollmentCodeInvalid | ProblemKind::RateLimited) => {
+            ClientError::EnrollmentRefused { reason: detail }
+        }
+        _ => ClientError::Rejected { status, detail },
+    }
 }
 
 /// Enrolls with the relay named in `payload`: a new P-256 key made here, its CSR sent with
@@ -257,9 +251,9 @@ pub fn enroll(payload: &EnrollPayload, label: Option<&str>) -> Result<Enrolled, 
         .build()
         .map_err(|_| ClientError::Offline)?;
     let body = serde_json::to_vec(&EnrollRequest {
-        code: payload.code.trim(),
-        csr_pem: &csr,
-        label,
+        code: payload.code.trim().to_string(),
+        csr_pem: csr,
+        label: label.map(str::to_string),
     })
     .map_err(|e| ClientError::Storage {
         detail: e.to_string(),
@@ -296,26 +290,9 @@ pub fn enroll(payload: &EnrollPayload, label: Option<&str>) -> Result<Enrolled, 
         Ok::<_, ClientError>((status, bytes))
     })?;
     if !(200..300).contains(&status) {
-        let p: Option<ProblemBody> = serde_json::from_slice(&bytes).ok();
-        let (kind, detail) = p.map_or((String::new(), None), |p| (p.kind, p.detail));
-        return Err(
-            if kind.ends_with("enrollment-code-invalid") || kind.ends_with("rate-limited") {
-                ClientError::EnrollmentRefused {
-                    reason: detail.unwrap_or(kind),
-                }
-            } else {
-                ClientError::Rejected {
-                    status,
-                    detail: detail.unwrap_or(kind),
-                }
-            },
-        );
+        return Err(refusal(status, &bytes));
     }
-    let resp: EnrollResponse =
-        serde_json::from_slice(&bytes).map_err(|_| ClientError::Rejected {
-            status,
-            detail: "unreadable enrollment answer".into(),
-        })?;
+    let resp: EnrollResponse = wire::decode("POST /v1/enroll", status, &bytes)?;
     // The CA we keep must be the one the QR code named.
     let ca_der = {
         use rustls::pki_types::pem::PemObject;
@@ -336,8 +313,8 @@ pub fn enroll(payload: &EnrollPayload, label: Option<&str>) -> Result<Enrolled, 
         ca_pem: resp.ca_pem,
         cert_pem: resp.certificate_pem,
         key_pem: key.serialize_pem(),
-        professional: resp.professional,
-        device: resp.device,
+        professional: resp.professional.to_string(),
+        device: resp.device.to_string(),
     })
 }
 
@@ -356,6 +333,52 @@ mod tests {
         assert_eq!(p.relay, "https://127.0.0.1:8443");
         assert_eq!(p.ca_sha256, h);
         assert_eq!(p.code, "ABCD-EFGH-JKLM");
+    }
+
+    #[test]
+    fn refusals_are_told_apart_by_the_contract_kind() {
+        let body = |kind, detail: Option<&str>| {
+            serde_json::to_vec(&Problem::new(kind, detail.map(str::to_string))).unwrap()
+        };
+        assert_eq!(
+            refusal(
+                403,
+                &body(ProblemKind::EnrollmentCodeInvalid, Some("code expired"))
+            ),
+            ClientError::EnrollmentRefused {
+                reason: "code expired".into()
+            }
+        );
+        assert_eq!(
+            refusal(429, &body(ProblemKind::RateLimited, None)),
+            ClientError::EnrollmentRefused {
+                reason: ProblemKind::RateLimited.title().into()
+            }
+        );
+        assert!(matches!(
+            refusal(400, &body(ProblemKind::InvalidCsr, None)),
+            ClientError::Rejected { status: 400, .. }
+        ));
+        assert!(matches!(
+            refusal(502, b"bad gateway"),
+            ClientError::Rejected { status: 502, .. }
+        ));
+    }
+
+    #[test]
+    fn the_answer_is_read_as_the_contract_type() {
+        let sent = EnrollResponse {
+            professional: kizuna_core::ProfessionalId::new().0,
+            device: kizuna_core::DeviceId::new().0,
+            certificate_pem: "cert".into(),
+            ca_pem: "ca".into(),
+        };
+        let body = serde_json::to_vec(&sent).unwrap();
+        let read: EnrollResponse = wire::decode("POST /v1/enroll", 200, &body).unwrap();
+        assert_eq!(read, sent);
+        let broken = br#"{"professional":"00000000-0000-0000-0000-000000000001"}"#;
+        let err = wire::decode::<EnrollResponse>("POST /v1/enroll", 200, broken).unwrap_err();
+        assert!(format!("{err:?}").contains("is missing"), "{err:?}");
     }
 
     #[test]

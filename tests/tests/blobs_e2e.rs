@@ -219,16 +219,16 @@ fn wrong_bytes_are_refused_and_strangers_learn_nothing() {
         .post_with_file(c.room, "写真", &path, AttachmentKind::Photo, "image/jpeg")
         .unwrap();
     nurse.client().sync_documents().unwrap();
-    let t = kizuna_mobile::HttpsTransport::new(
+    let t = kizuna_client::HttpsTransport::new(
         &nurse.identity.url,
         &nurse.identity.ca_pem,
         &nurse.identity.crt_pem,
         &nurse.identity.key_pem,
     )
     .unwrap();
-    use kizuna_mobile::Transport;
+    use kizuna_client::Transport;
     struct Wrong;
-    impl kizuna_mobile::BlobSource for Wrong {
+    impl kizuna_client::BlobSource for Wrong {
         fn read(&self, _offset: u64, max: usize) -> Result<Vec<u8>, String> {
             Ok(vec![0xAB; max])
         }
@@ -239,7 +239,7 @@ fn wrong_bytes_are_refused_and_strangers_learn_nothing() {
     assert_eq!(st.offset, 0);
     let refused = t.upload(&att.hash, c.room, 0, att.size, std::sync::Arc::new(Wrong));
     match refused {
-        Err(kizuna_mobile::TransportError::Rejected { status, .. }) => assert_eq!(status, 400),
+        Err(kizuna_client::TransportError::Rejected { status, .. }) => assert_eq!(status, 400),
         other => panic!("wrong bytes accepted: {other:?}"),
     }
     let st = t
@@ -262,7 +262,7 @@ fn wrong_bytes_are_refused_and_strangers_learn_nothing() {
             .build()
             .unwrap();
         let url = format!("{}/v1/blobs/{hash}?doc={}", stranger.identity.url, c.room);
-        kizuna_mobile::runtime::get().block_on(async move {
+        kizuna_client::runtime::get().block_on(async move {
             let r = http.get(url).send().await.unwrap();
             let status = r.status().as_u16();
             let body = r.bytes().await.unwrap();
@@ -437,7 +437,7 @@ fn raw_as(phone: &Phone, method: &str, path: &str, body: Vec<u8>) -> (u16, Vec<u
         .unwrap();
     let url = format!("{}{path}", phone.identity.url);
     let method: reqwest::Method = method.parse().unwrap();
-    kizuna_mobile::runtime::get().block_on(async move {
+    kizuna_client::runtime::get().block_on(async move {
         let r = http
             .request(method, url)
             .header("content-type", "application/octet-stream")

@@ -35,7 +35,7 @@ fn raw(phone: &Phone, method: &str, path: &str, ctype: &str, body: Vec<u8>) -> (
         .unwrap();
     let url = format!("{}{path}", phone.identity.url);
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    kizuna_mobile::runtime::get().block_on(async move {
+    kizuna_client::runtime::get().block_on(async move {
         let r = http
             .request(method, url)
             .header("content-type", ctype)

@@ -2,12 +2,12 @@
 //! stores), phones with their own stores syncing through the HTTPS transport.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+use kizuna_client::Transport;
 use kizuna_core::room::Scope;
 use kizuna_core::sync::protocol::{
     DocSync, Outcome, PROTOCOL_VERSION, SyncRequest, SyncResponse, to_wire,
 };
 use kizuna_core::{Author, Profession, Role, RoomId, Timestamp};
-use kizuna_mobile::Transport;
 use kizuna_tests::loopback::{LoopRelay, Phone};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -248,7 +248,7 @@ fn non_members_receive_nothing_and_restricted_reports_reach_only_their_audience(
     let scoped = nurse.store().scoped_docs(s.room).unwrap();
     assert_eq!(scoped.len(), 1);
     let raw = |p: &Phone, doc: RoomId| -> (Vec<u8>, SyncResponse) {
-        let t = kizuna_mobile::HttpsTransport::new(
+        let t = kizuna_client::HttpsTransport::new(
             &p.identity.url,
             &p.identity.ca_pem,
             &p.identity.crt_pem,
@@ -346,7 +346,7 @@ fn an_online_phone_hears_of_a_new_post_at_once() {
     let doctor = phone(&s, "医師", Profession::Doctor, Some(Role::Writer));
     nurse.sync().unwrap();
     doctor.sync().unwrap();
-    let t = kizuna_mobile::HttpsTransport::new(
+    let t = kizuna_client::HttpsTransport::new(
         &doctor.identity.url,
         &doctor.identity.ca_pem,
         &doctor.identity.crt_pem,
@@ -379,7 +379,7 @@ fn a_revoked_phone_is_told_so_on_sync() {
         .with_admin(async move |c| c.revoke(device, true).await)
         .unwrap();
     match nurse.sync() {
-        Err(kizuna_mobile::SyncError::Transport(kizuna_mobile::TransportError::Revoked {
+        Err(kizuna_client::SyncError::Transport(kizuna_client::TransportError::Revoked {
             wipe,
         })) => assert!(wipe),
         other => panic!("expected revocation, got {other:?}"),
@@ -390,7 +390,7 @@ fn a_revoked_phone_is_told_so_on_sync() {
 fn garbage_and_wrong_versions_get_clear_errors() {
     let s = setup();
     let nurse = phone(&s, "看護師", Profession::Nurse, Some(Role::Writer));
-    let t = kizuna_mobile::HttpsTransport::new(
+    let t = kizuna_client::HttpsTransport::new(
         &nurse.identity.url,
         &nurse.identity.ca_pem,
         &nurse.identity.crt_pem,
@@ -398,7 +398,7 @@ fn garbage_and_wrong_versions_get_clear_errors() {
     )
     .unwrap();
     match t.exchange(vec![0xff; 100]) {
-        Err(kizuna_mobile::TransportError::Rejected { status, .. }) => assert_eq!(status, 400),
+        Err(kizuna_client::TransportError::Rejected { status, .. }) => assert_eq!(status, 400),
         other => panic!("{other:?}"),
     }
     let old = SyncRequest {
@@ -407,7 +407,7 @@ fn garbage_and_wrong_versions_get_clear_errors() {
         discover: false,
     };
     match t.exchange(old.encode()) {
-        Err(kizuna_mobile::TransportError::Rejected { status, detail }) => {
+        Err(kizuna_client::TransportError::Rejected { status, detail }) => {
             assert_eq!(status, 400);
             assert!(detail.contains("version"), "{detail}");
         }
@@ -452,7 +452,7 @@ fn restricted_audience_must_be_canonical() {
     let pb = relay.enroll(&b, &tmp.path().join("b")).unwrap();
     pa.sync().unwrap();
     pb.sync().unwrap();
-    let t = kizuna_mobile::HttpsTransport::new(
+    let t = kizuna_client::HttpsTransport::new(
         &pa.identity.url,
         &pa.identity.ca_pem,
         &pa.identity.crt_pem,

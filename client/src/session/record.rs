@@ -3,6 +3,7 @@
 
 use crate::enroll::Enrolled;
 use crate::error::{ClientError, storage};
+use kizuna_contract::me::MeResponse;
 use kizuna_core::store::{Space, Write, key};
 use kizuna_core::{Profession, RoomId, RoomStore};
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,7 @@ pub(crate) struct Record {
     pub(crate) name: String,
     pub(crate) profession: Profession,
     pub(crate) organisation: String,
-    /// Room names and kinds as `/v1/me` last gave them.
+    /// Room names as `/v1/me` last gave them.
     #[serde(default)]
     pub(crate) rooms: BTreeMap<RoomId, String>,
     #[serde(default)]
@@ -35,37 +36,18 @@ impl Record {
         }
     }
 
-    /// Takes in the answer of `/v1/me`: the professional's name, profession, organisation
-    /// and the names of the rooms this device may see. Fields it lacks stay as they were.
-    pub(crate) fn learn_me(&mut self, me: &serde_json::Value) {
-        if let Some(p) = me.get("professional") {
-            if let Some(n) = p.get("name").and_then(|v| v.as_str()) {
-                self.name = n.to_string();
-            }
-            if let Some(pr) = p
-                .get("profession")
-                .and_then(|v| serde_json::from_value::<Profession>(v.clone()).ok())
-            {
-                self.profession = pr;
-            }
-            if let Some(o) = p
-                .get("organisation")
-                .and_then(|o| o.get("name"))
-                .and_then(|v| v.as_str())
-            {
-                self.organisation = o.to_string();
-            }
-        }
-        if let Some(rooms) = me.get("rooms").and_then(|r| r.as_array()) {
-            self.rooms = rooms
-                .iter()
-                .filter_map(|r| {
-                    let id: RoomId = r.get("id")?.as_str()?.parse().ok()?;
-                    let name = r.get("display_name")?.as_str()?.to_string();
-                    Some((id, name))
-                })
-                .collect();
-        }
+    /// Takes in the answer of `/v1/me` (the relay's own type, read whole): the
+    /// professional's name, profession, organisation and the names of the rooms this device
+    /// may see.
+    pub(crate) fn learn_me(&mut self, me: &MeResponse) {
+        self.name = me.professional.name.clone();
+        self.profession = me.professional.profession.into();
+        self.organisation = me.professional.organisation.name.clone();
+        self.rooms = me
+            .rooms
+            .iter()
+            .map(|r| (RoomId(r.id), r.display_name.clone()))
+            .collect();
     }
 }
 
@@ -87,5 +69,95 @@ pub(crate) fn load(store: &RoomStore) -> Result<Option<Record>, ClientError> {
             serde_json::from_slice(&bytes).map_err(|_| storage("the device record is corrupt"))?,
         )),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::transport::TransportError;
+    use crate::transport::wire::decode;
+    use kizuna_contract::me::{MeDevice, MeProfessional, MeRoom};
+    use kizuna_contract::{Millis, Organisation, Role, RoomKind};
+
+    fn enrolled() -> Enrolled {
+        Enrolled {
+            relay: "https://relay.invalid".into(),
+            ca_pem: String::new(),
+            cert_pem: String::new(),
+            key_pem: String::new(),
+            professional: String::new(),
+            device: String::new(),
+        }
+    }
+
+    /// What the relay answers, built from the contract's own types.
+    fn me(room: RoomId) -> MeResponse {
+        MeResponse {
+            professional: MeProfessional {
+                id: kizuna_core::ProfessionalId::new().0,
+                name: "佐藤 看護師".into(),
+                kana: "サトウ".into(),
+                profession: kizuna_contract::Profession::Nurse,
+                profession_ja: "看護師".into(),
+                organisation: Organisation {
+                    name: "みなと訪問看護".into(),
+                    office_number: None,
+                },
+                administrator: false,
+            },
+            device: MeDevice {
+                id: kizuna_core::DeviceId::new().0,
+                label: "phone".into(),
+                enrolled_at: Millis(1),
+            },
+            rooms: vec![MeRoom {
+                id: room.0,
+                kind: RoomKind::Patient,
+                display_name: "山田 花子".into(),
+                role: Role::Writer,
+            }],
+        }
+    }
+
+    /// The link of issue 17: the relay's `MeResponse`, on the wire and read back through the
+    /// client's own path, fills the names the app shows. A renamed field in the contract is
+    /// a compile error here; a wire mismatch fails this test.
+    #[test]
+    fn learns_names_from_the_contracts_me_response() {
+        let room = RoomId::new();
+        let body = serde_json::to_vec(&me(room)).unwrap();
+        let read: MeResponse = decode("GET /v1/me", 200, &body).unwrap();
+        let mut record = Record::new(enrolled());
+        record.learn_me(&read);
+        assert_eq!(record.name, "佐藤 看護師");
+        assert_eq!(record.profession, Profession::Nurse);
+        assert_eq!(record.organisation, "みなと訪問看護");
+        assert_eq!(
+            record.rooms.get(&room).map(String::as_str),
+            Some("山田 花子")
+        );
+    }
+
+    /// A `/v1/me` without a field is an error naming the field, not an empty room name, and
+    /// it carries no patient data.
+    #[test]
+    fn a_missing_field_is_a_clear_error_without_patient_data() {
+        let mut json = serde_json::to_value(me(RoomId::new())).unwrap();
+        let room = json["rooms"][0].as_object_mut().unwrap();
+        let name = room.remove("display_name").unwrap();
+        room.insert("name".into(), name);
+        let body = serde_json::to_vec(&json).unwrap();
+        let err = decode::<MeResponse>("GET /v1/me", 200, &body).unwrap_err();
+        let TransportError::Rejected { detail, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(detail.contains("GET /v1/me"), "{detail}");
+        assert!(detail.contains("`display_name` is missing"), "{detail}");
+        let shown = format!("{err} {err:?} {}", crate::ClientError::from(err.clone()));
+        for patient_data in ["山田", "花子", "佐藤"] {
+            assert!(!shown.contains(patient_data), "{shown}");
+        }
     }
 }

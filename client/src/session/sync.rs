@@ -19,7 +19,7 @@ impl Shared {
         open: &Open,
         e: &Enrolment,
     ) -> Result<Arc<Enrolment>, ClientError> {
-        let me = e.https.get_json("/v1/me")?;
+        let me = e.https.me()?;
         let mut record = e.record.clone();
         record.learn_me(&me);
         record::save(&open.store, &record)?;

@@ -2,10 +2,13 @@
 //! certificate. Every call has an async form (what a load generator with hundreds of devices
 //! on one runtime drives); the blocking [`Transport`] methods run it on the process runtime.
 
+use super::wire::{decode, problem};
 use super::{BlobSink, BlobSource, LiveEvents, Transport, TransportError};
+use kizuna_contract::events::Changed;
+use kizuna_contract::me::MeResponse;
+use kizuna_contract::{SYNC_MEDIA_TYPE, blobs};
 use kizuna_core::blobs::UploadStatus;
 use kizuna_core::{ContentHash, RoomId};
-use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,16 +62,6 @@ pub fn device_tls(
     Ok(cfg)
 }
 
-#[derive(Deserialize)]
-struct Problem {
-    #[serde(default, rename = "type")]
-    kind: String,
-    #[serde(default)]
-    detail: Option<String>,
-    #[serde(default)]
-    wipe: Option<bool>,
-}
-
 fn offline(e: reqwest::Error) -> TransportError {
     let mut msg = e.to_string();
     let mut src = std::error::Error::source(&e);
@@ -78,23 +71,6 @@ fn offline(e: reqwest::Error) -> TransportError {
         src = s.source();
     }
     TransportError::Offline(msg)
-}
-
-fn problem(status: u16, body: &[u8]) -> TransportError {
-    let p: Option<Problem> = serde_json::from_slice(body).ok();
-    match p {
-        Some(p) if p.kind.ends_with("device-revoked") => TransportError::Revoked {
-            wipe: p.wipe.unwrap_or(false),
-        },
-        Some(p) => TransportError::Rejected {
-            status,
-            detail: p.detail.unwrap_or(p.kind),
-        },
-        None => TransportError::Rejected {
-            status,
-            detail: "no explanation".into(),
-        },
-    }
 }
 
 impl HttpsTransport {
@@ -133,25 +109,21 @@ impl HttpsTransport {
         })
     }
 
+    /// The JSON answer to `what` as the contract type `T` (see [`decode`]).
     async fn ok_json<T: serde::de::DeserializeOwned>(
+        what: &str,
         resp: reqwest::Response,
     ) -> Result<T, TransportError> {
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.map_err(offline)?;
-        if !(200..300).contains(&status) {
-            return Err(problem(status, &bytes));
-        }
-        serde_json::from_slice(&bytes).map_err(|_| TransportError::Rejected {
-            status,
-            detail: "unreadable answer".into(),
-        })
+        decode(what, status, &bytes)
     }
 
     async fn post(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         let resp = self
             .http
             .post(format!("{}{path}", self.base))
-            .header("content-type", "application/x-kizuna-sync")
+            .header("content-type", SYNC_MEDIA_TYPE)
             .body(body)
             .send()
             .await
@@ -166,13 +138,13 @@ impl HttpsTransport {
 }
 
 impl HttpsTransport {
-    /// `GET path` on the relay, answered with JSON (`/v1/me`: who this device is and which
-    /// rooms it may sync, with their names).
-    pub fn get_json(&self, path: &str) -> Result<serde_json::Value, TransportError> {
-        let url = format!("{}{path}", self.base);
+    /// `GET /v1/me`: who this device is and which rooms it may sync, with the names the
+    /// app shows, as the relay's own type (a missing field is an error naming it).
+    pub fn me(&self) -> Result<MeResponse, TransportError> {
+        let url = format!("{}/v1/me", self.base);
         self.runtime.block_on(async {
             let resp = self.http.get(url).send().await.map_err(offline)?;
-            Self::ok_json(resp).await
+            Self::ok_json("GET /v1/me", resp).await
         })
     }
 }
@@ -240,7 +212,9 @@ impl Transport for HttpsTransport {
                 .send()
                 .await
                 .map_err(offline)?;
-            Self::ok_json(resp).await
+            Self::ok_json::<Changed>("GET /v1/events", resp)
+                .await
+                .map(LiveEvents::from)
         })
     }
 }
@@ -279,7 +253,9 @@ impl HttpsTransport {
         );
         self.runtime.block_on(async {
             let resp = self.blob_http.get(url).send().await.map_err(offline)?;
-            Self::ok_json(resp).await
+            Self::ok_json::<blobs::UploadStatus>("the upload status", resp)
+                .await
+                .map(UploadStatus::from)
         })
     }
 
@@ -304,7 +280,9 @@ impl HttpsTransport {
                 .send()
                 .await
                 .map_err(offline)?;
-            Self::ok_json(resp).await
+            Self::ok_json::<blobs::UploadStatus>("an upload", resp)
+                .await
+                .map(UploadStatus::from)
         })
     }
 

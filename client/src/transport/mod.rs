@@ -7,13 +7,13 @@
 
 mod https;
 mod layer;
+pub(crate) mod wire;
 
 pub use https::{HttpsTransport, device_tls};
 pub use layer::TransportLayer;
 
 use kizuna_core::blobs::UploadStatus;
 use kizuna_core::{ContentHash, RoomId};
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,8 +39,9 @@ pub enum TransportError {
     },
 }
 
-/// Which rooms changed on the relay since a cursor (the live channel).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Which rooms changed on the relay since a cursor (the live channel), in core's ids: the
+/// relay's answer (`kizuna_contract::events::Changed`) converted with `From`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LiveEvents {
     /// Pass this back to wait for the next changes.
     pub cursor: u64,
@@ -48,7 +49,6 @@ pub struct LiveEvents {
     pub docs: Vec<kizuna_core::RoomId>,
     /// The relay did not know the cursor (restarted, or the device was away long): sync
     /// every document.
-    #[serde(default)]
     pub resync: bool,
 }
 
