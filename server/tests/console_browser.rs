@@ -8,19 +8,10 @@
 //! passes, unless `KIZUNA_BROWSER_TESTS=required` (set by CI), when it fails.
 #![allow(missing_docs)]
 
-use std::io::{BufRead, BufReader};
+use kizuna_testkit::demo::Demo;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Demo(Child);
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::Command;
+use std::time::Instant;
 
 fn missing_tools(dir: &Path, chromium: &str) -> Vec<String> {
     let mut missing = Vec::new();
@@ -49,43 +40,12 @@ fn console_in_headless_chromium() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let mut demo = Demo(
-        Command::new(env!("CARGO_BIN_EXE_kizuna"))
-            .args(["demo", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data.path())
-            .env("KIZUNA_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let demo = Demo::start(
+        Path::new(env!("CARGO_BIN_EXE_kizuna")),
+        &manifest,
+        &["--data".as_ref(), data.path().as_os_str()],
     );
-    let stdout = demo.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut url = None;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) => {
-                if let Some(rest) = line.strip_prefix("Kizuna demo relay on ") {
-                    url = rest.split_whitespace().next().map(str::to_string);
-                }
-                if line.contains("Ctrl-C stops the relay") {
-                    break;
-                }
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(_) => break,
-        }
-    }
-    let url = url.expect("the demo printed its URL");
+    let url = demo.url().expect("the demo printed its URL").to_string();
     let shots = manifest.join("../target/console-screenshots");
     let _ = std::fs::remove_dir_all(&shots);
     let started = Instant::now();
@@ -107,5 +67,5 @@ fn console_in_headless_chromium() {
         "browser tests failed after {:?}:\n{stdout}\n{stderr}",
         started.elapsed()
     );
-    drop(demo);
+    demo.stop();
 }

@@ -1,8 +1,8 @@
 //! `kizuna admin` driven as a separate process against a relay that holds the sled store
 //! open: the CLI works only through the admin API over mTLS.
 
-use crate::support::TestRelay;
 use kizuna_core::Role;
+use kizuna_testkit::LoopbackRelay;
 use std::path::Path;
 
 fn kizuna(data: &Path, args: &[&str]) -> (bool, String, String) {
@@ -41,8 +41,8 @@ async fn json(data: &Path, args: &[&str]) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_cli_drives_a_running_relay() {
-    let t = TestRelay::start().await;
-    let data = t.dir.path();
+    let t = LoopbackRelay::start().await;
+    let data = t.data();
 
     let p = json(
         data,
@@ -108,7 +108,7 @@ async fn admin_cli_drives_a_running_relay() {
     );
 
     // Enroll a device over HTTP with a code from the CLI, then revoke it with the CLI.
-    let keys = t.enroll(pid.parse().unwrap()).await;
+    let keys = t.enroll(pid.parse::<uuid::Uuid>().unwrap()).await.unwrap();
     let me = t.device(&keys).me().await.unwrap();
     assert!(
         me.rooms

@@ -3,12 +3,12 @@
 //! policies, so the browser tests use password + TOTP and this test covers the certificate),
 //! code replay, session binding to the certificate, brute-force limits, CSRF.
 
-use crate::support::TestRelay;
 use kizuna_contract::console::{ConsoleSetup, CredentialsRequest};
 use kizuna_server::admin::console::totp;
 use kizuna_server::identity::pki;
+use kizuna_testkit::LoopbackRelay;
 
-fn client(t: &TestRelay, identity: Option<(&str, &str)>) -> reqwest::Client {
+fn client(t: &LoopbackRelay, identity: Option<(&str, &str)>) -> reqwest::Client {
     reqwest::Client::builder()
         .use_preconfigured_tls(pki::client_config(&t.ca_pem, identity).unwrap())
         .redirect(reqwest::redirect::Policy::none())
@@ -57,7 +57,7 @@ fn cookie_of(resp: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 /// GETs the login page: (double-submit cookie, form token, body).
-async fn login_form(t: &TestRelay, c: &reqwest::Client) -> (String, String, String) {
+async fn login_form(t: &LoopbackRelay, c: &reqwest::Client) -> (String, String, String) {
     let r = c
         .get(format!("{}/console/login", t.url))
         .send()
@@ -77,7 +77,7 @@ async fn login_form(t: &TestRelay, c: &reqwest::Client) -> (String, String, Stri
 }
 
 async fn post_login(
-    t: &TestRelay,
+    t: &LoopbackRelay,
     c: &reqwest::Client,
     form: &[(&str, &str)],
 ) -> reqwest::Response {
@@ -95,7 +95,7 @@ async fn post_login(
 
 #[tokio::test]
 async fn certificate_plus_totp_login_and_session_rules() {
-    let t = TestRelay::start().await;
+    let t = LoopbackRelay::start().await;
     let setup = t
         .admin()
         .console_credentials(&CredentialsRequest {
@@ -189,7 +189,7 @@ async fn certificate_plus_totp_login_and_session_rules() {
 
 #[tokio::test]
 async fn password_guessing_is_throttled_and_new_credentials_end_sessions() {
-    let t = TestRelay::start().await;
+    let t = LoopbackRelay::start().await;
     let setup = t
         .admin()
         .console_credentials(&CredentialsRequest {
@@ -229,7 +229,7 @@ async fn password_guessing_is_throttled_and_new_credentials_end_sessions() {
     assert_eq!(r.status(), 429);
 
     // A fresh relay: log in, then set new credentials, and the session ends.
-    let t = TestRelay::start().await;
+    let t = LoopbackRelay::start().await;
     let setup = t
         .admin()
         .console_credentials(&CredentialsRequest {
@@ -306,7 +306,7 @@ async fn password_guessing_is_throttled_and_new_credentials_end_sessions() {
 /// A login POST prepared ahead (its own login-form cookie and token), to fire at once with
 /// others.
 async fn prepared_login(
-    t: &TestRelay,
+    t: &LoopbackRelay,
     c: &reqwest::Client,
     form: &[(&str, &str)],
 ) -> reqwest::RequestBuilder {
@@ -320,7 +320,7 @@ async fn prepared_login(
 }
 
 /// A client whose connections come from `127.0.0.<n>` (each a different source address).
-fn client_from(t: &TestRelay, n: u8) -> reqwest::Client {
+fn client_from(t: &LoopbackRelay, n: u8) -> reqwest::Client {
     reqwest::Client::builder()
         .use_preconfigured_tls(pki::client_config(&t.ca_pem, None).unwrap())
         .redirect(reqwest::redirect::Policy::none())
@@ -329,7 +329,7 @@ fn client_from(t: &TestRelay, n: u8) -> reqwest::Client {
         .unwrap()
 }
 
-async fn boss(t: &TestRelay) -> ConsoleSetup {
+async fn boss(t: &LoopbackRelay) -> ConsoleSetup {
     t.admin()
         .console_credentials(&CredentialsRequest {
             login: "boss".into(),
@@ -343,7 +343,7 @@ async fn boss(t: &TestRelay) -> ConsoleSetup {
 /// TOTP code. The code is spent atomically, so exactly one opens a session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn one_totp_code_opens_one_session_even_when_eight_logins_race() {
-    let t = TestRelay::start().await;
+    let t = LoopbackRelay::start().await;
     let setup = boss(&t).await;
     // Stay clear of a step boundary, so all eight use the same step's code.
     loop {
@@ -395,7 +395,7 @@ async fn one_totp_code_opens_one_session_even_when_eight_logins_race() {
 /// refused as locked, and then even the right password is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn forty_concurrent_wrong_passwords_check_at_most_five() {
-    let t = TestRelay::start().await;
+    let t = LoopbackRelay::start().await;
     let setup = boss(&t).await;
     let mut prepared = Vec::new();
     for i in 0..40u8 {
@@ -454,7 +454,7 @@ async fn forty_concurrent_wrong_passwords_check_at_most_five() {
 /// are audited like successes, without the name typed, the password or the code.
 #[tokio::test]
 async fn every_login_attempt_is_audited() {
-    let t = TestRelay::start().await;
+    let t = LoopbackRelay::start().await;
     let setup = boss(&t).await;
     let c = client(&t, None);
     let r = post_login(

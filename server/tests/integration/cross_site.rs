@@ -2,8 +2,8 @@
 //! certificate, as the operations guide has them import it) could make the browser send to
 //! the JSON admin API, and malformed ids in console paths.
 
-use crate::support::TestRelay;
 use kizuna_core::Profession;
+use kizuna_testkit::LoopbackRelay;
 
 fn is_problem(r: &reqwest::Response, kind: &str) -> bool {
     r.headers()
@@ -20,8 +20,8 @@ async fn kind_of(r: reqwest::Response) -> String {
 
 #[tokio::test]
 async fn admin_api_refuses_cross_site_style_requests() {
-    let t = TestRelay::start().await;
-    let (_, keys) = t.member("佐藤 美咲", Profession::Nurse).await;
+    let t = LoopbackRelay::start().await;
+    let (_, keys) = t.member("佐藤 美咲", Profession::Nurse).await.unwrap();
     let device = keys.enrolled.device;
     let raw = t.raw(Some((&t.admin_crt, &t.admin_key)));
     let revoke = format!("{}/v1/admin/devices/{device}/revoke", t.url);
@@ -88,7 +88,7 @@ async fn admin_api_refuses_cross_site_style_requests() {
         assert!(!revoked(), "{ctype:?} revoked the device");
     }
     // The other state-changing admin routes, bodiless ones included.
-    let pro = t.add("田中 由美", Profession::Pharmacist).await;
+    let pro = t.add("田中 由美", Profession::Pharmacist).await.unwrap();
     for (method, path) in [
         (
             "POST",
@@ -135,7 +135,7 @@ async fn admin_api_refuses_cross_site_style_requests() {
 async fn console_ids_with_control_characters_are_bad_requests() {
     use kizuna_contract::console::CredentialsRequest;
     use kizuna_server::admin::console::totp;
-    let t = TestRelay::start().await;
+    let t = LoopbackRelay::start().await;
     let setup = t
         .admin()
         .console_credentials(&CredentialsRequest {

@@ -1,64 +1,15 @@
 //! `kizuna demo` as a user runs it: a fresh directory is seeded, the printed curl command
 //! works as printed, and a second start reuses the same city.
 
-use std::io::{BufRead, BufReader};
+use kizuna_testkit::demo::Demo;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// The demo process; killed and reaped when dropped, also when an assertion fails.
-struct Demo(Child);
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::Command;
 
 /// Starts the demo in `cwd` and returns it and its stdout up to the end of the guide.
 fn start_demo(cwd: &Path) -> (Demo, String) {
-    let mut child = Demo(
-        Command::new(env!("CARGO_BIN_EXE_kizuna"))
-            .args(["demo", "--listen", "127.0.0.1:0"])
-            .current_dir(cwd)
-            .env("KIZUNA_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = child.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut out = String::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) => {
-                out.push_str(&line);
-                out.push('\n');
-                if line.contains("Ctrl-C stops the relay") {
-                    return (child, out);
-                }
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(_) => break,
-        }
-    }
-    drop(child);
-    panic!("the demo did not print its guide:\n{out}");
-}
-
-fn stop(child: Demo) {
-    drop(child);
+    let demo = Demo::start(Path::new(env!("CARGO_BIN_EXE_kizuna")), cwd, &[]);
+    let out = demo.guide().to_string();
+    (demo, out)
 }
 
 fn has_curl() -> bool {
@@ -142,7 +93,7 @@ async fn demo_seeds_once_and_its_curl_command_works() {
     }
     let patients = kinds.iter().filter(|k| **k == "patient").count();
     assert_eq!(patients, 3, "the nurse is in all three demo patient rooms");
-    stop(child);
+    child.stop();
 
     // Second start: same CA, same people, nothing new.
     let ca_before = std::fs::read_to_string(demo.join("ca.crt")).unwrap();
@@ -180,5 +131,5 @@ async fn demo_seeds_once_and_its_curl_command_works() {
         7,
         "admin and six professionals, once"
     );
-    stop(child);
+    child.stop();
 }

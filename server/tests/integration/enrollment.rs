@@ -1,10 +1,10 @@
 //! Enrollment: one-time codes, expiry, CSR checks, rate limits, QR payload.
 
-use crate::support::{TestRelay, generous};
 use kizuna_contract::enrollment::EnrollRequest;
 use kizuna_core::{Profession, Timestamp};
 use kizuna_server::identity::pki;
 use kizuna_server::state::RelayConfig;
+use kizuna_testkit::{LoopbackRelay, generous};
 use std::time::Duration;
 
 fn req(code: &str, csr: &str) -> EnrollRequest {
@@ -17,8 +17,8 @@ fn req(code: &str, csr: &str) -> EnrollRequest {
 
 #[tokio::test]
 async fn enrollment_works_once_then_the_code_fails() {
-    let t = TestRelay::start().await;
-    let nurse = t.add("佐藤 美咲", Profession::Nurse).await;
+    let t = LoopbackRelay::start().await;
+    let nurse = t.add("佐藤 美咲", Profession::Nurse).await.unwrap();
     let code = t.admin().enroll_code(nurse.id, None).await.unwrap();
     assert!(
         code.qr_payload
@@ -42,7 +42,7 @@ async fn enrollment_works_once_then_the_code_fails() {
 
     // The new certificate works at once, and names this professional and device.
     let device = t
-        .device(&crate::support::DeviceKeys {
+        .device(&kizuna_testkit::DeviceKeys {
             crt: enrolled.certificate_pem.clone(),
             key: key.serialize_pem(),
             enrolled: enrolled.clone(),
@@ -62,8 +62,8 @@ async fn enrollment_works_once_then_the_code_fails() {
 
 #[tokio::test]
 async fn expired_and_wrong_codes_fail() {
-    let t = TestRelay::start().await;
-    let nurse = t.add("佐藤 美咲", Profession::Nurse).await;
+    let t = LoopbackRelay::start().await;
+    let nurse = t.add("佐藤 美咲", Profession::Nurse).await.unwrap();
     t.relay
         .insert_enroll_code(
             kizuna_core::ProfessionalId(nurse.id),
@@ -84,7 +84,7 @@ async fn expired_and_wrong_codes_fail() {
         }
     }
     // A code for a removed professional is refused too.
-    let helper = t.add("伊藤 花子", Profession::Helper).await;
+    let helper = t.add("伊藤 花子", Profession::Helper).await.unwrap();
     let code = t.admin().enroll_code(helper.id, None).await.unwrap();
     t.admin().remove_professional(helper.id).await.unwrap();
     let err = anon.enroll(&req(&code.code, &csr)).await.unwrap_err();
@@ -93,8 +93,8 @@ async fn expired_and_wrong_codes_fail() {
 
 #[tokio::test]
 async fn malformed_csr_gets_a_clear_400_problem_and_keeps_the_code() {
-    let t = TestRelay::start().await;
-    let nurse = t.add("佐藤 美咲", Profession::Nurse).await;
+    let t = LoopbackRelay::start().await;
+    let nurse = t.add("佐藤 美咲", Profession::Nurse).await.unwrap();
     let code = t.admin().enroll_code(nurse.id, None).await.unwrap();
     let raw = t.raw(None);
     let bad_csrs = [
@@ -151,13 +151,13 @@ async fn malformed_csr_gets_a_clear_400_problem_and_keeps_the_code() {
 
 #[tokio::test]
 async fn enrollment_attempts_are_rate_limited_per_source() {
-    let t = TestRelay::start_with(RelayConfig {
+    let t = LoopbackRelay::start_with(RelayConfig {
         enroll_attempts: 3,
         enroll_window: Duration::from_secs(600),
         ..generous()
     })
     .await;
-    let nurse = t.add("佐藤 美咲", Profession::Nurse).await;
+    let nurse = t.add("佐藤 美咲", Profession::Nurse).await.unwrap();
     let (_key, csr) = pki::new_device_key_and_csr().unwrap();
     let anon = t.anonymous();
     for _ in 0..3 {

@@ -1,41 +1,20 @@
 //! Patient data never reaches the log: the relay logs ids, not names.
 
-use crate::support::TestRelay;
 use kizuna_core::model::Consent;
 use kizuna_core::{Date, Profession, Role, RoomKind};
 use kizuna_server::identity::NewRoom;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use kizuna_testkit::LoopbackRelay;
+use kizuna_testkit::logs::capture_global;
 
 // The subscriber is the process-wide default (the only one in this test binary): a
 // thread-local one misses events whose callsite interest another test thread cached first.
 // Other tests' lines land in the buffer too, which is harmless: only this test uses 秘密野.
 #[tokio::test(flavor = "current_thread")]
 async fn patient_names_are_not_logged() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let out = capture_global(tracing::Level::DEBUG);
 
-    let t = TestRelay::start().await;
-    let (nurse, keys) = t.member("佐藤 美咲", Profession::Nurse).await;
+    let t = LoopbackRelay::start().await;
+    let (nurse, keys) = t.member("佐藤 美咲", Profession::Nurse).await.unwrap();
     let admin = t.admin();
     let room = admin
         .create_room(&NewRoom {
@@ -72,7 +51,7 @@ async fn patient_names_are_not_logged() {
         "problem details must not echo input: {body}"
     );
 
-    let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let log = out.text();
     assert!(
         log.contains("patient room created"),
         "the log is captured: {log}"

@@ -12,5 +12,4 @@ mod panics;
 mod revocation;
 mod rooms;
 mod routes;
-mod support;
 mod tls;

@@ -5,12 +5,12 @@
 //! The relay has no handler known to panic (the fuzz targets found none that reach a
 //! handler), so the test adds one to the router it serves — test code only, never in the relay.
 
-use crate::support::{TestRelay, generous};
 use axum::routing::get;
 use kizuna_core::model::{Consent, ReportContent};
 use kizuna_core::sync::protocol::{DocSync, Outcome, PROTOCOL_VERSION, SyncRequest, SyncResponse};
 use kizuna_core::{Author, Date, Profession, Role, Room, RoomId, RoomKind, Timestamp};
 use kizuna_server::identity::NewRoom;
+use kizuna_testkit::{LoopbackRelay, generous};
 use std::sync::{Arc, Mutex};
 
 const MARKER: &str = "秘密野 花子";
@@ -36,7 +36,7 @@ async fn a_panicking_handler_answers_500_and_the_relay_keeps_serving() {
     // The room the panicking handler poisons, set once the room exists.
     let target: Arc<Mutex<Option<RoomId>>> = Arc::default();
     let t_target = target.clone();
-    let t = TestRelay::start_routed(generous(), move |relay, app| {
+    let t = LoopbackRelay::start_routed(generous(), move |relay, app| {
         app.route(
             "/v1/test/panic",
             get(move || {
@@ -58,7 +58,7 @@ async fn a_panicking_handler_answers_500_and_the_relay_keeps_serving() {
         )
     })
     .await;
-    let (nurse, keys) = t.member("佐藤 美咲", Profession::Nurse).await;
+    let (nurse, keys) = t.member("佐藤 美咲", Profession::Nurse).await.unwrap();
     let admin = t.admin();
     let room = admin
         .create_room(&NewRoom {

@@ -1,17 +1,17 @@
 //! Revocation takes effect on the device's very next request, open connections included.
 
-use crate::support::TestRelay;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use kizuna_core::Profession;
 use kizuna_server::identity::pki;
+use kizuna_testkit::LoopbackRelay;
 use rustls::pki_types::ServerName;
 use std::sync::Arc;
 
 #[tokio::test]
 async fn revoked_device_is_refused_on_the_same_keep_alive_connection() {
-    let t = TestRelay::start().await;
-    let (_nurse, keys) = t.member("佐藤 美咲", Profession::Nurse).await;
+    let t = LoopbackRelay::start().await;
+    let (_nurse, keys) = t.member("佐藤 美咲", Profession::Nurse).await.unwrap();
 
     // One TLS connection, HTTP/1.1 keep-alive, several requests on it.
     let mut cfg = pki::client_config(&t.ca_pem, Some((&keys.crt, &keys.key))).unwrap();
@@ -72,9 +72,12 @@ async fn revoked_device_is_refused_on_the_same_keep_alive_connection() {
 
 #[tokio::test]
 async fn removing_a_professional_revokes_their_devices() {
-    let t = TestRelay::start().await;
-    let (helper, keys) = t.member("伊藤 花子", Profession::Helper).await;
-    let (_other, other_keys) = t.member("鈴木 健一", Profession::CareManager).await;
+    let t = LoopbackRelay::start().await;
+    let (helper, keys) = t.member("伊藤 花子", Profession::Helper).await.unwrap();
+    let (_other, other_keys) = t
+        .member("鈴木 健一", Profession::CareManager)
+        .await
+        .unwrap();
     t.device(&keys).me().await.unwrap();
     t.admin().remove_professional(helper.id).await.unwrap();
     assert_eq!(t.device(&keys).me().await.unwrap_err().status(), Some(403));

@@ -1,9 +1,9 @@
 //! The directory: rooms, memberships, city rooms, direct conversations, admin-only routes.
 
-use crate::support::TestRelay;
 use kizuna_core::model::Consent;
 use kizuna_core::{Date, Profession, Role, RoomKind};
 use kizuna_server::identity::NewRoom;
+use kizuna_testkit::LoopbackRelay;
 
 fn consent() -> Consent {
     Consent {
@@ -18,9 +18,9 @@ fn consent() -> Consent {
 
 #[tokio::test]
 async fn removed_member_no_longer_sees_the_room() {
-    let t = TestRelay::start().await;
+    let t = LoopbackRelay::start().await;
     let admin = t.admin();
-    let (nurse, keys) = t.member("佐藤 美咲", Profession::Nurse).await;
+    let (nurse, keys) = t.member("佐藤 美咲", Profession::Nurse).await.unwrap();
     let room = admin
         .create_room(&NewRoom {
             kind: RoomKind::Patient,
@@ -49,9 +49,9 @@ async fn removed_member_no_longer_sees_the_room() {
 
 #[tokio::test]
 async fn city_rooms_follow_profession_and_only_admins_write_there() {
-    let t = TestRelay::start().await;
-    let (_nurse, nurse_keys) = t.member("佐藤 美咲", Profession::Nurse).await;
-    let (other, other_keys) = t.member("その他 太郎", Profession::Other).await;
+    let t = LoopbackRelay::start().await;
+    let (_nurse, nurse_keys) = t.member("佐藤 美咲", Profession::Nurse).await.unwrap();
+    let (other, other_keys) = t.member("その他 太郎", Profession::Other).await.unwrap();
 
     let me = t.device(&nurse_keys).me().await.unwrap();
     let kinds: Vec<_> = me
@@ -92,8 +92,8 @@ async fn city_rooms_follow_profession_and_only_admins_write_there() {
 
 #[tokio::test]
 async fn admin_routes_need_an_administrator_and_patient_rooms_need_consent() {
-    let t = TestRelay::start().await;
-    let (_nurse, keys) = t.member("佐藤 美咲", Profession::Nurse).await;
+    let t = LoopbackRelay::start().await;
+    let (_nurse, keys) = t.member("佐藤 美咲", Profession::Nurse).await.unwrap();
     let nurse = t.device(&keys);
     assert_eq!(nurse.directory().await.unwrap_err().status(), Some(403));
     assert_eq!(nurse.devices().await.unwrap_err().status(), Some(403));
@@ -148,10 +148,10 @@ async fn admin_routes_need_an_administrator_and_patient_rooms_need_consent() {
 
 #[tokio::test]
 async fn direct_conversation_is_a_two_member_room() {
-    let t = TestRelay::start().await;
-    let (nurse, nurse_keys) = t.member("佐藤 美咲", Profession::Nurse).await;
-    let (doctor, doctor_keys) = t.member("高橋 誠", Profession::Doctor).await;
-    let (_third, third_keys) = t.member("田中 由美", Profession::Pharmacist).await;
+    let t = LoopbackRelay::start().await;
+    let (nurse, nurse_keys) = t.member("佐藤 美咲", Profession::Nurse).await.unwrap();
+    let (doctor, doctor_keys) = t.member("高橋 誠", Profession::Doctor).await.unwrap();
+    let (_third, third_keys) = t.member("田中 由美", Profession::Pharmacist).await.unwrap();
 
     let room = t.device(&nurse_keys).direct(doctor.id).await.unwrap();
     assert_eq!(room.kind, RoomKind::Direct);

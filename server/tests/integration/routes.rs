@@ -3,10 +3,10 @@
 //! must reach a handler, so a route renamed or dropped on one side fails here. (A route added
 //! to the router must be added to the table by review: axum cannot list its routes.)
 
-use crate::support::TestRelay;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use kizuna_contract::routes::{Method, ROUTES};
+use kizuna_testkit::LoopbackRelay;
 use tower::ServiceExt;
 
 /// The path with every parameter filled in: a nil UUID for ids, 64 zeros for a blob hash.
@@ -26,7 +26,7 @@ fn concrete(path: &str) -> String {
 
 #[tokio::test]
 async fn every_documented_route_reaches_a_handler() {
-    let t = TestRelay::start().await;
+    let t = LoopbackRelay::start().await;
     assert!(!ROUTES.is_empty());
     for route in ROUTES {
         let method = match route.method {
@@ -66,8 +66,11 @@ async fn every_documented_route_reaches_a_handler() {
 
 #[tokio::test]
 async fn the_served_document_is_the_contracts() {
-    let t = TestRelay::start().await;
-    let (_, keys) = t.member("佐藤 美咲", kizuna_core::Profession::Nurse).await;
+    let t = LoopbackRelay::start().await;
+    let (_, keys) = t
+        .member("佐藤 美咲", kizuna_core::Profession::Nurse)
+        .await
+        .unwrap();
     let identity = Some((keys.crt.as_str(), keys.key.as_str()));
     let resp = t
         .raw(identity)

@@ -1,14 +1,14 @@
 //! Transport: TLS 1.3 only, client certificates from this CA only.
 
-use crate::support::TestRelay;
 use kizuna_core::{DeviceId, Profession, ProfessionalId};
 use kizuna_server::identity::pki::{self, Ca, DeviceIdentity};
+use kizuna_testkit::LoopbackRelay;
 use rustls::pki_types::ServerName;
 use std::sync::Arc;
 
 #[tokio::test]
 async fn health_answers_without_a_certificate_but_me_does_not() {
-    let t = TestRelay::start().await;
+    let t = LoopbackRelay::start().await;
     let health = t.anonymous().health().await.unwrap();
     assert_eq!(health.status, "ok");
     let resp = t
@@ -27,8 +27,8 @@ async fn health_answers_without_a_certificate_but_me_does_not() {
 
 #[tokio::test]
 async fn a_certificate_from_another_ca_fails_the_handshake() {
-    let t = TestRelay::start().await;
-    let nurse = t.add("佐藤 美咲", Profession::Nurse).await;
+    let t = LoopbackRelay::start().await;
+    let nurse = t.add("佐藤 美咲", Profession::Nurse).await.unwrap();
     // A look-alike CA issues a certificate naming a real professional.
     let other = Ca::create("Kizuna relay CA").unwrap();
     let (key, csr) = pki::new_device_key_and_csr().unwrap();
@@ -61,7 +61,7 @@ async fn a_certificate_from_another_ca_fails_the_handshake() {
 #[tokio::test]
 async fn a_valid_certificate_for_an_unknown_device_is_refused() {
     // Signed by the right CA but never enrolled (e.g. a store restored from an old backup).
-    let t = TestRelay::start().await;
+    let t = LoopbackRelay::start().await;
     let (key, csr) = pki::new_device_key_and_csr().unwrap();
     let crt = t
         .relay
@@ -87,7 +87,7 @@ async fn a_valid_certificate_for_an_unknown_device_is_refused() {
 
 #[tokio::test]
 async fn tls_1_2_is_refused() {
-    let t = TestRelay::start().await;
+    let t = LoopbackRelay::start().await;
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(rustls::pki_types::CertificateDer::from(
@@ -126,7 +126,7 @@ async fn tls_1_2_is_refused() {
 
 #[tokio::test]
 async fn server_certificate_is_valid_for_localhost_and_loopback() {
-    let t = TestRelay::start().await;
+    let t = LoopbackRelay::start().await;
     let port = t.addr.port();
     for host in ["localhost", "127.0.0.1"] {
         let c = kizuna_server::cli::client::Client::new(
@@ -142,8 +142,8 @@ async fn server_certificate_is_valid_for_localhost_and_loopback() {
 #[tokio::test]
 async fn only_the_certificate_issued_at_enrollment_is_accepted() {
     // Someone with the CA key mints a second certificate for an enrolled device's ids.
-    let t = TestRelay::start().await;
-    let (nurse, keys) = t.member("佐藤 美咲", Profession::Nurse).await;
+    let t = LoopbackRelay::start().await;
+    let (nurse, keys) = t.member("佐藤 美咲", Profession::Nurse).await.unwrap();
     let (key, csr) = pki::new_device_key_and_csr().unwrap();
     let forged = t
         .relay
@@ -171,8 +171,8 @@ async fn only_the_certificate_issued_at_enrollment_is_accepted() {
 
 #[tokio::test]
 async fn a_lost_admin_identity_is_reissued_at_start() {
-    let t = TestRelay::start().await;
-    let out = t.dir.path().join("admin");
+    let t = LoopbackRelay::start().await;
+    let out = t.data().join("admin");
     let old_device = t.admin().me().await.unwrap().device.id;
     std::fs::remove_file(out.join("admin.crt")).unwrap();
     std::fs::remove_file(out.join("admin.key")).unwrap();
