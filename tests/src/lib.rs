@@ -2,7 +2,6 @@
 //! standard workloads (`docs/workloads.md`) and measurement helpers.
 
 pub mod bench;
-pub mod loopback;
 pub mod measure;
 pub mod prose;
 pub mod proxy;

@@ -11,12 +11,12 @@
 //! whole attachment. The tokens in those lines are synthetic (`sim-s7-d2-i3-n41`), never
 //! patient data.
 
-use crate::loopback::{Fallible, Identity, Phone};
 use kizuna_client::{BlobSource, HttpsTransport, Transport, TransportError, TransportLayer};
 use kizuna_core::blobs::UploadStatus;
 use kizuna_core::model::AttachmentKind;
 use kizuna_core::model::profile::Medication;
 use kizuna_core::{Author, ContentHash, EntryId, ReportId, RoomId, Timestamp};
+use kizuna_testkit::{Fallible, Identity, Phone};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,6 @@
 //! through a transport that counts every body byte and every exchange. The same two states
 //! (relay and device documents) then go through samod for comparison.
 
-use crate::loopback::{Fallible, Identity, Phone, consented_room, enroll};
 use crate::samod_w2::{SamodFigures, samod_reconnect};
 use crate::workload::report_content;
 use kizuna_client::{BlobSource, Transport, TransportError, TransportLayer};
@@ -16,6 +15,8 @@ use kizuna_core::blobs::UploadStatus;
 use kizuna_core::{Profession, ReportId, Role, RoomId, Timestamp};
 use kizuna_server::cli::client::Client;
 use kizuna_server::identity::NewProfessional;
+use kizuna_testkit::phone::enroll;
+use kizuna_testkit::{Fallible, Identity, Phone, consented_room};
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

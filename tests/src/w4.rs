@@ -7,12 +7,12 @@
 //! else to do but write uploads to a file flushed to disk before answering (the durability
 //! every upload needs): the throughput yardstick.
 
-use crate::loopback::{Fallible, LoopRelay, Phone};
 use crate::proxy::CutProxy;
 use axum::Router;
 use axum::routing::get;
 use kizuna_core::model::AttachmentKind;
 use kizuna_core::{Profession, Role};
+use kizuna_testkit::{Fallible, LoopbackRelay, Phone};
 use rand::{RngCore, SeedableRng};
 use std::path::Path;
 use std::sync::Arc;
@@ -175,14 +175,14 @@ fn mb_s(bytes: u64, secs: f64) -> f64 {
 /// Runs W4 once in `work` with a video of `size` bytes and a cut every `cut_every` bytes (at
 /// most `max_cuts`).
 pub fn run(work: &Path, size: usize, cut_every: u64, max_cuts: u64) -> Fallible<W4Figures> {
-    let relay = LoopRelay::start(&work.join("relay"), None)?;
-    let room = relay.patient_room("山田 花子")?;
-    let nurse_p = relay.add("看護師", Profession::Nurse)?;
-    let doctor_p = relay.add("医師", Profession::Doctor)?;
-    relay.invite(room, nurse_p.id, Role::Writer)?;
-    relay.invite(room, doctor_p.id, Role::Writer)?;
-    let nurse = relay.enroll(&nurse_p, &work.join("nurse"))?;
-    let doctor = relay.enroll(&doctor_p, &work.join("doctor"))?;
+    let relay = LoopbackRelay::start_blocking(&work.join("relay"), None)?;
+    let room = relay.blocking_patient_room("山田 花子")?;
+    let nurse_p = relay.blocking_add("看護師", Profession::Nurse)?;
+    let doctor_p = relay.blocking_add("医師", Profession::Doctor)?;
+    relay.blocking_invite(room, nurse_p.id, Role::Writer)?;
+    relay.blocking_invite(room, doctor_p.id, Role::Writer)?;
+    let nurse = relay.enroll_phone(&nurse_p, &work.join("nurse"))?;
+    let doctor = relay.enroll_phone(&doctor_p, &work.join("doctor"))?;
     nurse.sync().map_err(err)?;
     doctor.sync().map_err(err)?;
 

@@ -4,7 +4,7 @@
 
 use kizuna_core::model::AttachmentKind;
 use kizuna_core::{ContentHash, Profession, Role, RoomId};
-use kizuna_tests::loopback::{LoopRelay, Phone};
+use kizuna_testkit::{LoopbackRelay, Phone};
 use kizuna_tests::measure::files_containing;
 use kizuna_tests::proxy::CutProxy;
 use rand::{RngCore, SeedableRng};
@@ -36,25 +36,25 @@ fn real_png(dir: &Path) -> PathBuf {
 
 struct City {
     tmp: tempfile::TempDir,
-    relay: LoopRelay,
+    relay: LoopbackRelay,
     room: RoomId,
 }
 
 fn city() -> City {
     let tmp = tempfile::tempdir().unwrap();
-    let relay = LoopRelay::start(&tmp.path().join("relay"), None).unwrap();
-    let room = relay.patient_room("山田 花子").unwrap();
+    let relay = LoopbackRelay::start_blocking(&tmp.path().join("relay"), None).unwrap();
+    let room = relay.blocking_patient_room("山田 花子").unwrap();
     City { tmp, relay, room }
 }
 
 fn member(c: &City, name: &str, role: Option<Role>) -> Phone {
-    let p = c.relay.add(name, Profession::Nurse).unwrap();
+    let p = c.relay.blocking_add(name, Profession::Nurse).unwrap();
     if let Some(role) = role {
-        c.relay.invite(c.room, p.id, role).unwrap();
+        c.relay.blocking_invite(c.room, p.id, role).unwrap();
     }
     let phone = c
         .relay
-        .enroll(&p, &c.tmp.path().join(format!("phone-{}", p.id)))
+        .enroll_phone(&p, &c.tmp.path().join(format!("phone-{}", p.id)))
         .unwrap();
     phone.sync().unwrap();
     phone
@@ -464,15 +464,17 @@ fn a_hash_referenced_from_another_room_does_not_open_the_photo() {
     let c = city();
     let nurse = member(&c, "看護師", Some(Role::Writer));
     let mallory = member(&c, "元メンバー", Some(Role::Writer));
-    let p1 = c.relay.patient_room("別の 患者").unwrap();
+    let p1 = c.relay.blocking_patient_room("別の 患者").unwrap();
     let mallory_id = mallory.author.professional;
-    c.relay.invite(p1, mallory_id, Role::Writer).unwrap();
+    c.relay
+        .blocking_invite(p1, mallory_id, Role::Writer)
+        .unwrap();
     let colleague = {
-        let p = c.relay.add("同僚", Profession::Nurse).unwrap();
-        c.relay.invite(p1, p.id, Role::Reader).unwrap();
+        let p = c.relay.blocking_add("同僚", Profession::Nurse).unwrap();
+        c.relay.blocking_invite(p1, p.id, Role::Reader).unwrap();
         let phone = c
             .relay
-            .enroll(&p, &c.tmp.path().join(format!("phone-{}", p.id)))
+            .enroll_phone(&p, &c.tmp.path().join(format!("phone-{}", p.id)))
             .unwrap();
         phone.sync().unwrap();
         phone
@@ -492,7 +494,7 @@ fn a_hash_referenced_from_another_room_does_not_open_the_photo() {
     upload_until_done(&nurse);
     mallory.sync().unwrap();
     // Removed from P2: the photo must go with it.
-    c.relay.remove(c.room, mallory_id).unwrap();
+    c.relay.blocking_remove(c.room, mallory_id).unwrap();
     let _ = mallory.sync();
     let (s, _) = raw_as(
         &mallory,

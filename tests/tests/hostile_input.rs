@@ -6,18 +6,23 @@
 
 use kizuna_core::{Profession, Role};
 use kizuna_server::http::ServeOptions;
-use kizuna_tests::loopback::{LoopRelay, Phone};
+use kizuna_testkit::{LoopbackRelay, Phone, RelayOptions};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-fn relay_with(limits: ServeOptions) -> (tempfile::TempDir, LoopRelay, Phone) {
+fn relay_with(limits: ServeOptions) -> (tempfile::TempDir, LoopbackRelay, Phone) {
     let tmp = tempfile::tempdir().unwrap();
-    let relay = LoopRelay::start_with(&tmp.path().join("relay"), None, limits).unwrap();
-    let room = relay.patient_room("山田 花子").unwrap();
-    let p = relay.add("看護師", Profession::Nurse).unwrap();
-    relay.invite(room, p.id, Role::Writer).unwrap();
-    let phone = relay.enroll(&p, &tmp.path().join("phone")).unwrap();
+    let relay = LoopbackRelay::launch_blocking(RelayOptions {
+        data: Some(tmp.path().join("relay")),
+        limits,
+        ..RelayOptions::default()
+    })
+    .unwrap();
+    let room = relay.blocking_patient_room("山田 花子").unwrap();
+    let p = relay.blocking_add("看護師", Profession::Nurse).unwrap();
+    relay.blocking_invite(room, p.id, Role::Writer).unwrap();
+    let phone = relay.enroll_phone(&p, &tmp.path().join("phone")).unwrap();
     phone.sync().unwrap();
     (tmp, relay, phone)
 }

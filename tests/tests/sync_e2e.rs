@@ -8,7 +8,7 @@ use kizuna_core::sync::protocol::{
     DocSync, Outcome, PROTOCOL_VERSION, SyncRequest, SyncResponse, to_wire,
 };
 use kizuna_core::{Author, Profession, Role, RoomId, Timestamp};
-use kizuna_tests::loopback::{LoopRelay, Phone};
+use kizuna_testkit::{LoopbackRelay, Phone};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
@@ -16,14 +16,14 @@ use std::time::Duration;
 
 struct Setup {
     _tmp: tempfile::TempDir,
-    relay: LoopRelay,
+    relay: LoopbackRelay,
     room: RoomId,
 }
 
 fn setup() -> Setup {
     let tmp = tempfile::tempdir().unwrap();
-    let relay = LoopRelay::start(&tmp.path().join("relay"), None).unwrap();
-    let room = relay.patient_room("山田 花子").unwrap();
+    let relay = LoopbackRelay::start_blocking(&tmp.path().join("relay"), None).unwrap();
+    let room = relay.blocking_patient_room("山田 花子").unwrap();
     Setup {
         _tmp: tmp,
         relay,
@@ -32,12 +32,12 @@ fn setup() -> Setup {
 }
 
 fn phone(s: &Setup, name: &str, profession: Profession, role: Option<Role>) -> Phone {
-    let p = s.relay.add(name, profession).unwrap();
+    let p = s.relay.blocking_add(name, profession).unwrap();
     if let Some(role) = role {
-        s.relay.invite(s.room, p.id, role).unwrap();
+        s.relay.blocking_invite(s.room, p.id, role).unwrap();
     }
     let dir = s._tmp.path().join(format!("phone-{}", p.id));
-    s.relay.enroll(&p, &dir).unwrap()
+    s.relay.enroll_phone(&p, &dir).unwrap()
 }
 
 fn texts(p: &Phone, room: RoomId) -> BTreeSet<String> {
@@ -145,9 +145,9 @@ fn forbidden_changes_are_refused_and_the_rest_of_the_request_goes_through() {
     let s = setup();
     let nurse = phone(&s, "看護師", Profession::Nurse, Some(Role::Writer));
     let pharmacist = phone(&s, "薬剤師", Profession::Pharmacist, Some(Role::Reader));
-    let second_room = s.relay.patient_room("鈴木 一郎").unwrap();
+    let second_room = s.relay.blocking_patient_room("鈴木 一郎").unwrap();
     s.relay
-        .invite(second_room, pharmacist.author.professional, Role::Writer)
+        .blocking_invite(second_room, pharmacist.author.professional, Role::Writer)
         .unwrap();
     nurse.sync().unwrap();
     pharmacist.sync().unwrap();
@@ -289,7 +289,9 @@ fn non_members_receive_nothing_and_restricted_reports_reach_only_their_audience(
     assert!(outsider.store().open_room(s.room).is_err());
 
     // Removed from the room: the phone is told to delete its copy.
-    s.relay.remove(s.room, helper.author.professional).unwrap();
+    s.relay
+        .blocking_remove(s.room, helper.author.professional)
+        .unwrap();
     let report = helper.sync().unwrap();
     assert!(report.removed.contains(&s.room), "{report:?}");
     assert!(helper.store().open_room(s.room).is_err());
@@ -299,15 +301,15 @@ fn non_members_receive_nothing_and_restricted_reports_reach_only_their_audience(
 fn a_restarted_relay_keeps_everything_it_acknowledged() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("relay");
-    let relay = LoopRelay::start(&data, None).unwrap();
+    let relay = LoopbackRelay::start_blocking(&data, None).unwrap();
     let addr = relay.addr;
-    let room = relay.patient_room("佐藤 太郎").unwrap();
-    let a = relay.add("看護師A", Profession::Nurse).unwrap();
-    let b = relay.add("看護師B", Profession::Nurse).unwrap();
-    relay.invite(room, a.id, Role::Writer).unwrap();
-    relay.invite(room, b.id, Role::Writer).unwrap();
-    let pa = relay.enroll(&a, &tmp.path().join("a")).unwrap();
-    let pb = relay.enroll(&b, &tmp.path().join("b")).unwrap();
+    let room = relay.blocking_patient_room("佐藤 太郎").unwrap();
+    let a = relay.blocking_add("看護師A", Profession::Nurse).unwrap();
+    let b = relay.blocking_add("看護師B", Profession::Nurse).unwrap();
+    relay.blocking_invite(room, a.id, Role::Writer).unwrap();
+    relay.blocking_invite(room, b.id, Role::Writer).unwrap();
+    let pa = relay.enroll_phone(&a, &tmp.path().join("a")).unwrap();
+    let pb = relay.enroll_phone(&b, &tmp.path().join("b")).unwrap();
     pa.sync().unwrap();
     for i in 0..10 {
         pa.post(room, &Phone::text(&format!("before restart {i}"), None))
@@ -317,7 +319,7 @@ fn a_restarted_relay_keeps_everything_it_acknowledged() {
     let acknowledged = texts(&pa, room);
     relay.stop();
 
-    let relay = LoopRelay::start(&data, Some(addr)).unwrap();
+    let relay = LoopbackRelay::start_blocking(&data, Some(addr)).unwrap();
     pb.sync().unwrap();
     assert_eq!(texts(&pb, room), acknowledged);
     pb.post(room, &Phone::text("after restart", None)).unwrap();
@@ -441,15 +443,15 @@ fn garbage_and_wrong_versions_get_clear_errors() {
 fn restricted_audience_must_be_canonical() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("relay");
-    let relay = LoopRelay::start(&data, None).unwrap();
+    let relay = LoopbackRelay::start_blocking(&data, None).unwrap();
     let addr = relay.addr;
-    let room = relay.patient_room("佐藤 太郎").unwrap();
-    let a = relay.add("看護師A", Profession::Nurse).unwrap();
-    let b = relay.add("医師B", Profession::Doctor).unwrap();
-    relay.invite(room, a.id, Role::Writer).unwrap();
-    relay.invite(room, b.id, Role::Writer).unwrap();
-    let pa = relay.enroll(&a, &tmp.path().join("a")).unwrap();
-    let pb = relay.enroll(&b, &tmp.path().join("b")).unwrap();
+    let room = relay.blocking_patient_room("佐藤 太郎").unwrap();
+    let a = relay.blocking_add("看護師A", Profession::Nurse).unwrap();
+    let b = relay.blocking_add("医師B", Profession::Doctor).unwrap();
+    relay.blocking_invite(room, a.id, Role::Writer).unwrap();
+    relay.blocking_invite(room, b.id, Role::Writer).unwrap();
+    let pa = relay.enroll_phone(&a, &tmp.path().join("a")).unwrap();
+    let pb = relay.enroll_phone(&b, &tmp.path().join("b")).unwrap();
     pa.sync().unwrap();
     pb.sync().unwrap();
     let t = kizuna_client::HttpsTransport::new(
@@ -511,7 +513,7 @@ fn restricted_audience_must_be_canonical() {
             .get_or_create_scoped(&bad)
             .unwrap();
     }
-    let _relay = LoopRelay::start(&data, Some(addr)).unwrap();
+    let _relay = LoopbackRelay::start_blocking(&data, Some(addr)).unwrap();
     pa.post(room, &Phone::text("after the restart", None))
         .unwrap();
     pa.sync().unwrap();

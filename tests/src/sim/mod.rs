@@ -30,7 +30,8 @@ mod verdict;
 
 pub use verdict::Verdict;
 
-use crate::loopback::{Fallible, PHONE_KEY, Phone, consented_room, enroll};
+use kizuna_testkit::phone::enroll;
+use kizuna_testkit::{Fallible, PHONE_KEY, Phone, consented_room};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;

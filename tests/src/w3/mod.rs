@@ -28,8 +28,8 @@ pub use load::{COLD_SECS, LoadFigures, LoadRun, load};
 pub use memory::{RssWatch, rss_mb};
 pub use prepare::prepare;
 
-use crate::loopback::Fallible;
 use kizuna_core::{Author, RoomId};
+use kizuna_testkit::Fallible;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 

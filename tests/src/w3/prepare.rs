@@ -153,7 +153,7 @@ fn directory(relay: &Relay, work: &Path, shape: &W3Shape) -> Fallible<Layout> {
         let new = NewRoom {
             kind: kizuna_core::RoomKind::Patient,
             display_name: format!("患者 {i:05}"),
-            consent: crate::loopback::consented_room("x")?.consent,
+            consent: kizuna_testkit::consented_room("x")?.consent,
         };
         rooms.push(relay.create_room(new).map_err(err)?.id);
     }
