@@ -1,6 +1,6 @@
 //! Bodies of the fuzz targets that exercise the core (`tests/fuzz/`), kept here as ordinary
 //! code so that the stable test suite replays the committed corpus and every crasher ever
-//! found (`tests/tests/fuzz_regressions.rs`) without nightly or libFuzzer.
+//! found (`tests/tests/e2e/fuzz_regressions.rs`) without nightly or libFuzzer.
 //!
 //! Each function takes the raw bytes libFuzzer made and feeds them through the code the relay
 //! runs on bytes from the network. Returning is success: a panic is a bug (bad input must get

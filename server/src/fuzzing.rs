@@ -1,6 +1,6 @@
 //! Bodies of the fuzz targets that exercise the relay (`tests/fuzz/`), kept here as ordinary
 //! code so that the stable test suite replays the committed corpus and every crasher ever
-//! found (`tests/tests/fuzz_regressions.rs`) without nightly or libFuzzer. The core's targets
+//! found (`tests/tests/e2e/fuzz_regressions.rs`) without nightly or libFuzzer. The core's targets
 //! are in `kizuna_core::fuzzing`.
 //!
 //! - [`enrollment_csr`]: the CSR of `POST /v1/enroll`, checked and, when accepted, signed.

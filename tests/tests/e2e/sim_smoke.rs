@@ -3,7 +3,6 @@
 //! seconds, connections cut, reset and delayed by the proxy, requests and uploads duplicated
 //! and replayed by the phones' transport — then the checker's verdict must be "converged"
 //! with nothing saved or acknowledged lost, and every fault kind must have happened.
-#![allow(missing_docs)]
 
 /// The figure after `name ` in the verdict line.
 fn figure(verdict: &str, name: &str) -> u64 {

@@ -1,6 +1,5 @@
 //! Runs `kizuna-bench w2` on a tiny city (the relay as its own process, samod beside it) and
 //! checks that every required figure is printed and that the reconnect took one round trip.
-#![allow(missing_docs)]
 
 use kizuna_tests::measure::bench_figures;
 

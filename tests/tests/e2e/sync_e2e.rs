@@ -1,6 +1,5 @@
 //! Sync end to end: a real relay on loopback (TLS 1.3, client certificates, encrypted sled
 //! stores), phones with their own stores syncing through the HTTPS transport.
-#![allow(clippy::unwrap_used, missing_docs)]
 
 use kizuna_client::Transport;
 use kizuna_core::room::Scope;

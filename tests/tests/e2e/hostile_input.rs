@@ -2,7 +2,6 @@
 //! wrong content types, truncated TLS, slow-loris connections, thousands of idle connections.
 //! Each time the relay answers with a clear error (or closes the connection) and keeps
 //! serving a well-behaved phone, and its memory stays bounded.
-#![allow(clippy::unwrap_used, missing_docs)]
 
 use kizuna_core::{Profession, Role};
 use kizuna_server::http::ServeOptions;

@@ -4,14 +4,15 @@
 //! (`kizuna_core::fuzzing`, `kizuna_server::fuzzing`). A panic or a broken invariant fails the
 //! test and names the file.
 //!
-//! `cargo test -p kizuna-tests --test fuzz_regressions -- --ignored write_seeds` rewrites the
-//! seed inputs (`seed-*` files: a real sync request, real changes, a real CSR, real headers)
-//! into the corpus folders.
+//! `cargo test -p kizuna-tests --test e2e -- --ignored --exact fuzz_regressions::write_seeds`
+//! rewrites the seed inputs (`seed-*` files: a real sync request, real changes, a real CSR,
+//! real headers) into the corpus folders.
 //!
 //! `tests/fuzz/pending/<target>/` holds findings on holes that are known and being fixed: they
 //! fail on the code of their commit, so only the ignored `member_changes_pending` replays them
-//! (`cargo test -p kizuna-tests --test fuzz_regressions -- --ignored member_changes_pending`);
-//! once it passes, the files move to `regressions/`.
+//! (`cargo test -p kizuna-tests --test e2e -- --ignored --exact
+//! fuzz_regressions::member_changes_pending`); once it passes, the files move to
+//! `regressions/`.
 
 use std::path::{Path, PathBuf};
 
@@ -169,7 +170,7 @@ fn write_seeds() {
 
 /// Runs one input through one target with a backtrace, outside libFuzzer:
 /// `KIZUNA_FUZZ_TARGET=change_validation KIZUNA_FUZZ_INPUT=path RUST_BACKTRACE=1 cargo test
-/// -p kizuna-tests --test fuzz_regressions -- --ignored reproduce --nocapture`.
+/// -p kizuna-tests --test e2e -- --ignored --exact fuzz_regressions::reproduce --nocapture`.
 #[test]
 #[ignore = "reproduces one crasher by hand"]
 fn reproduce() {

@@ -1,6 +1,5 @@
 //! Runs `kizuna-bench w1` on a small room and checks that it prints every required figure and
 //! that the store it keeps holds none of the generated text in plain bytes.
-#![allow(missing_docs)]
 
 use kizuna_tests::measure::bench_figures;
 

@@ -1,6 +1,5 @@
 //! Runs `kizuna-bench w3` on a tiny city (24 rooms of 20 reports, 10 and 20 devices for two
 //! seconds each) and checks every required figure is printed and no sync failed.
-#![allow(missing_docs)]
 
 use kizuna_tests::measure::bench_figures;
 

@@ -1,6 +1,5 @@
 //! Runs `kizuna-bench w4` on a small video with cuts and checks every required figure is
 //! printed and that the cuts cost almost nothing.
-#![allow(missing_docs)]
 
 use kizuna_tests::measure::bench_figures;
 

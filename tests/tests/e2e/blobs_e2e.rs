@@ -1,6 +1,5 @@
 //! Attachments end to end: a real relay on loopback, phones uploading and downloading through
 //! a proxy that cuts the connection, restarts mid-upload, wrong hashes, strangers.
-#![allow(clippy::unwrap_used, missing_docs)]
 
 use kizuna_core::model::AttachmentKind;
 use kizuna_core::{ContentHash, Profession, Role, RoomId};

@@ -66,7 +66,8 @@ fn samod_reconnect_rejects_mismatched_inputs() {
 }
 
 /// The sample for the report: 30 rooms of 50 small changes, 5 new changes on each side.
-/// `cargo test --release -p kizuna-tests --test samod_smoke -- --ignored --nocapture`
+/// `cargo test --release -p kizuna-tests --test e2e -- --ignored --exact
+/// samod_smoke::samod_sample_thirty_rooms --nocapture`
 #[test]
 #[ignore = "a sample run, not a check"]
 fn samod_sample_thirty_rooms() {

@@ -1,7 +1,6 @@
 //! Runs `kizuna-bench w5` on a small corpus and checks that it prints every required figure,
 //! that the queries find something, and that the store it keeps (index included) holds none
 //! of the indexed text in plain bytes.
-#![allow(missing_docs)]
 
 use kizuna_tests::measure::bench_figures;
 

@@ -1,0 +1,21 @@
+//! Kizuna's end-to-end tests: one binary, one module per area. The relay runs in-process on
+//! loopback (kizuna-testkit: real TLS 1.3, client certificates, sled stores on disk) with
+//! phones syncing through kizuna-client, or as its own process under the benchmarks' and
+//! the simulator's smoke runs; the fuzz corpus is replayed through the fuzz targets' bodies.
+//!
+//! Everything here can share one process: nothing installs a panic hook or a log subscriber.
+//! `hostile_input` measures the memory and counts the file descriptors of this process, with
+//! margins that leave room for the tests running beside it.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod bench_smoke;
+mod blobs_e2e;
+mod fuzz_regressions;
+mod hostile_input;
+mod samod_smoke;
+mod sim_smoke;
+mod sync_e2e;
+mod w2_smoke;
+mod w3_smoke;
+mod w4_smoke;
+mod w5_smoke;
