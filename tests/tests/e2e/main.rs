@@ -4,14 +4,13 @@
 //! the simulator's smoke runs; the fuzz corpus is replayed through the fuzz targets' bodies.
 //!
 //! Everything here can share one process: nothing installs a panic hook or a log subscriber.
-//! `hostile_input` measures the memory and counts the file descriptors of this process, with
-//! margins that leave room for the tests running beside it.
+//! The bad-input campaign (`tests/tests/hostile_input.rs`) is its own binary because it
+//! measures this process's memory and file descriptors.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod bench_smoke;
 mod blobs_e2e;
 mod fuzz_regressions;
-mod hostile_input;
 mod samod_smoke;
 mod sim_smoke;
 mod sync_e2e;

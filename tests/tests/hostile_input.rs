@@ -2,6 +2,10 @@
 //! wrong content types, truncated TLS, slow-loris connections, thousands of idle connections.
 //! Each time the relay answers with a clear error (or closes the connection) and keeps
 //! serving a well-behaved phone, and its memory stays bounded.
+//!
+//! Its own test binary, not a module of `e2e`: it measures the resident memory and counts the
+//! file descriptors of its whole process, which tests running beside it would disturb.
+#![allow(clippy::unwrap_used, missing_docs)]
 
 use kizuna_core::{Profession, Role};
 use kizuna_server::http::ServeOptions;
