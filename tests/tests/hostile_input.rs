@@ -32,28 +32,7 @@ fn relay_with(limits: ServeOptions) -> (tempfile::TempDir, LoopbackRelay, Phone)
 
 /// A raw HTTPS request with the phone's identity: (status, body).
 fn raw(phone: &Phone, method: &str, path: &str, ctype: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
-    let tls = kizuna_server::identity::pki::client_config(
-        &phone.identity.ca_pem,
-        Some((&phone.identity.crt_pem, &phone.identity.key_pem)),
-    )
-    .unwrap();
-    let http = reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .build()
-        .unwrap();
-    let url = format!("{}{path}", phone.identity.url);
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    kizuna_client::runtime::get().block_on(async move {
-        let r = http
-            .request(method, url)
-            .header("content-type", ctype)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.bytes().await.unwrap_or_default().to_vec())
-    })
+    phone.raw_request(method, path, ctype, body).unwrap()
 }
 
 fn still_serving(phone: &Phone) {

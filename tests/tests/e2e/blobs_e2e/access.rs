@@ -8,28 +8,9 @@ use kizuna_testkit::Phone;
 
 /// A raw request with `phone`'s certificate: (status, body).
 fn raw_as(phone: &Phone, method: &str, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
-    let tls = kizuna_server::identity::pki::client_config(
-        &phone.identity.ca_pem,
-        Some((&phone.identity.crt_pem, &phone.identity.key_pem)),
-    )
-    .unwrap();
-    let http = reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .build()
-        .unwrap();
-    let url = format!("{}{path}", phone.identity.url);
-    let method: reqwest::Method = method.parse().unwrap();
-    kizuna_client::runtime::get().block_on(async move {
-        let r = http
-            .request(method, url)
-            .header("content-type", "application/octet-stream")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.bytes().await.unwrap().to_vec())
-    })
+    phone
+        .raw_request(method, path, "application/octet-stream", body)
+        .unwrap()
 }
 
 fn status_of(body: &[u8]) -> kizuna_core::blobs::UploadStatus {
