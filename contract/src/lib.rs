@@ -69,6 +69,8 @@ use serde::{Deserialize, Serialize};
 /// The media type of sync requests and answers (postcard-encoded `SyncRequest` and
 /// `SyncResponse`, docs/protocol.md).
 pub const SYNC_MEDIA_TYPE: &str = "application/x-kizuna-sync";
+/// Media type of the relay's backup file (`GET /v1/admin/backup`).
+pub const BACKUP_MEDIA_TYPE: &str = "application/x-kizuna-backup";
 
 /// Largest JSON body any route accepts unless it says otherwise, in bytes.
 pub const MAX_JSON_BODY: usize = 64 * 1024;

@@ -79,6 +79,10 @@ const TAGS: &[(&str, &str)] = &[
     ("notices", "City notices and alerts (administrators)."),
     ("console", "Console credentials (administrators)."),
     ("audit", "The hash-chained audit log (administrators)."),
+    (
+        "backup",
+        "Online backup of the running relay (administrators).",
+    ),
     ("sync", "Document sync (binary)."),
     ("events", "The live channel (long poll)."),
     ("blobs", "Attachments, resumable."),

@@ -8,6 +8,8 @@
 //! - [`sync`]: serving `POST /v1/sync`, the room documents, the live channel.
 //! - [`blobs`]: attachments (store, access rules, resumable upload and range download).
 //! - [`audit`]: the hash-chained audit log, its verification and export.
+//! - [`recovery`]: online backup, restore, and what keeps a restore from losing anything (the
+//!   directory's journal and the ledger of stored changes beside the data).
 //! - [`admin`]: every administrative act (rule + audit record), the city's documents
 //!   (notices, care plans, room activity), every admin route, and the browser console.
 //!
@@ -32,6 +34,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod http;
 pub mod identity;
+pub mod recovery;
 pub mod router;
 pub mod startup;
 pub mod state;

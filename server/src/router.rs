@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::admin::routes::routes())
         .merge(crate::sync::routes::routes())
         .merge(crate::blobs::routes::routes())
+        .merge(crate::recovery::routes::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -75,6 +75,8 @@ pub struct Storage {
     pub audit: AuditLog,
     /// Attachments.
     pub blobs: Blobs,
+    /// The journal and ledger beside the data (absent in relays built for unit tests).
+    pub recovery: Option<Arc<crate::recovery::Recovery>>,
 }
 
 /// How many syncs run at once: eight per core. A sync mostly waits on its two flushes (room
@@ -105,6 +107,7 @@ pub struct Relay {
     author: Author,
     fallback: FallbackStates,
     sync_slots: tokio::sync::Semaphore,
+    recovery: Option<Arc<crate::recovery::Recovery>>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -142,6 +145,7 @@ impl Relay {
             author,
             fallback: Mutex::default(),
             sync_slots: tokio::sync::Semaphore::new(sync_slots()),
+            recovery: storage.recovery,
         };
         Ok(relay)
     }
@@ -174,6 +178,20 @@ impl Relay {
     /// The live channel.
     pub fn events(&self) -> &Events {
         &self.events
+    }
+
+    /// The journal and ledger beside the data, and what a restore left.
+    pub fn recovery(&self) -> Option<&Arc<crate::recovery::Recovery>> {
+        self.recovery.as_ref()
+    }
+
+    /// After a restore: the changes of `doc` the relay stored after the backup, which phones
+    /// bring back and which go back in unchecked (see `recovery`).
+    pub fn vouched(
+        &self,
+        doc: RoomId,
+    ) -> Option<Arc<std::collections::HashSet<automerge::ChangeHash>>> {
+        self.recovery.as_ref()?.vouched.as_ref()?.get(&doc).cloned()
     }
 
     /// The relay's own identity in documents (it writes post numbers, members, consent).

@@ -356,6 +356,20 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
+        reply: Reply::Bytes(
+            crate::BACKUP_MEDIA_TYPE,
+            "An online backup of the relay (format in docs/operations.md, \"Back up and restore\"): keys and patient data in the clear, to be encrypted before it leaves the host.",
+        ),
+        ..route(
+            M::Get,
+            "/v1/admin/backup",
+            "backup",
+            "backup",
+            "Streams a consistent backup of the running relay.",
+            A::Admin,
+        )
+    },
+    Route {
         reply: Reply::Json(name::<Verdict>),
         ..route(
             M::Get,

@@ -211,6 +211,7 @@ fn writer_of(who: Who) -> Writer {
                 .unwrap_or_default(),
             organisation: a.organisation.clone(),
         }),
+        vouched: None,
     }
 }
 

@@ -297,6 +297,29 @@ impl Room {
             .collect())
     }
 
+    /// Every report's post number and received time (milliseconds), read from the numbers
+    /// alone; reports not numbered yet are left out. A relay restored from a backup takes
+    /// back numbers it gave after the backup and must find the ones it gave twice.
+    pub fn post_numbers(&self) -> Vec<(ReportId, u64, i64)> {
+        let Ok(reports) = root_map(&self.doc, "reports") else {
+            return Vec::new();
+        };
+        self.doc
+            .keys(&reports)
+            .filter_map(|k| {
+                let id: ReportId = k.parse().ok()?;
+                let no = self
+                    .read_path(&["reports", &k, "relay", "post_no"])?
+                    .as_u64()?;
+                let at = self
+                    .read_path(&["reports", &k, "relay", "received_at"])
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(i64::MAX);
+                Some((id, no, at))
+            })
+            .collect()
+    }
+
     /// The highest post number the relay gave in this document, read from the numbers alone
     /// (so a report that cannot be read whole does not hide it).
     pub fn highest_post_no(&self) -> u64 {

@@ -153,7 +153,15 @@ pub struct RoomStore {
     track_pending: bool,
     /// Shares [`RoomStore::flush`] between concurrent callers.
     commit: Arc<GroupCommit>,
+    /// Told of every change before it is stored (the relay's ledger of stored changes).
+    on_stored: Option<StoredHook>,
 }
+
+/// Called with a room's id and the hashes of the changes about to be stored for it, and
+/// whether this write is flushed at once. Returning an error stops the write: the relay keeps
+/// a ledger of every change it stores, written ahead of the store, so a relay restored from a
+/// backup can tell changes it acknowledged from changes it never saw.
+pub type StoredHook = Arc<dyn Fn(RoomId, &[ChangeHash], bool) -> Result<()> + Send + Sync>;
 
 impl std::fmt::Debug for RoomStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -183,12 +191,20 @@ impl RoomStore {
             dir: None,
             track_pending: true,
             commit: Arc::default(),
+            on_stored: None,
         })
     }
 
     /// The same store as kept by the relay: no "pending upload" bookkeeping on writes.
     pub fn relay_side(mut self) -> Self {
         self.track_pending = false;
+        self
+    }
+
+    /// The same store, telling `hook` of every change before it is stored (see
+    /// [`StoredHook`]). Handles opened afterwards carry the hook.
+    pub fn on_stored(mut self, hook: StoredHook) -> Self {
+        self.on_stored = Some(hook);
         self
     }
 
@@ -277,6 +293,7 @@ impl RoomStore {
             room: Some(room),
             removed: false,
             track_pending: self.track_pending,
+            on_stored: self.on_stored.clone(),
         }));
         open.insert(id, Arc::downgrade(&inner));
         Ok(RoomHandle { id, inner })
@@ -300,6 +317,7 @@ impl RoomStore {
             room: None,
             removed: false,
             track_pending: self.track_pending,
+            on_stored: self.on_stored.clone(),
         }));
         open.retain(|_, w| w.strong_count() > 0);
         open.insert(id, Arc::downgrade(&inner));

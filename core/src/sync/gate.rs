@@ -287,6 +287,81 @@ pub enum Verdict {
     Missing,
 }
 
+/// Takes out of `changes` those this relay stored before it was restored from a backup
+/// (`vouched`, from its ledger) whose history is in the room or among them, in dependency
+/// order, ready to merge: they were checked by the write rules when first sent and
+/// acknowledged, so they are not checked again — they may be a teammate's or the relay's own
+/// (post numbers), which no device could send otherwise. The rest goes to [`vet`] as usual.
+/// Only the relay's own ledger vouches: a device cannot make a change vouched.
+pub fn recover(
+    room: &Room,
+    changes: Vec<Change>,
+    vouched: &std::collections::HashSet<ChangeHash>,
+) -> (Option<Vetted>, Vec<Change>) {
+    let mut rest = Vec::new();
+    let mut candidates: Vec<Change> = Vec::new();
+    let mut index: HashMap<ChangeHash, usize> = HashMap::new();
+    for c in changes {
+        let h = c.hash();
+        if room.has_change(&h) || index.contains_key(&h) {
+            continue;
+        }
+        if vouched.contains(&h) {
+            index.insert(h, candidates.len());
+            candidates.push(c);
+        } else {
+            rest.push(c);
+        }
+    }
+    if candidates.is_empty() {
+        return (None, rest);
+    }
+    // Kahn's order over the candidates; one whose history is neither in the room nor among
+    // them (nor in turn recoverable) stays behind with everything built on it.
+    let mut waiting = vec![0usize; candidates.len()];
+    let mut blocked = vec![false; candidates.len()];
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); candidates.len()];
+    for (i, c) in candidates.iter().enumerate() {
+        for d in c.deps() {
+            match index.get(d) {
+                Some(&p) => {
+                    waiting[i] += 1;
+                    children[p].push(i);
+                }
+                None if room.has_change(d) => {}
+                None => blocked[i] = true,
+            }
+        }
+    }
+    let mut ready: Vec<usize> = (0..candidates.len())
+        .filter(|&i| waiting[i] == 0 && !blocked[i])
+        .collect();
+    let mut order = Vec::new();
+    while let Some(i) = ready.pop() {
+        order.push(i);
+        for &c in &children[i] {
+            waiting[c] -= 1;
+            if waiting[c] == 0 && !blocked[c] {
+                ready.push(c);
+            }
+        }
+    }
+    let mut slots: Vec<Option<Change>> = candidates.into_iter().map(Some).collect();
+    let picked: Vec<Change> = order.iter().filter_map(|&i| slots[i].take()).collect();
+    rest.extend(slots.into_iter().flatten());
+    if picked.is_empty() {
+        return (None, rest);
+    }
+    (
+        Some(Vetted {
+            changes: picked,
+            new_reports: Vec::new(),
+            touched: Touched::default(),
+        }),
+        rest,
+    )
+}
+
 /// Puts the changes the room lacks in dependency order. Fails with the rule a change breaks,
 /// or with `None` when some dependency is neither in the room nor in the batch.
 fn in_order(room: &Room, changes: Vec<Change>) -> Result<Vec<Change>, Option<Refusal>> {

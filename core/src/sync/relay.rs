@@ -210,16 +210,48 @@ fn admit(
         .map(Change::hash)
         .filter(|h| !room.has_change(h))
         .collect();
+    // After a restore: what the relay itself stored before goes back in first, unchecked
+    // (it was checked then), and the numbers it gave then are kept or, if given twice, given
+    // anew; the rest is vetted against the room with those back in.
+    let mut recovered = 0usize;
+    let changes = match &who.vouched {
+        Some(vouched) => {
+            let (back, rest) = gate::recover(room, changes, vouched);
+            if let Some(back) = back {
+                recovered = back.hashes().len();
+                if room.merge_vetted(back).is_err() {
+                    return Admitted::RolledBack("the changes could not be merged", None);
+                }
+            }
+            rest
+        }
+        None => changes,
+    };
+    let floor = room.highest_post_no();
+    let mut next = || loop {
+        // Numbers the recovered changes brought back are taken: skip past them.
+        let n = next_post_no();
+        if recovered == 0 || n > floor {
+            break n;
+        }
+    };
+    let renumbered = if recovered > 0 {
+        renumber_twice_given(room, relay, now, &mut next)
+    } else {
+        Vec::new()
+    };
     let kept = if hold { changes.clone() } else { Vec::new() };
     let vetted = match gate::vet(room, changes, who) {
         Verdict::Accept(v) => v,
+        // What was recovered stays merged (and is stored with the answer); the device's
+        // other changes are refused or wait for their history as usual.
         Verdict::Refuse(r) => return Admitted::Refused(r, hashes),
         Verdict::Missing => return Admitted::Missing(kept),
     };
     if vetted.is_empty() {
         return Admitted::Merged {
             accepted: Vec::new(),
-            numbered: Vec::new(),
+            numbered: renumbered,
         };
     }
     let accepted = vetted.hashes();
@@ -229,11 +261,12 @@ fn admit(
     if room.merge_vetted(vetted).is_err() {
         return Admitted::RolledBack("the changes could not be merged", None);
     }
-    let numbered = number(room, &new_reports, relay, now, next_post_no);
+    let mut numbered = number(room, &new_reports, relay, now, &mut next);
     if let Err(v) = invariants::check(room, &before, &touched, &numbered) {
         room.mark_poisoned();
         return Admitted::RolledBack(v.0, Some(v.0.to_string()));
     }
+    numbered.extend(renumbered);
     Admitted::Merged { accepted, numbered }
 }
 
@@ -327,6 +360,27 @@ fn number(
         }
     }
     out
+}
+
+/// After changes given post numbers before a restore came back: every report that shares
+/// its number with another in this document keeps it only if it was received first; the
+/// others get the room's next numbers, so the sequence stays unique and dense.
+fn renumber_twice_given(
+    room: &mut Room,
+    relay: &Author,
+    now: Timestamp,
+    next: &mut dyn FnMut() -> u64,
+) -> Vec<(ReportId, u64)> {
+    let mut by_no: std::collections::BTreeMap<u64, Vec<(i64, ReportId)>> = Default::default();
+    for (id, no, at) in room.post_numbers() {
+        by_no.entry(no).or_default().push((at, id));
+    }
+    let mut again = Vec::new();
+    for (_, mut holders) in by_no {
+        holders.sort();
+        again.extend(holders.into_iter().skip(1).map(|(_, id)| id));
+    }
+    number(room, &again, relay, now, next)
 }
 
 fn refused(

@@ -60,6 +60,11 @@ pub struct Writer {
     /// How the city's directory shows them. When given, a new record's author must carry
     /// exactly this name, profession and organisation, so nobody posts as a colleague.
     pub shown_as: Option<ShownAs>,
+    /// After a restore from a backup: hashes of the changes this relay stored (and so
+    /// checked and acknowledged) before it was restored, from its ledger. A device brings
+    /// them back, its own and its teammates' and the relay's, and they are taken without
+    /// being checked again as this writer's (see [`super::gate::recover`]).
+    pub vouched: Option<std::sync::Arc<std::collections::HashSet<automerge::ChangeHash>>>,
 }
 
 /// The display fields of an author record, as the relay's directory has them.

@@ -74,6 +74,7 @@ impl Setup {
             role: Role::Writer,
             admin: false,
             shown_as: None,
+            vouched: None,
         };
         let next = &mut self.next;
         serve_doc(

@@ -54,6 +54,7 @@ impl Relay {
             role,
             admin,
             shown_as: None,
+            vouched: None,
         };
         let mut next = || {
             self.next += 1;
@@ -382,6 +383,7 @@ fn unknown_heads_fall_back_to_the_sync_protocol_and_converge() {
         role: Role::Writer,
         admin: false,
         shown_as: None,
+        vouched: None,
     };
     let mut relay_state = Fallback::default();
     let mut dev_state = State::new();

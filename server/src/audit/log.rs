@@ -382,6 +382,18 @@ impl AuditLog {
         self.head.write_all_at(head_line(seq, &prev).as_bytes(), 0)
     }
 
+    /// The log as far as it is complete now, for a backup: the bytes of `log.jsonl` up to
+    /// its last complete record, and the head line that names that record.
+    pub fn complete_prefix(&self) -> std::io::Result<(Vec<u8>, String)> {
+        let (seq, prev, bytes) = {
+            let t = self.tail();
+            (t.seq, t.prev, t.bytes)
+        };
+        let mut out = vec![0u8; usize::try_from(bytes).unwrap_or(usize::MAX)];
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, &mut out, 0)?;
+        Ok((out, head_line(seq, &prev)))
+    }
+
     /// Appends one record.
     pub fn record(&self, entry: Entry) -> Result<(), AuditError> {
         self.append(vec![entry])

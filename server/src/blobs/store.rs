@@ -108,6 +108,35 @@ impl Blobs {
             .is_some_and(|m| m.complete && m.doc == Some(doc)))
     }
 
+    /// Every finished blob with the documents it is bound to, for a backup.
+    pub fn finished_with_documents(
+        &self,
+    ) -> Result<Vec<(kizuna_core::blobs::BlobMeta, Vec<RoomId>)>, RelayError> {
+        let mut out = Vec::new();
+        for meta in self.store.list().map_err(internal)? {
+            if !meta.complete {
+                continue;
+            }
+            let prefix = key(Space::Meta, &[b"blobdoc/", &meta.hash.0]);
+            let mut docs: Vec<RoomId> = Vec::new();
+            for k in self.vault.keys_with_prefix(&prefix).map_err(internal)? {
+                if let Some(id) = k
+                    .get(prefix.len()..)
+                    .and_then(|b| uuid::Uuid::from_slice(b).ok())
+                {
+                    docs.push(RoomId(id));
+                }
+            }
+            if let Some(d) = meta.doc {
+                if !docs.contains(&d) {
+                    docs.push(d);
+                }
+            }
+            out.push((meta, docs));
+        }
+        Ok(out)
+    }
+
     pub(super) fn promote_lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.promoting
             .lock()

@@ -76,9 +76,52 @@ fn print_room(r: &RoomView) {
 
 /// Runs one `kizuna admin` subcommand against the relay named by the data directory.
 pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
-    let client = Client::admin_from_data_dir(&args.data, args.relay.as_deref())?;
     let json = args.json;
+    if let AdminCmd::Restore { from } = &args.cmd {
+        // With the relay stopped: no client, the data directory itself.
+        let s = crate::recovery::restore::restore(&args.data, from)?;
+        if json {
+            print_json(&serde_json::json!({
+                "backup_taken_at": s.backup_taken_at.to_string(),
+                "moved_aside": s.moved_aside.display().to_string(),
+                "replayed_directory_changes": s.replayed,
+                "documents": s.documents,
+                "attachments": s.blobs,
+                "audit_log_from_backup": s.audit_from_backup,
+            }))?;
+        } else {
+            println!(
+                "restored the backup of {}: {} documents, {} attachments; {} directory \
+                 changes made after it replayed (revocations stay revoked)",
+                s.backup_taken_at, s.documents, s.blobs, s.replayed
+            );
+            println!(
+                "what the directory held before is in {}",
+                s.moved_aside.display()
+            );
+            if s.audit_from_backup {
+                println!("the audit log came from the backup (the directory had none)");
+            }
+            println!("start the relay: phones bring back what it acknowledged after the backup");
+        }
+        return Ok(());
+    }
+    let client = Client::admin_from_data_dir(&args.data, args.relay.as_deref())?;
     match args.cmd {
+        AdminCmd::Restore { .. } => {}
+        AdminCmd::Backup { to } => {
+            let bytes = client.backup_to(&to).await?;
+            if json {
+                print_json(
+                    &serde_json::json!({ "file": to.display().to_string(), "bytes": bytes }),
+                )?;
+            } else {
+                println!(
+                    "backup written to {} ({bytes} bytes); encrypt it before it leaves this host",
+                    to.display()
+                );
+            }
+        }
         AdminCmd::Professional(ProfessionalCmd::Add {
             name,
             kana,

@@ -321,6 +321,70 @@ impl Client {
         .await
     }
 
+    /// Streams the running relay's backup into a new file at `to` (0600), checking that it
+    /// arrived whole; returns its size. A failed or cut backup leaves no file behind.
+    pub async fn backup_to(&self, to: &Path) -> Result<u64, ClientError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let io = |e: std::io::Error| ClientError::Decode(format!("{}: {e}", to.display()));
+        let mut resp = self
+            .http
+            .get(format!("{}/v1/admin/backup", self.base))
+            .send()
+            .await
+            .map_err(connect_err)?;
+        let status = resp.status();
+        if !status.is_success() {
+            let bytes = resp.bytes().await.map_err(connect_err)?;
+            return Err(match serde_json::from_slice::<Problem>(&bytes) {
+                Ok(p) => ClientError::Problem(p),
+                Err(_) => ClientError::Decode(format!("status {status}")),
+            });
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(to)
+            .map_err(io)?;
+        let mut n = 0u64;
+        let written: Result<(), ClientError> = async {
+            while let Some(piece) = resp.chunk().await.map_err(connect_err)? {
+                f.write_all(&piece).map_err(io)?;
+                n += piece.len() as u64;
+            }
+            f.sync_all().map_err(io)?;
+            Ok(())
+        }
+        .await;
+        let whole = written.and_then(|()| {
+            // The last frame says the backup is whole; a relay that failed midway sends none.
+            let check = std::fs::File::open(to).map_err(io)?;
+            let mut r =
+                crate::recovery::backup::Reader::new(std::io::BufReader::new(check)).map_err(io)?;
+            loop {
+                match r.next_frame().map_err(io)? {
+                    crate::recovery::backup::Frame::End(_) => return Ok(()),
+                    crate::recovery::backup::Frame::Blob(_, _, size) => {
+                        use std::io::Read;
+                        let skipped =
+                            std::io::copy(&mut r.inner().take(size), &mut std::io::sink())
+                                .map_err(io)?;
+                        if skipped != size {
+                            return Err(ClientError::Decode("the backup was cut short".into()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+        if let Err(e) = whole {
+            let _ = std::fs::remove_file(to);
+            return Err(e);
+        }
+        Ok(n)
+    }
+
     /// Checks the audit log's hash chain.
     pub async fn audit_verify(&self) -> Result<Verdict, ClientError> {
         self.get("/v1/admin/audit/verify").await

@@ -96,6 +96,21 @@ enum AdminCmd {
     /// Check or export the audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Take a consistent backup of the running relay into FILE (keys and patient data in
+    /// the clear: encrypt it before it leaves the host).
+    Backup {
+        /// Where to write the backup (must not exist yet).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into the data directory, with the relay stopped. Nothing is deleted:
+    /// what the directory held is moved to DIR/before-restore-<time>/. Revocations and other
+    /// directory changes made after the backup are kept; phones bring back their newer work.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Post or list city notices and disaster/infection alerts.
     #[command(subcommand)]
     Notice(NoticeCmd),

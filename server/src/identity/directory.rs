@@ -177,7 +177,12 @@ pub trait Directory: Send + Sync + 'static {
     fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), DirError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<(), DirError>;
+    /// Every stored record as (collection, key, value), for a backup (see `recovery`).
+    fn export_records(&self) -> Result<Vec<RawRecord>, DirError>;
 }
+
+/// One stored record of the directory as a backup holds it: collection, key, value.
+pub type RawRecord = (String, Vec<u8>, Vec<u8>);
 
 /// The embedded sled directory, one tree per kind of record.
 #[derive(Clone, Debug)]
@@ -368,6 +373,45 @@ impl Directory for SledDirectory {
         Ok(())
     }
     fn flush(&self) -> Result<(), DirError> {
+        self.db.flush()?;
+        Ok(())
+    }
+    fn export_records(&self) -> Result<Vec<RawRecord>, DirError> {
+        let mut out = Vec::new();
+        for (name, tree) in self.named_trees() {
+            for kv in tree.iter() {
+                let (k, v) = kv?;
+                out.push((name.to_string(), k.to_vec(), v.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl SledDirectory {
+    fn named_trees(&self) -> [(&'static str, &sled::Tree); 7] {
+        [
+            ("professionals", &self.professionals),
+            ("devices", &self.devices),
+            ("rooms", &self.rooms),
+            ("members", &self.members),
+            ("member_index", &self.member_index),
+            ("enroll_codes", &self.codes),
+            ("meta", &self.meta),
+        ]
+    }
+
+    /// Puts records from [`Directory::export_records`] back (a restore into an empty store).
+    pub fn import_records(&self, records: &[RawRecord]) -> Result<(), DirError> {
+        let trees = self.named_trees();
+        for (name, k, v) in records {
+            let Some((_, tree)) = trees.iter().find(|(n, _)| n == name) else {
+                return Err(DirError::Decode(format!(
+                    "a backup holds an unknown directory collection {name:?}"
+                )));
+            };
+            tree.insert(k.as_slice(), v.as_slice())?;
+        }
         self.db.flush()?;
         Ok(())
     }

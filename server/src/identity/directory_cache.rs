@@ -210,6 +210,9 @@ impl Directory for CachedDirectory {
     fn flush(&self) -> Result<(), DirError> {
         self.inner.flush()
     }
+    fn export_records(&self) -> Result<Vec<crate::identity::directory::RawRecord>, DirError> {
+        self.inner.export_records()
+    }
 }
 
 #[cfg(test)]
@@ -322,6 +325,9 @@ mod tests {
         }
         fn flush(&self) -> Result<(), DirError> {
             self.sled.flush()
+        }
+        fn export_records(&self) -> Result<Vec<crate::identity::directory::RawRecord>, DirError> {
+            self.sled.export_records()
         }
     }
 

@@ -20,6 +20,8 @@ use crate::blobs::{BlobLimits, Blobs};
 use crate::identity::NewProfessional;
 use crate::identity::directory::{Professional, SledDirectory};
 use crate::identity::pki::{self, Ca};
+use crate::recovery::Recovery;
+use crate::recovery::journal::JournaledDirectory;
 use crate::state::{Relay, RelayConfig, Storage};
 use crate::sync::documents::{self, Documents, MemoryBudget};
 use kizuna_core::{Organisation, Profession, ProfessionalId};
@@ -79,10 +81,29 @@ pub fn prepare(
             data.display()
         )
     })?;
+    let recovery = Arc::new(Recovery::open(data).map_err(|e| {
+        format!(
+            "cannot open the journal in {}: {e}",
+            data.join(crate::recovery::JOURNAL_DIR).display()
+        )
+    })?);
+    if let Some(r) = &recovery.restored {
+        tracing::info!(
+            backup_taken_at = %r.backup_taken_at,
+            documents = recovery.vouched.as_ref().map_or(0, |v| v.len()),
+            "restored from a backup: taking back from the phones what was acknowledged after it"
+        );
+    }
+    let dir = JournaledDirectory::new(Box::new(dir), recovery.journal.clone());
     let url = public_url(listen, hostname);
     let key = documents::load_or_create_key(&data.join("store.key"))?;
-    let documents = Documents::open(&data.join("rooms"), &key, MemoryBudget::default())
-        .map_err(|e| format!("cannot open the room store in {}: {e}", data.display()))?;
+    let documents = Documents::open_with(
+        &data.join("rooms"),
+        &key,
+        MemoryBudget::default(),
+        Some(recovery.stored_hook()),
+    )
+    .map_err(|e| format!("cannot open the room store in {}: {e}", data.display()))?;
     let audit = AuditLog::open(&data.join("audit"))
         .map_err(|e| format!("cannot open the audit log in {}: {e}", data.display()))?;
     let blobs = Blobs::open(&data.join("blobs"), &key, BlobLimits::default())?;
@@ -90,6 +111,7 @@ pub fn prepare(
         documents,
         audit,
         blobs,
+        recovery: Some(recovery),
     };
     let relay = Relay::new(Box::new(dir), ca.clone(), url, config, storage)?;
     relay.ensure_city_rooms()?;

@@ -119,7 +119,21 @@ impl Documents {
     /// Opens the relay's store in `dir` with `key`, and starts the thread that unloads idle
     /// documents (it stops when the last clone is dropped).
     pub fn open(dir: &Path, key: &[u8], budget: MemoryBudget) -> Result<Documents, CoreError> {
-        let store = RoomStore::open(dir, key)?.relay_side();
+        Self::open_with(dir, key, budget, None)
+    }
+
+    /// [`Documents::open`], telling `on_stored` of every change before it is stored (the
+    /// relay's ledger, see `recovery`).
+    pub fn open_with(
+        dir: &Path,
+        key: &[u8],
+        budget: MemoryBudget,
+        on_stored: Option<kizuna_core::store::rooms::StoredHook>,
+    ) -> Result<Documents, CoreError> {
+        let mut store = RoomStore::open(dir, key)?.relay_side();
+        if let Some(hook) = on_stored {
+            store = store.on_stored(hook);
+        }
         let mut scoped: HashMap<RoomId, Vec<Scope>> = HashMap::new();
         for meta in store.rooms()? {
             if let Some(s) = meta.scope {
@@ -208,6 +222,37 @@ impl Documents {
             Err(e) => return Err(e),
         };
         self.keep(&h);
+        Ok(h)
+    }
+
+    /// Puts a document from a backup (`bytes`: a whole save) into a store that lacks it: a
+    /// restore, with the relay stopped.
+    pub fn restore(
+        &self,
+        id: RoomId,
+        kind: RoomKind,
+        scope: Option<&Scope>,
+        bytes: &[u8],
+    ) -> Result<RoomHandle, CoreError> {
+        let mut room = match scope {
+            Some(s) => Room::new_scoped(s.clone()),
+            None => Room::new(id, kind),
+        };
+        if room.doc_id() != id {
+            return Err(CoreError::Malformed(
+                "a backed-up document is not the one it names",
+            ));
+        }
+        room.doc_mut()
+            .load_incremental(bytes)
+            .map_err(|_| CoreError::Malformed("a backed-up document could not be read"))?;
+        let h = self.add(room)?;
+        if let Some(s) = scope {
+            lock(&self.inner.scoped)
+                .entry(s.parent)
+                .or_default()
+                .push(s.clone());
+        }
         Ok(h)
     }
 

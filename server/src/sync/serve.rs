@@ -141,6 +141,12 @@ impl Relay {
         // written or sent left an audit entry, so a sync answered from metadata alone (the
         // common reconnect) does not wait for other syncs' flushes.
         if !trail.audit.is_empty() {
+            // The ledger of stored changes first: it must never lack a change the store has.
+            if let Some(r) = self.recovery() {
+                r.ledger.sync().map_err(|e| {
+                    RelayError::Internal(format!("the ledger of stored changes: {e}"))
+                })?;
+            }
             self.documents().store().flush().map_err(core)?;
         }
         self.audit()
@@ -261,6 +267,7 @@ impl Relay {
                     .unwrap_or_default(),
                 organisation: p.organisation.name.clone(),
             }),
+            vouched: self.vouched(req.doc),
         };
         let key = (d.id, req.doc);
         let mut fallback = self
@@ -296,9 +303,10 @@ impl Relay {
                 return unreadable(trail);
             }
         };
-        if served.rolled_back {
-            // Numbers handed out for a merge that was rolled back were not kept: count again
-            // from the stored room, so the sequence stays dense.
+        if served.rolled_back || writer.vouched.is_some() {
+            // Numbers handed out for a merge that was rolled back were not kept, and after a
+            // restore, numbers given before it may have come back: count again from the
+            // stored room, so the sequence stays dense.
             Documents::forget_post_no(&mut state);
         } else {
             Documents::set_last_post_no(&mut state, last);

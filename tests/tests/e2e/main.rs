@@ -11,6 +11,7 @@
 mod bench_smoke;
 mod blobs_e2e;
 mod fuzz_regressions;
+mod restore_e2e;
 mod samod_smoke;
 mod sim_smoke;
 mod sync_e2e;

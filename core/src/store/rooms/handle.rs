@@ -32,6 +32,7 @@ pub(super) struct Open {
     pub(super) room: Option<Room>,
     pub(super) removed: bool,
     pub(super) track_pending: bool,
+    pub(super) on_stored: Option<super::StoredHook>,
 }
 
 impl std::fmt::Debug for RoomHandle {
@@ -275,6 +276,10 @@ impl Open {
         let mut meta = self.meta.clone();
         if heads != saved {
             let new = room.changes_after(&saved);
+            if let Some(hook) = &self.on_stored {
+                let hashes: Vec<ChangeHash> = new.iter().map(automerge::Change::hash).collect();
+                hook(id, &hashes, flush)?;
+            }
             let chunk = crate::room::recent::chunk_of(&new);
             meta.chunk_count += 1;
             meta.chunk_bytes += chunk.len() as u64;
