@@ -34,6 +34,8 @@ pub struct SyncClient {
     store: RoomStore,
     blobs: BlobStore,
     transport: Arc<dyn Transport>,
+    /// This device, whose attachments are offered again after a fallback sync.
+    device: Option<kizuna_core::DeviceId>,
 }
 
 impl SyncClient {
@@ -49,7 +51,42 @@ impl SyncClient {
             store,
             blobs,
             transport,
+            device: None,
         }
+    }
+
+    /// The same client, knowing it syncs for `device`: after a fallback sync it offers the
+    /// relay again the attachments of this device's reports in those documents, since a
+    /// relay restored from a backup may lack photos it had acknowledged (the upload status
+    /// costs one request per attachment when the relay has it).
+    pub fn for_device(mut self, device: kizuna_core::DeviceId) -> Self {
+        self.device = Some(device);
+        self
+    }
+
+    /// Queues again the attachments of this device's reports in `docs` that are held here.
+    fn offer_again(&self, device: kizuna_core::DeviceId, docs: &[RoomId]) -> Result<(), CoreError> {
+        for doc in docs {
+            let Ok(handle) = self.store.open_room(*doc) else {
+                continue;
+            };
+            let own = handle.read(|room| {
+                let mut out = Vec::new();
+                for id in room.report_ids()? {
+                    // A report this store cannot read is not one this device can offer.
+                    if let Ok(r) = room.report(id) {
+                        if r.author.device == device && !r.content.attachments.is_empty() {
+                            out.push((r.content, r.post_time));
+                        }
+                    }
+                }
+                Ok(out)
+            })?;
+            for (content, posted) in own {
+                self.blobs.queue_report(*doc, &content, posted)?;
+            }
+        }
+        Ok(())
     }
 
     /// The attachments held on this device.
@@ -124,6 +161,11 @@ impl SyncClient {
     /// queued; `blobs().pending_uploads()` tells what is left.
     pub fn sync_now(&self) -> Result<SyncReport, SyncError> {
         let report = self.sync_documents()?;
+        if let (Some(device), false) = (self.device, report.fell_back.is_empty()) {
+            if let Err(e) = self.offer_again(device, &report.fell_back) {
+                tracing::debug!(error = %e, "attachments could not be offered again");
+            }
+        }
         if let Err(e) = self.upload_attachments(&|_, _, _| {}) {
             match e {
                 BlobSyncError::Transport(TransportError::Revoked { wipe }) => {
@@ -148,12 +190,15 @@ impl SyncClient {
             total.added.extend(report.added);
             total.removed.extend(report.removed);
             total.refused.extend(report.refused);
+            total.fell_back.extend(report.fell_back);
             if !again {
                 break;
             }
         }
         total.updated.sort();
         total.updated.dedup();
+        total.fell_back.sort();
+        total.fell_back.dedup();
         Ok(total)
     }
 

@@ -76,7 +76,7 @@ pub(crate) fn make_enrolment(
         inner: https.clone(),
         on_progress,
     });
-    let client = SyncClient::new(store.clone(), transport);
+    let client = SyncClient::new(store.clone(), transport).for_device(device);
     Ok(Enrolment {
         record,
         author,

@@ -26,6 +26,11 @@ pub struct SyncReport {
     pub refused: Vec<(RoomId, String)>,
     /// Whether another exchange is needed right away (fallback protocol in progress).
     pub again: bool,
+    /// Documents synced through the fallback: the relay lacked something this device had
+    /// seen it hold (it was restored from a backup, or refused a change), so attachments
+    /// it acknowledged may be missing there too.
+    #[serde(default)]
+    pub fell_back: Vec<RoomId>,
 }
 
 /// How a document stands with the relay, for "pending" badges.
@@ -160,6 +165,7 @@ pub fn apply_response(store: &RoomStore, resp: &SyncResponse) -> Result<SyncRepo
                 report.removed.push(id);
             }
             Outcome::SyncMessage { message } => {
+                report.fell_back.push(id);
                 let h = store.open_room(id)?;
                 let meta = h.meta();
                 let mut state = match meta.sync_state() {

@@ -146,11 +146,12 @@ impl Phone {
                 Err(e) => return Err(err(e)),
             }
         };
+        let device = author.device;
         Ok(Phone {
             author,
             identity,
             dir: dir.to_path_buf(),
-            client: SyncClient::new(store, transport),
+            client: SyncClient::new(store, transport).for_device(device),
         })
     }
 

@@ -59,8 +59,30 @@ fn a_restore_keeps_later_revocations_and_takes_back_acknowledged_work() {
     backup(&relay, &file);
 
     // After the backup: A and B post, both acknowledged and numbered; A also holds B's.
-    a.post(room, &Phone::text("二", None)).unwrap();
+    // A's report carries a photo, uploaded and acknowledged too.
+    let photo = tmp.path().join("wound.jpg");
+    let photo_bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&photo, &photo_bytes).unwrap();
+    let (_, att) = a
+        .post_with_file(
+            room,
+            "二",
+            &photo,
+            kizuna_core::model::AttachmentKind::Photo,
+            "image/jpeg",
+        )
+        .unwrap();
     a.sync().unwrap();
+    assert!(
+        relay
+            .relay
+            .blobs()
+            .store()
+            .meta(&att.hash)
+            .unwrap()
+            .is_some_and(|m| m.complete),
+        "the photo reached the relay before the restore"
+    );
     b.post(room, &Phone::text("三", None)).unwrap();
     b.sync().unwrap();
     a.sync().unwrap();
@@ -81,6 +103,16 @@ fn a_restore_keeps_later_revocations_and_takes_back_acknowledged_work() {
     assert!(
         !on_relay(&relay, room).contains_key("二"),
         "the restored relay starts from the backup"
+    );
+    assert!(
+        relay
+            .relay
+            .blobs()
+            .store()
+            .meta(&att.hash)
+            .unwrap()
+            .is_none(),
+        "the backup was taken before the photo"
     );
 
     // The revocation made after the backup holds.
@@ -115,6 +147,13 @@ fn a_restore_keeps_later_revocations_and_takes_back_acknowledged_work() {
         Some(3),
         "a number given once before the restore is kept"
     );
+    // The photo A's queue had marked as sent is on the relay again, byte for byte.
+    let back = relay.relay.blobs().store();
+    assert!(
+        back.meta(&att.hash).unwrap().is_some_and(|m| m.complete),
+        "the photo is lost"
+    );
+    assert_eq!(back.read_at(&att.hash, 0, 1 << 20).unwrap(), photo_bytes);
 
     // Everyone converges on the same numbers.
     a.sync().unwrap();
