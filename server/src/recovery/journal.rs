@@ -136,7 +136,7 @@ impl Journal {
     pub fn open(path: &Path) -> std::io::Result<Journal> {
         use std::os::unix::fs::OpenOptionsExt;
         if let Some(parent) = path.parent() {
-            crate::startup::ensure_dir(parent)?;
+            super::ledger::owner_only_dir(parent)?;
         }
         let mut lines = 0u64;
         let mut keep = 0u64;

@@ -19,6 +19,16 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+/// Creates `dir` (owner-only) if it is not there: the journal folder.
+pub(super) fn owner_only_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 /// Bytes of one entry: the document id (16) and the change hash (32).
 const ENTRY: u64 = 48;
 
@@ -52,7 +62,7 @@ impl ChangeLedger {
     pub fn open(path: &Path) -> std::io::Result<ChangeLedger> {
         use std::os::unix::fs::OpenOptionsExt;
         if let Some(parent) = path.parent() {
-            crate::startup::ensure_dir(parent)?;
+            owner_only_dir(parent)?;
         }
         let file = OpenOptions::new()
             .read(true)

@@ -154,3 +154,75 @@ async fn admin_cli_drives_a_running_relay() {
     assert!(!ok);
     assert!(err.contains("unknown profession"), "{err}");
 }
+
+fn before_restore_dirs(data: &Path) -> usize {
+    std::fs::read_dir(data)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("before-restore-")
+        })
+        .count()
+}
+
+#[test]
+fn backup_and_restore_from_the_command_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("relay");
+    let relay = LoopbackRelay::start_blocking(&data, None).unwrap();
+    let addr = relay.addr;
+    let file = tmp.path().join("backup.kzb");
+    let file_arg = file.to_str().unwrap();
+
+    let (ok, out, err) = kizuna(&data, &["backup", "--to", file_arg]);
+    assert!(ok, "{err}");
+    assert!(out.contains("backup written"), "{out}");
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.starts_with(b"KIZUNA-BACKUP/1\n"));
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "the backup holds keys: owner-only"
+    );
+    // An existing file is never overwritten.
+    let (ok, _, _) = kizuna(&data, &["backup", "--to", file_arg]);
+    assert!(!ok);
+    assert_eq!(std::fs::read(&file).unwrap(), bytes);
+
+    // Not while the relay runs: refused, and nothing moved.
+    let (ok, _, err) = kizuna(&data, &["restore", "--from", file_arg]);
+    assert!(!ok);
+    assert!(err.contains("Stop it first"), "{err}");
+    assert_eq!(before_restore_dirs(&data), 0);
+    relay.stop();
+
+    // A backup cut short is refused before anything is touched.
+    let cut = tmp.path().join("cut.kzb");
+    std::fs::write(&cut, &bytes[..bytes.len() - 10]).unwrap();
+    let (ok, _, err) = kizuna(&data, &["restore", "--from", cut.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("cut short"), "{err}");
+    assert_eq!(before_restore_dirs(&data), 0);
+
+    let (ok, out, err) = kizuna(&data, &["restore", "--from", file_arg]);
+    assert!(ok, "{err}");
+    assert!(out.contains("restored the backup"), "{out}");
+    assert_eq!(
+        before_restore_dirs(&data),
+        1,
+        "the old contents are kept aside"
+    );
+    assert!(data.join("journal").join("restored.json").exists());
+
+    // The restored relay serves the administrator (identity from the backup), and the
+    // restore is in the audit log.
+    let _relay = LoopbackRelay::start_blocking(&data, Some(addr)).unwrap();
+    let (ok, out, err) = kizuna(&data, &["--json", "audit", "export"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("admin.restore"), "{out}");
+    assert!(out.contains("admin.backup"), "{out}");
+}
