@@ -74,10 +74,11 @@ impl SyncClient {
                 let mut out = Vec::new();
                 for id in room.report_ids()? {
                     // A report this store cannot read is not one this device can offer.
-                    if let Ok(r) = room.report(id) {
-                        if r.author.device == device && !r.content.attachments.is_empty() {
-                            out.push((r.content, r.post_time));
-                        }
+                    if let Ok(r) = room.report(id)
+                        && r.author.device == device
+                        && !r.content.attachments.is_empty()
+                    {
+                        out.push((r.content, r.post_time));
                     }
                 }
                 Ok(out)
@@ -161,10 +162,10 @@ impl SyncClient {
     /// queued; `blobs().pending_uploads()` tells what is left.
     pub fn sync_now(&self) -> Result<SyncReport, SyncError> {
         let report = self.sync_documents()?;
-        if let (Some(device), false) = (self.device, report.fell_back.is_empty()) {
-            if let Err(e) = self.offer_again(device, &report.fell_back) {
-                tracing::debug!(error = %e, "attachments could not be offered again");
-            }
+        if let (Some(device), false) = (self.device, report.fell_back.is_empty())
+            && let Err(e) = self.offer_again(device, &report.fell_back)
+        {
+            tracing::debug!(error = %e, "attachments could not be offered again");
         }
         if let Err(e) = self.upload_attachments(&|_, _, _| {}) {
             match e {

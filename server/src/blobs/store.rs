@@ -127,10 +127,10 @@ impl Blobs {
                     docs.push(RoomId(id));
                 }
             }
-            if let Some(d) = meta.doc {
-                if !docs.contains(&d) {
-                    docs.push(d);
-                }
+            if let Some(d) = meta.doc
+                && !docs.contains(&d)
+            {
+                docs.push(d);
             }
             out.push((meta, docs));
         }

@@ -89,7 +89,7 @@ fn to_hex(b: &[u8]) -> String {
 }
 
 fn from_hex(s: &str) -> Result<Vec<u8>, DirError> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(DirError::Decode("a journalled value is not hex".into()));
     }
     (0..s.len())
