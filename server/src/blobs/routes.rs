@@ -101,7 +101,8 @@ async fn claim_blob(
 const APPEND_BYTES: usize = 4 * 1024 * 1024;
 
 /// `PUT /v1/blobs/{hash}?doc=&offset=`: the bytes from `offset` on. Everything received is
-/// kept even if the connection is cut; the last byte triggers the hash check.
+/// kept even if the connection is cut; bytes the relay already holds (an `offset` behind its
+/// own) are skipped; the last byte triggers the hash check.
 async fn blob_upload(
     State(relay): State<AppState>,
     auth: Authed,
@@ -133,16 +134,21 @@ async fn receive_upload(
     use futures::StreamExt;
     let r = relay.clone();
     let claim = claim_blob(&r, staged_name(&hash, device, doc)).await?;
-    // Resume where this device's upload is, whatever the device believed; with none begun
-    // (or already finished), say where things stand.
-    match r.upload_offset(device, doc, &hash) {
-        Ok(Some(stored)) if stored != offset => {
+    // Resume where this device's upload is, whatever the device believed. Bytes before
+    // that are skipped, not refused: the device asked where to resume while an earlier,
+    // cut request of its own was still on its way to the relay (unread, so not counted),
+    // and that request or this one arrived second. Both carry the same bytes of the same
+    // hash; whichever comes second adds only what the relay does not hold yet, so no byte
+    // that reached the relay is thrown away. A gap (bytes missing before `offset`) is
+    // refused. With none begun (or already finished), say where things stand.
+    let (from, mut skip) = match r.upload_offset(device, doc, &hash) {
+        Ok(Some(stored)) if stored < offset => {
             return Err(RelayError::Conflict(format!(
                 "the relay holds {stored} bytes; resume from there"
             ))
             .into());
         }
-        Ok(Some(_)) => {}
+        Ok(Some(stored)) => (stored, stored - offset),
         Ok(None) => {
             drop(claim);
             let rr = relay.clone();
@@ -150,15 +156,15 @@ async fn receive_upload(
             return Ok(Json(status.into()));
         }
         Err(e) => return Err(e.into()),
-    }
+    };
     // Network and disk overlap: this task receives while a blocking writer appends the
     // previous piece (two pieces in flight at most). The writer also hashes when the whole
     // blob comes in this request, so finishing does not read it back.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
     let writer_relay = relay.clone();
     let writer = tokio::task::spawn_blocking(move || {
-        let mut running = (offset == 0).then(|| ring::digest::Context::new(&ring::digest::SHA256));
-        let mut w = writer_relay.upload_writer(device, doc, &hash, offset)?;
+        let mut running = (from == 0).then(|| ring::digest::Context::new(&ring::digest::SHA256));
+        let mut w = writer_relay.upload_writer(device, doc, &hash, from)?;
         let mut failed = None;
         while let Some(piece) = rx.blocking_recv() {
             if let Some(ctx) = running.as_mut() {
@@ -184,7 +190,14 @@ async fn receive_upload(
     loop {
         let done = match stream.next().await {
             Some(Ok(bytes)) => {
-                buf.extend_from_slice(&bytes);
+                let held = usize::try_from(skip).unwrap_or(usize::MAX).min(bytes.len());
+                skip -= held as u64;
+                if held > 0 {
+                    r.blobs()
+                        .duplicate
+                        .fetch_add(held as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+                buf.extend_from_slice(&bytes[held..]);
                 false
             }
             Some(Err(_)) => {

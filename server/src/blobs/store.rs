@@ -9,6 +9,7 @@ use kizuna_core::store::{SledBackend, Space, Vault, Write, key};
 use kizuna_core::{ContentHash, DeviceId, RoomId, Timestamp};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,6 +49,8 @@ pub struct Blobs {
     pub(super) promoting: Mutex<()>,
     /// The metadata vault, for the blob → document bindings.
     pub(super) vault: Vault,
+    /// Upload bytes received that the relay already held (see [`Blobs::duplicate_bytes`]).
+    pub(super) duplicate: AtomicU64,
 }
 
 impl std::fmt::Debug for Blobs {
@@ -70,6 +73,7 @@ impl Blobs {
             writing: Mutex::default(),
             promoting: Mutex::default(),
             vault,
+            duplicate: AtomicU64::new(0),
         })
     }
 
@@ -81,6 +85,14 @@ impl Blobs {
     /// The limits.
     pub fn limits(&self) -> &BlobLimits {
         &self.limits
+    }
+
+    /// Upload bytes received since start that the relay already held and skipped: a
+    /// device sends them twice when it asks where to resume before the relay has read a cut
+    /// request still on its way (the relay cannot count bytes it has not read yet). Lets
+    /// tests and operators tell such resends from lost bytes, which would not appear here.
+    pub fn duplicate_bytes(&self) -> u64 {
+        self.duplicate.load(Ordering::Relaxed)
     }
 
     /// Records that the bytes of `hash` were uploaded for document `doc`.

@@ -33,17 +33,30 @@ fn an_upload_cut_ten_times_completes_with_the_right_hash() {
     proxy.state.max_cuts.store(10, Ordering::SeqCst);
     let attempts = upload_until_done(&nurse);
     assert_eq!(proxy.state.cuts.load(Ordering::SeqCst), 10);
-    assert!(attempts >= 10, "{attempts}");
-    // Each cut costs its TLS handshake, the status question and a partial TLS record
-    // (about 3 % at one cut per 512 KiB). Under CPU contention one segment in a run is
-    // occasionally not kept by the relay (not yet explained; see the issue note), so the
-    // bound allows one lost segment: a restart from zero would send 2 x or more.
-    let sent = proxy.state.up_bytes.load(Ordering::SeqCst) as f64;
-    assert!(
-        sent < att.size as f64 * 1.2,
-        "a cut must not restart the upload: sent {sent} for {}",
+    // Every attempt but the last ends in a cut: none is refused or wasted on a stale offset.
+    assert_eq!(attempts, 11);
+    // Every byte the proxy forwarded reached the relay and is kept. What the phone sent
+    // beyond the file is, per attempt, a TLS handshake, the status question, a request head
+    // and the partial TLS record a cut leaves undecryptable (under 32 KiB together), the
+    // framing of the TLS records (22 bytes per 16 KiB), and bytes the relay received twice
+    // and says so: the phone asked where to resume before the relay had read the cut
+    // request's last bytes (still in the sockets; a relay cannot count what it has not read
+    // yet), and the relay skipped them instead of refusing either request. Before, the
+    // relay refused one of the two requests and threw its bytes away (one run in five
+    // under load sent 30 % more, see docs/protocol.md).
+    let sent = proxy.state.up_bytes.load(Ordering::SeqCst);
+    let twice = c.relay.relay.blobs().duplicate_bytes();
+    let bound = att.size + att.size / 16384 * 22 + twice + attempts as u64 * 32 * 1024;
+    eprintln!(
+        "sent {sent} for {}, {twice} received twice, bound {bound}",
         att.size
     );
+    assert!(
+        sent <= bound,
+        "bytes were lost: sent {sent} for {} ({twice} received twice), bound {bound}",
+        att.size
+    );
+    assert!(twice <= 512 * 1024 * 10, "{twice}");
 
     // The doctor downloads it (directly, then again through cuts) and gets the same bytes.
     doctor.sync().unwrap();
@@ -246,4 +259,78 @@ fn an_upload_stored_whole_but_never_checked_finishes_at_the_next_question() {
             .unwrap()
             .complete
     );
+}
+
+/// The race behind a lost segment, in the order the wire can produce it: the phone asked
+/// where to resume while its cut request was still on its way (so the relay answered the old
+/// offset), sent the next request from there, and the relay read the two in either order.
+/// Here the next request is read first and the cut one (same offset, more bytes) second:
+/// the relay keeps the bytes it lacked instead of refusing the late request with `409`.
+#[test]
+fn a_request_read_late_with_an_old_offset_adds_only_what_the_relay_lacks() {
+    let c = city();
+    let nurse = member(&c, "看護師", Some(Role::Writer));
+    let path = fake_photo(c.tmp.path(), 300_000, 92);
+    let bytes = std::fs::read(&path).unwrap();
+    let (_, att) = nurse
+        .post_with_file(c.room, "写真", &path, AttachmentKind::Photo, "image/jpeg")
+        .unwrap();
+    nurse.client().sync_documents().unwrap();
+    let raw = |method: &str, path: &str, body: &[u8]| {
+        let (status, answer) = nurse
+            .raw_request(method, path, "application/octet-stream", body.to_vec())
+            .unwrap();
+        let st = (status == 200)
+            .then(|| serde_json::from_slice::<kizuna_core::blobs::UploadStatus>(&answer).unwrap());
+        (status, st)
+    };
+    let hex = att.hash.to_hex();
+    let question = format!(
+        "/v1/blobs/{hex}/upload?doc={}&size={}&type=image%2Fjpeg",
+        c.room, att.size
+    );
+    let put = |offset: usize, end: usize| {
+        raw(
+            "PUT",
+            &format!("/v1/blobs/{hex}?doc={}&offset={offset}", c.room),
+            &bytes[offset..end],
+        )
+    };
+    assert_eq!(raw("GET", &question, &[]).1.unwrap().offset, 0);
+    let relay = &c.relay.relay;
+    let before = relay.blobs().duplicate_bytes();
+    // The next request, read first: bytes 0..100 000.
+    let (status, st) = put(0, 100_000);
+    assert_eq!(status, 200);
+    assert_eq!(st.unwrap().offset, 100_000);
+    // The cut request, read second with the offset the phone had then: bytes 0..180 000.
+    let (status, st) = put(0, 180_000);
+    assert_eq!(
+        status, 200,
+        "a late request with an old offset is not refused"
+    );
+    let st = st.unwrap();
+    assert_eq!(st.offset, 180_000, "the bytes the relay lacked are kept");
+    assert!(!st.complete);
+    assert_eq!(relay.blobs().duplicate_bytes() - before, 100_000);
+    // A request that would leave a gap is still refused, and changes nothing.
+    assert_eq!(put(200_000, bytes.len()).0, 409);
+    assert_eq!(raw("GET", &question, &[]).1.unwrap().offset, 180_000);
+    // The rest completes and the hash checks out over bytes from both requests.
+    let (status, st) = put(180_000, bytes.len());
+    assert_eq!(status, 200);
+    assert!(st.unwrap().complete);
+    let meta = relay.blobs().store().meta(&att.hash).unwrap().unwrap();
+    assert!(meta.complete);
+    let mut back = Vec::new();
+    while (back.len() as u64) < meta.size {
+        let piece = relay
+            .blobs()
+            .store()
+            .read_at(&att.hash, back.len() as u64, 64 * 1024)
+            .unwrap();
+        assert!(!piece.is_empty());
+        back.extend_from_slice(&piece);
+    }
+    assert_eq!(back, bytes);
 }
