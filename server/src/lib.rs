@@ -8,6 +8,7 @@
 //! - [`sync`]: serving `POST /v1/sync`, the room documents, the live channel.
 //! - [`blobs`]: attachments (store, access rules, resumable upload and range download).
 //! - [`audit`]: the hash-chained audit log, its verification and export.
+//! - [`watch`]: the write gate (free space), `/readyz` and `/metrics`.
 //! - [`admin`]: every administrative act (rule + audit record), the city's documents
 //!   (notices, care plans, room activity), every admin route, and the browser console.
 //!
@@ -36,6 +37,7 @@ pub mod router;
 pub mod startup;
 pub mod state;
 pub mod sync;
+pub mod watch;
 
 pub use http::serve;
 pub use router::router;

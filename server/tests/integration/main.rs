@@ -13,3 +13,4 @@ mod revocation;
 mod rooms;
 mod routes;
 mod tls;
+mod watch;
