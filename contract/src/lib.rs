@@ -75,6 +75,39 @@ pub const BACKUP_MEDIA_TYPE: &str = "application/x-kizuna-backup";
 /// Largest JSON body any route accepts unless it says otherwise, in bytes.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
 
+/// `GET /readyz`: whether the relay can take writes now (no certificate needed). Answered
+/// with `200` when `status` is `ready`, `503` when it is `not-ready`; `reasons` then says
+/// why, in words for the operator (free space, audit log, stores), never patient data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Readiness {
+    /// `ready` or `not-ready`.
+    pub status: String,
+    /// Why the relay is not ready (empty when it is).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
+impl Readiness {
+    /// Ready when there is no reason not to be.
+    pub fn from_reasons(reasons: Vec<String>) -> Readiness {
+        let status = if reasons.is_empty() {
+            "ready"
+        } else {
+            "not-ready"
+        };
+        Readiness {
+            status: status.into(),
+            reasons,
+        }
+    }
+
+    /// Whether the relay said it can take writes.
+    pub fn is_ready(&self) -> bool {
+        self.status == "ready"
+    }
+}
+
 /// `GET /healthz`: the relay is up (no certificate needed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -24,6 +24,7 @@ const MTLS: &str = "deviceCertificate";
 #[derive(utoipa::OpenApi)]
 #[openapi(components(schemas(
     crate::Health,
+    crate::Readiness,
     problem::Problem,
     enrollment::EnrollCodeRequest,
     enrollment::EnrollCodeResponse,

@@ -109,11 +109,17 @@ pub enum ProblemKind {
     Internal,
     /// 503: the relay is at its limit of work in flight; send again shortly.
     Busy,
+    /// 507: the relay's disk is full; the act was not done (and not audited). Send again once
+    /// the operator has freed space.
+    StorageFull,
+    /// 500: the relay could not write to its disk (the cause is in its log); the act was not
+    /// done.
+    StorageFailed,
 }
 
 impl ProblemKind {
     /// Every kind, for tests and the OpenAPI document.
-    pub const ALL: [ProblemKind; 18] = [
+    pub const ALL: [ProblemKind; 20] = [
         ProblemKind::Invalid,
         ProblemKind::ProtocolVersion,
         ProblemKind::InvalidCsr,
@@ -132,6 +138,8 @@ impl ProblemKind {
         ProblemKind::RateLimited,
         ProblemKind::Internal,
         ProblemKind::Busy,
+        ProblemKind::StorageFull,
+        ProblemKind::StorageFailed,
     ];
 
     /// The last segment of the type URI (`device-revoked`).
@@ -155,6 +163,8 @@ impl ProblemKind {
             ProblemKind::RateLimited => "rate-limited",
             ProblemKind::Internal => "internal",
             ProblemKind::Busy => "busy",
+            ProblemKind::StorageFull => "storage-full",
+            ProblemKind::StorageFailed => "storage-failed",
         }
     }
 
@@ -188,8 +198,9 @@ impl ProblemKind {
             ProblemKind::UnsupportedMediaType => 415,
             ProblemKind::Range => 416,
             ProblemKind::RateLimited => 429,
-            ProblemKind::Internal => 500,
+            ProblemKind::Internal | ProblemKind::StorageFailed => 500,
             ProblemKind::Busy => 503,
+            ProblemKind::StorageFull => 507,
         }
     }
 
@@ -214,6 +225,8 @@ impl ProblemKind {
             ProblemKind::RateLimited => "Too many attempts",
             ProblemKind::Internal => "Internal error",
             ProblemKind::Busy => "Relay busy",
+            ProblemKind::StorageFull => "Relay storage full",
+            ProblemKind::StorageFailed => "Relay storage failed",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! HTTP layer turns each into problem+json (`http::problem`); `Internal` details are logged
 //! and never sent.
 
+use crate::audit::AuditError;
 use crate::identity::directory::DirError;
 use crate::identity::pki::CsrError;
 
@@ -41,9 +42,58 @@ pub enum RelayError {
     /// The CSR was refused.
     #[error(transparent)]
     Csr(#[from] CsrError),
+    /// The relay's disk is full (or below the free space it keeps in reserve): the act was
+    /// not done. Its own kind so the caller (and the operator) learns the cause.
+    #[error("the relay's disk is full")]
+    StorageFull,
+    /// Writing to the relay's disk failed for another reason (the detail is logged, never
+    /// sent): the act was not done.
+    #[error("writing to the relay's disk failed: {0}")]
+    Storage(String),
     /// Storage or another internal failure.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl RelayError {
+    /// A short name of the kind of failure, without any detail (so without patient data):
+    /// what the audit log's `admin.failed` records say about an act that did not happen.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            RelayError::Invalid(_) => "invalid",
+            RelayError::NotFound(_) => "not-found",
+            RelayError::Conflict(_) => "conflict",
+            RelayError::Unauthenticated => "unauthenticated",
+            RelayError::Revoked { .. } => "revoked",
+            RelayError::Forbidden(_) => "forbidden",
+            RelayError::BadCode => "bad-code",
+            RelayError::RateLimited => "rate-limited",
+            RelayError::Busy => "busy",
+            RelayError::Csr(_) => "invalid-csr",
+            RelayError::StorageFull => "storage-full",
+            RelayError::Storage(_) => "storage-failed",
+            RelayError::Internal(_) => "internal",
+        }
+    }
+}
+
+/// Whether an I/O error means "no space left": `ENOSPC`, or `EDQUOT` (the relay's user is
+/// over its quota), which the operator fixes the same way.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    e.kind() == std::io::ErrorKind::StorageFull || matches!(e.raw_os_error(), Some(ENOSPC | EDQUOT))
+}
+
+impl From<AuditError> for RelayError {
+    /// A record that could not be written: a full disk says so, anything else is a storage
+    /// failure (the act waiting for the record is then not done).
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::Io(io) if is_disk_full(&io) => RelayError::StorageFull,
+            other => RelayError::Storage(format!("audit log: {other}")),
+        }
+    }
 }
 
 impl From<DirError> for RelayError {

@@ -10,6 +10,7 @@
 //! - [`audit`]: the hash-chained audit log, its verification and export.
 //! - [`recovery`]: online backup, restore, and what keeps a restore from losing anything (the
 //!   directory's journal and the ledger of stored changes beside the data).
+//! - [`watch`]: the write gate (free space), `/readyz` and `/metrics`.
 //! - [`admin`]: every administrative act (rule + audit record), the city's documents
 //!   (notices, care plans, room activity), every admin route, and the browser console.
 //!
@@ -39,6 +40,7 @@ pub mod router;
 pub mod startup;
 pub mod state;
 pub mod sync;
+pub mod watch;
 
 pub use http::serve;
 pub use router::router;

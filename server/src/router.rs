@@ -31,6 +31,8 @@ pub fn router(state: AppState) -> Router {
             cross_site_guard,
         ))
         .layer(axum::middleware::from_fn(ensure_problem))
+        // `/readyz` answers 503 with its own JSON reasons, not a problem.
+        .merge(crate::watch::routes::routes())
         // The browser console: its own body limits and HTML errors, the same request log.
         .merge(crate::admin::console::router(state.clone()))
         .layer(axum::middleware::from_fn(request_log))

@@ -12,8 +12,10 @@ use crate::identity::pki::Ca;
 use crate::identity::rate_limit::RateLimiter;
 use crate::sync::documents::Documents;
 use crate::sync::events::Events;
+use crate::watch::metrics::Metrics;
 use kizuna_core::{Author, DeviceId, Profession, ProfessionalId, RoomId};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +31,9 @@ pub struct RelayConfig {
     pub enroll_window: Duration,
     /// Default life of an enrollment code.
     pub code_ttl: Duration,
+    /// Free space (bytes) the relay keeps on its data directory's filesystem: below it acts
+    /// and writing syncs are refused with `storage-full` and `/readyz` fails.
+    pub min_free_bytes: u64,
 }
 
 impl Default for RelayConfig {
@@ -37,6 +42,7 @@ impl Default for RelayConfig {
             enroll_attempts: 10,
             enroll_window: Duration::from_secs(600),
             code_ttl: Duration::from_secs(24 * 3600),
+            min_free_bytes: crate::watch::disk::DEFAULT_MIN_FREE_BYTES,
         }
     }
 }
@@ -77,6 +83,8 @@ pub struct Storage {
     pub blobs: Blobs,
     /// The journal and ledger beside the data (absent in relays built for unit tests).
     pub recovery: Option<Arc<crate::recovery::Recovery>>,
+    /// The data directory holding them all (its free space is watched).
+    pub data_dir: PathBuf,
 }
 
 /// How many syncs run at once: eight per core. A sync mostly waits on its two flushes (room
@@ -108,6 +116,7 @@ pub struct Relay {
     fallback: FallbackStates,
     sync_slots: tokio::sync::Semaphore,
     recovery: Option<Arc<crate::recovery::Recovery>>,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for Relay {
@@ -131,6 +140,7 @@ impl Relay {
         storage: Storage,
     ) -> Result<Relay, RelayError> {
         let author = relay_author(dir.as_ref())?;
+        let metrics = Metrics::new(&storage.data_dir, config.min_free_bytes);
         let relay = Relay {
             dir: Arc::new(CachedDirectory::new(dir)),
             ca,
@@ -146,6 +156,7 @@ impl Relay {
             fallback: Mutex::default(),
             sync_slots: tokio::sync::Semaphore::new(sync_slots()),
             recovery: storage.recovery,
+            metrics,
         };
         Ok(relay)
     }
@@ -204,6 +215,11 @@ impl Relay {
     /// rooms side by side (2 GB); waiting syncs hold no thread.
     pub fn sync_slots(&self) -> &tokio::sync::Semaphore {
         &self.sync_slots
+    }
+
+    /// The relay's counters (`/metrics`) and the data directory the write gate watches.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub(crate) fn fallback_states(&self) -> &FallbackStates {

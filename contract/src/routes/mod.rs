@@ -154,6 +154,11 @@ impl Route {
         if self.path.starts_with("/v1/") {
             add(P::CrossOrigin);
         }
+        // Whatever writes (an act, a sync, an audited read) can meet a full or failing disk.
+        if matches!(self.access, Access::Device | Access::Admin) || self.method != Method::Get {
+            add(P::StorageFull);
+            add(P::StorageFailed);
+        }
         add(P::Internal);
         out.sort_by_key(|k| (k.status(), k.slug()));
         out

@@ -29,6 +29,17 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
+        reply: Reply::Json(name::<crate::Readiness>),
+        ..route(
+            M::Get,
+            "/readyz",
+            "readiness",
+            "health",
+            "Whether the relay can write now (free space, audit log, stores); the same body with 503 when not.",
+            A::Open,
+        )
+    },
+    Route {
         reply: Reply::OpenApi,
         ..route(
             M::Get,

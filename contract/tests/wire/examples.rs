@@ -66,6 +66,8 @@ fn problem_kinds_have_the_relays_status_and_title() {
         ("rate-limited", 429, "Too many attempts"),
         ("internal", 500, "Internal error"),
         ("busy", 503, "Relay busy"),
+        ("storage-full", 507, "Relay storage full"),
+        ("storage-failed", 500, "Relay storage failed"),
     ];
     assert_eq!(relay.len(), ProblemKind::ALL.len());
     for (k, (slug, status, title)) in ProblemKind::ALL.into_iter().zip(relay) {

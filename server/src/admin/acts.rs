@@ -1,5 +1,6 @@
-//! Administrative acts: each is one function that applies the relay's rule (a `Relay` method)
-//! and records the act in the audit log. The JSON admin API (`admin::routes`), and through
+//! Administrative acts: each is one function that records the act in the audit log and then
+//! applies the relay's rule (a `Relay` method): write-ahead ([`act`]), so no act happens
+//! without its record. The JSON admin API (`admin::routes`), and through
 //! it the `kizuna admin` CLI, and the browser console (`admin::console`) all call these, so an act
 //! has one code path whichever door it comes through.
 //!
@@ -28,7 +29,9 @@ pub struct Actor {
     pub device: Option<DeviceId>,
 }
 
-/// Records an administrator's act in the audit log (ids only, never names).
+/// Records an administrator's act in the audit log (ids only, never names), durably, and
+/// only when the relay has its free-space reserve. Called *before* the act ([`act`]): an
+/// error here (a full disk: [`RelayError::StorageFull`]) means the act is not done.
 pub fn audit(
     relay: &Relay,
     actor: &Actor,
@@ -36,17 +39,65 @@ pub fn audit(
     room: Option<RoomId>,
     subject: impl std::fmt::Display,
 ) -> Result<(), RelayError> {
-    relay
-        .audit()
-        .record(Entry {
+    relay.ensure_writable()?;
+    relay.audit().record(Entry {
+        professional: Some(actor.professional.id),
+        device: actor.device,
+        action,
+        room,
+        subject: Some(subject.to_string()),
+        ..Entry::default()
+    })?;
+    Ok(())
+}
+
+/// The audit action of the record that says an act whose record was written did not
+/// happen after all (`docs/security.md`, "Full disk").
+pub const FAILED: &str = "admin.failed";
+
+/// Does an act write-ahead: the write gate, then its audit record (durable), then the act
+/// `f`. When the record cannot be written, `f` is not run and the caller gets the cause
+/// (`storage-full` for a full disk). When `f` fails after its record was written, an
+/// [`FAILED`] record with the same actor, room and subject says so, its `reason` naming the
+/// act and the kind of failure (never the detail, which may quote input).
+pub fn act<T>(
+    relay: &Relay,
+    actor: &Actor,
+    action: &'static str,
+    room: Option<RoomId>,
+    subject: Option<String>,
+    f: impl FnOnce() -> Result<T, RelayError>,
+) -> Result<T, RelayError> {
+    relay.ensure_writable()?;
+    relay.audit().record(Entry {
+        professional: Some(actor.professional.id),
+        device: actor.device,
+        action,
+        room,
+        subject: subject.clone(),
+        ..Entry::default()
+    })?;
+    f().inspect_err(|e| {
+        let recorded = relay.audit().record(Entry {
             professional: Some(actor.professional.id),
             device: actor.device,
-            action,
+            action: FAILED,
             room,
-            subject: Some(subject.to_string()),
+            subject: subject.clone(),
+            reason: Some(format!("{action} not done: {}", e.kind_name())),
             ..Entry::default()
-        })
-        .map_err(|e| RelayError::Internal(e.to_string()))
+        });
+        if let Err(err) = recorded {
+            // The log now shows an act that did not happen; the operator must know.
+            tracing::error!(
+                action,
+                subject = subject.as_deref().unwrap_or("-"),
+                error = %err,
+                "an act failed after its audit record was written, and the failure could not \
+                 be recorded: the audit log's last record of this act is not true"
+            );
+        }
+    })
 }
 
 /// Registers a professional.
@@ -55,9 +106,16 @@ pub fn add_professional(
     actor: &Actor,
     new: NewProfessional,
 ) -> Result<Professional, RelayError> {
-    let p = relay.add_professional(new)?;
-    audit(relay, actor, "admin.professional.add", None, p.id)?;
-    Ok(p)
+    // The id is chosen first so the record written before the act names it.
+    let id = ProfessionalId::new();
+    act(
+        relay,
+        actor,
+        "admin.professional.add",
+        None,
+        Some(id.to_string()),
+        || relay.add_professional_as(id, new),
+    )
 }
 
 /// Edits a professional's name, kana, profession or organisation.
@@ -67,9 +125,14 @@ pub fn update_professional(
     id: ProfessionalId,
     new: NewProfessional,
 ) -> Result<Professional, RelayError> {
-    let p = relay.update_professional(id, new)?;
-    audit(relay, actor, "admin.professional.update", None, id)?;
-    Ok(p)
+    act(
+        relay,
+        actor,
+        "admin.professional.update",
+        None,
+        Some(id.to_string()),
+        || relay.update_professional(id, new),
+    )
 }
 
 /// Removes a professional (rooms left, devices revoked with wipe).
@@ -78,8 +141,14 @@ pub fn remove_professional(
     actor: &Actor,
     id: ProfessionalId,
 ) -> Result<(), RelayError> {
-    relay.remove_professional(id)?;
-    audit(relay, actor, "admin.professional.remove", None, id)
+    act(
+        relay,
+        actor,
+        "admin.professional.remove",
+        None,
+        Some(id.to_string()),
+        || relay.remove_professional(id),
+    )
 }
 
 /// Makes a one-time enrollment code.
@@ -89,16 +158,28 @@ pub fn enroll_code(
     id: ProfessionalId,
     valid_hours: Option<u32>,
 ) -> Result<EnrollCodeResponse, RelayError> {
-    let code = relay.create_enroll_code(id, valid_hours)?;
-    audit(relay, actor, "admin.enroll_code", None, id)?;
-    Ok(code)
+    act(
+        relay,
+        actor,
+        "admin.enroll_code",
+        None,
+        Some(id.to_string()),
+        || relay.create_enroll_code(id, valid_hours),
+    )
 }
 
 /// Creates a patient room with its consent record.
 pub fn create_room(relay: &Relay, actor: &Actor, new: NewRoom) -> Result<RoomView, RelayError> {
-    let room = relay.create_room(new)?;
-    audit(relay, actor, "admin.room.create", Some(room.id), room.id)?;
-    relay.room_view(room.id)
+    let id = RoomId::new();
+    act(
+        relay,
+        actor,
+        "admin.room.create",
+        Some(id),
+        Some(id.to_string()),
+        || relay.create_room_as(id, new),
+    )?;
+    relay.room_view(id)
 }
 
 /// Attaches the scanned consent form (PDF, JPEG or PNG) to a patient room's consent record.
@@ -109,8 +190,16 @@ pub fn attach_consent_form(
     media_type: &str,
     bytes: &[u8],
 ) -> Result<RoomView, RelayError> {
-    let hash = relay.attach_consent_form(room, media_type, bytes)?;
-    audit(relay, actor, "admin.room.consent_form", Some(room), hash)?;
+    // The form's hash is its content address: known before it is stored.
+    let hash = kizuna_core::ContentHash::of(bytes);
+    act(
+        relay,
+        actor,
+        "admin.room.consent_form",
+        Some(room),
+        Some(hash.to_string()),
+        || relay.attach_consent_form(room, media_type, bytes),
+    )?;
     relay.room_view(room)
 }
 
@@ -121,14 +210,19 @@ pub fn set_archived(
     room: RoomId,
     archived: bool,
 ) -> Result<RoomView, RelayError> {
-    let view = relay.set_archived(room, archived)?;
     let action = if archived {
         "admin.room.archive"
     } else {
         "admin.room.restore"
     };
-    audit(relay, actor, action, Some(room), room)?;
-    Ok(view)
+    act(
+        relay,
+        actor,
+        action,
+        Some(room),
+        Some(room.to_string()),
+        || relay.set_archived(room, archived),
+    )
 }
 
 /// Invites a professional into a room with a role (or changes their role).
@@ -139,13 +233,13 @@ pub fn invite(
     professional: ProfessionalId,
     role: Role,
 ) -> Result<RoomView, RelayError> {
-    relay.invite(room, professional, role)?;
-    audit(
+    act(
         relay,
         actor,
         "admin.member.invite",
         Some(room),
-        professional,
+        Some(professional.to_string()),
+        || relay.invite(room, professional, role),
     )?;
     relay.room_view(room)
 }
@@ -157,13 +251,13 @@ pub fn remove_member(
     room: RoomId,
     professional: ProfessionalId,
 ) -> Result<(), RelayError> {
-    relay.remove_member(room, professional)?;
-    audit(
+    act(
         relay,
         actor,
         "admin.member.remove",
         Some(room),
-        professional,
+        Some(professional.to_string()),
+        || relay.remove_member(room, professional),
     )
 }
 
@@ -174,44 +268,47 @@ pub fn revoke_device(
     id: DeviceId,
     wipe: bool,
 ) -> Result<(), RelayError> {
-    relay.revoke_device(id, wipe)?;
     let action = if wipe {
         "admin.device.revoke_wipe"
     } else {
         "admin.device.revoke"
     };
-    audit(relay, actor, action, None, id)
+    act(relay, actor, action, None, Some(id.to_string()), || {
+        relay.revoke_device(id, wipe)
+    })
 }
 
-/// Posts a city notice or a disaster/infection alert.
+/// Posts a city notice or a disaster/infection alert. The notice's id is made inside the
+/// room document by the act itself, so the record written before it names the city room
+/// only (the notice carries its author and time in the document).
 pub fn post_notice(
     relay: &Relay,
     actor: &Actor,
     which: CityRoom,
     content: &NoticeContent,
 ) -> Result<NoticeId, RelayError> {
-    let id = relay.post_notice(&actor.professional, which, content)?;
     let room = relay.city_room(which)?;
-    audit(relay, actor, "admin.notice.post", Some(room), id)?;
-    Ok(id)
+    act(relay, actor, "admin.notice.post", Some(room), None, || {
+        relay.post_notice(&actor.professional, which, content)
+    })
 }
 
-/// Imports care-plan files into a patient room.
+/// Imports care-plan files into a patient room. As with notices, the import's id is made by
+/// the act inside the room document: the record written before it names the room only.
 pub fn import_care_plan(
     relay: &Relay,
     actor: &Actor,
     room: RoomId,
     files: &[(String, Vec<u8>)],
 ) -> Result<ImportSummary, RelayError> {
-    let summary = relay.import_care_plan(&actor.professional, room, files)?;
-    audit(
+    act(
         relay,
         actor,
         "admin.careplan.import",
         Some(room),
-        summary.id,
-    )?;
-    Ok(summary)
+        None,
+        || relay.import_care_plan(&actor.professional, room, files),
+    )
 }
 
 /// Reads the audit records matching `filter`, oldest first, at most `limit` (the caller takes

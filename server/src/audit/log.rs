@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(super) const ZERO: [u8; 32] = [0; 32];
 /// The records, one JSON object per line.
@@ -43,6 +44,10 @@ pub struct AuditLog {
     pub(super) tail: Mutex<Tail>,
     /// Concurrent appends share one flush.
     pub(super) commit: GroupCommit,
+    /// Records appended (and flushed) since the log was opened, for `/metrics`.
+    pub(super) appended: AtomicU64,
+    /// Appends that failed since the log was opened (their act or sync was refused).
+    pub(super) failures: AtomicU64,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -311,6 +316,8 @@ impl AuditLog {
                 stuck: false,
             }),
             commit: GroupCommit::default(),
+            appended: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
         })
     }
 
@@ -321,11 +328,48 @@ impl AuditLog {
     }
 
     /// Appends records in one durable batch (flushed before returning): the caller answers
-    /// the device only after its access is on disk.
+    /// the device only after its access is on disk, and an administrative act is done only
+    /// after its record is (write-ahead, `admin::acts`). On an error no record of the batch
+    /// counts: a partly written batch is cut off again.
     pub fn append(&self, entries: Vec<Entry>) -> Result<(), AuditError> {
         if entries.is_empty() {
             return Ok(());
         }
+        let n = entries.len() as u64;
+        let result = self.append_batch(entries);
+        match &result {
+            Ok(()) => self.appended.fetch_add(n, Ordering::Relaxed),
+            Err(_) => self.failures.fetch_add(1, Ordering::Relaxed),
+        };
+        result
+    }
+
+    /// Records appended since the log was opened.
+    pub fn records_appended(&self) -> u64 {
+        self.appended.load(Ordering::Relaxed)
+    }
+
+    /// Appends that failed since the log was opened.
+    pub fn failed_appends(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Why no record can be appended now, if so (for `/readyz`): a failed write that could
+    /// not be cut off, or a log file the relay may no longer open for writing.
+    pub fn unwritable(&self) -> Option<String> {
+        if self.tail().stuck {
+            return Some("the audit log could not undo a failed write; restart the relay".into());
+        }
+        match OpenOptions::new().append(true).open(self.dir.join(LOG)) {
+            Ok(_) => None,
+            Err(e) => Some(format!(
+                "the audit log cannot be opened for writing ({})",
+                e.kind()
+            )),
+        }
+    }
+
+    fn append_batch(&self, entries: Vec<Entry>) -> Result<(), AuditError> {
         let mut tail = self.tail();
         if tail.stuck {
             return Err(AuditError::Stuck);

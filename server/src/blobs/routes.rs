@@ -112,6 +112,8 @@ async fn blob_upload(
 ) -> Result<Json<UploadStatus>, Problem> {
     let hash = parse_hash(&hash)?;
     let doc: RoomId = parse_id(&q.doc, "doc")?;
+    // Below the free-space reserve nothing more is stored (see `watch`).
+    relay.ensure_writable()?;
     let offset = q.offset.unwrap_or(0);
     let device = auth.device.id;
     let pro = auth.professional.id;
@@ -174,6 +176,9 @@ async fn receive_upload(
                 failed = Some(e);
                 break;
             }
+            writer_relay
+                .metrics()
+                .blob_bytes_received(piece.len() as u64);
         }
         // Whatever arrived is kept (flushed once), even when the connection was cut.
         let at = w

@@ -48,6 +48,8 @@ enum Cmd {
         /// Host name devices use to reach the relay (added to the server certificate).
         #[arg(long)]
         hostname: Option<String>,
+        #[command(flatten)]
+        watch: WatchArgs,
     },
     /// Manage the directory of a running relay as its administrator.
     Admin(AdminArgs),
@@ -57,6 +59,31 @@ enum Cmd {
         /// The base32 secret.
         secret: String,
     },
+}
+
+/// How the relay is watched: its log's format, `/metrics`, the free-space reserve.
+#[derive(Args, Debug)]
+struct WatchArgs {
+    /// Log format on stderr: `text` for people, `json` (one object per line) for log shippers.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Serve `/metrics` (Prometheus text format), `/readyz` and `/healthz` over plain HTTP on
+    /// this loopback address (e.g. 127.0.0.1:9464); not served when absent.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+    /// Free space (MiB) kept on the data directory's filesystem: below it the relay refuses
+    /// acts and writing syncs (`storage-full`) and `/readyz` fails.
+    #[arg(long, default_value_t = crate::watch::disk::DEFAULT_MIN_FREE_BYTES / (1024 * 1024))]
+    min_free_mb: u64,
+}
+
+/// The format of the relay's log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Args, Debug)]
@@ -347,13 +374,21 @@ enum DeviceCmd {
 }
 
 fn init_tracing(default: &str) {
+    init_tracing_as(default, LogFormat::Text);
+}
+
+fn init_tracing_as(default: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KIZUNA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => fmt
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => fmt.json().with_current_span(true).init(),
+    }
 }
 /// Runs the `kizuna` command line: parses it, starts the runtime and dispatches to the
 /// subcommand. The binary's `main` is only this call, so the whole CLI lives here.
@@ -375,15 +410,26 @@ pub fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Demo { data, listen } => {
             init_tracing("info");
-            rt.block_on(serve::run_relay(data, listen, None, true))
+            rt.block_on(serve::run_relay(
+                data,
+                listen,
+                None,
+                true,
+                serve::Watch::default(),
+            ))
         }
         Cmd::Serve {
             data,
             listen,
             hostname,
+            watch,
         } => {
-            init_tracing("info");
-            rt.block_on(serve::run_relay(data, listen, hostname, false))
+            init_tracing_as("info", watch.log_format);
+            let w = serve::Watch {
+                metrics_listen: watch.metrics_listen,
+                min_free_bytes: watch.min_free_mb.saturating_mul(1024 * 1024),
+            };
+            rt.block_on(serve::run_relay(data, listen, hostname, false, w))
         }
         Cmd::Admin(args) => {
             init_tracing("warn");

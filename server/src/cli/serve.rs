@@ -25,18 +25,60 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// How `kizuna serve` is watched (`--metrics-listen`, `--min-free-mb`).
+#[derive(Clone, Debug)]
+pub struct Watch {
+    /// The loopback address of the plain-HTTP `/metrics` listener, if any.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The free space the relay keeps on its data directory's filesystem.
+    pub min_free_bytes: u64,
+}
+
+impl Default for Watch {
+    fn default() -> Self {
+        Watch {
+            metrics_listen: None,
+            min_free_bytes: crate::watch::disk::DEFAULT_MIN_FREE_BYTES,
+        }
+    }
+}
+
+/// Binds the `/metrics` listener: loopback addresses only, since it is plain HTTP without a
+/// certificate (a remote Prometheus scrapes through an SSH tunnel or a local agent).
+async fn bind_metrics(addr: SocketAddr) -> Result<tokio::net::TcpListener, startup::StartError> {
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "--metrics-listen {addr}: /metrics is plain HTTP and is served on a loopback \
+             address only (127.0.0.1 or ::1)"
+        )
+        .into());
+    }
+    Ok(tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen for /metrics on {addr}: {e}"))?)
+}
+
 /// Runs the relay on `listen` with its data in `data_dir` (with the demo city if `is_demo`).
 pub async fn run_relay(
     data_dir: PathBuf,
     listen: SocketAddr,
     hostname: Option<String>,
     is_demo: bool,
+    watch: Watch,
 ) -> Result<(), startup::StartError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr()?;
-    let prepared = startup::prepare(&data_dir, addr, hostname.as_deref(), RelayConfig::default())?;
+    let metrics_listener = match watch.metrics_listen {
+        Some(a) => Some(bind_metrics(a).await?),
+        None => None,
+    };
+    let config = RelayConfig {
+        min_free_bytes: watch.min_free_bytes,
+        ..RelayConfig::default()
+    };
+    let prepared = startup::prepare(&data_dir, addr, hostname.as_deref(), config)?;
     let relay = prepared.relay.clone();
     let local_url = startup::public_url(addr, None);
     if is_demo {
@@ -83,13 +125,36 @@ pub async fn run_relay(
         );
     }
     tracing::info!(listen = %addr, "relay listening");
+    let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(l) = metrics_listener {
+        let at = l.local_addr()?;
+        println!("Metrics on http://{at}/metrics");
+        tracing::info!(listen = %at, "metrics listening");
+        let app = crate::watch::routes::metrics_router(relay.clone());
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = metrics_stopped.await;
+            };
+            if let Err(e) = axum::serve(l, app).with_graceful_shutdown(stopped).await {
+                tracing::warn!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
+    let events = relay.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Long polls would otherwise hold the shutdown for the whole grace period.
+        let long_polls = events.events().close();
+        tracing::info!(long_polls, "answered the waiting long polls");
+    };
     crate::http::serve(
         listener,
         prepared.tls,
         crate::router(relay.clone()),
-        shutdown_signal(),
+        shutdown,
     )
     .await?;
+    let _ = metrics_stop.send(());
     relay.directory().flush()?;
     Ok(())
 }

@@ -90,13 +90,17 @@ pub async fn request_log(req: Request, next: Next) -> Response {
         .map(|c| c.identity.device.to_string());
     let span = tracing::info_span!("request", id = %id, method = %method, route = %route, device = device.as_deref().unwrap_or("-"));
     let start = std::time::Instant::now();
+    // Health probes come every few seconds from a monitor: not worth an INFO line each.
+    let probe = route == "/healthz" || route == "/readyz";
     let mut resp = next.run(req).instrument(span.clone()).await;
     span.in_scope(|| {
-        tracing::info!(
-            status = resp.status().as_u16(),
-            ms = start.elapsed().as_millis() as u64,
-            "request done"
-        );
+        let status = resp.status().as_u16();
+        let ms = start.elapsed().as_millis() as u64;
+        if probe {
+            tracing::debug!(status, ms, "request done");
+        } else {
+            tracing::info!(status, ms, "request done");
+        }
     });
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);

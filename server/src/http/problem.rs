@@ -28,6 +28,11 @@ impl Problem {
         Problem::from_body(self.body.with_status(status.as_u16()))
     }
 
+    /// The HTTP status it is answered with (counted by `/metrics`).
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     fn from_body(body: kizuna_contract::Problem) -> Problem {
         let status = StatusCode::from_u16(body.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Problem { status, body }
@@ -82,6 +87,30 @@ impl From<RelayError> for Problem {
                 internal()
             }
             RelayError::Csr(e) => Problem::new(ProblemKind::InvalidCsr, Some(e.to_string())),
+            RelayError::StorageFull => {
+                tracing::error!(
+                    "refused: the relay's disk is full (or below its free-space reserve)"
+                );
+                Problem::new(
+                    ProblemKind::StorageFull,
+                    Some(
+                        "the relay's disk is full: nothing was done; the operator must free space \
+                         on the relay's data directory, then send again"
+                            .into(),
+                    ),
+                )
+            }
+            RelayError::Storage(d) => {
+                tracing::error!(error = %d, "refused: writing to the relay's disk failed");
+                Problem::new(
+                    ProblemKind::StorageFailed,
+                    Some(
+                        "the relay could not write to its disk: nothing was done; the relay's \
+                         log names the cause"
+                            .into(),
+                    ),
+                )
+            }
             RelayError::Internal(d) => {
                 tracing::error!(error = %d, "internal error");
                 internal()

@@ -93,12 +93,22 @@ impl Relay {
     /// Registers a professional and invites them to the city rooms: every professional reads
     /// the notices, care providers also read the alerts, administrators write both.
     pub fn add_professional(&self, new: NewProfessional) -> Result<Professional, RelayError> {
+        self.add_professional_as(ProfessionalId::new(), new)
+    }
+
+    /// [`Relay::add_professional`] with the new professional's id chosen by the caller: the
+    /// administrative act writes its audit record, naming the id, before the act.
+    pub fn add_professional_as(
+        &self,
+        id: ProfessionalId,
+        new: NewProfessional,
+    ) -> Result<Professional, RelayError> {
         check_text("name", &new.name, 1, 100)?;
         check_text("kana", &new.kana, 1, 100)?;
         check_text("organisation.name", &new.organisation.name, 1, 100)?;
         check_office_number(&new.organisation)?;
         let p = Professional {
-            id: ProfessionalId::new(),
+            id,
             name: new.name,
             kana: new.kana,
             profession: new.profession,

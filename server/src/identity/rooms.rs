@@ -100,6 +100,12 @@ impl Relay {
     /// Creates a patient room. Only patient rooms are created this way: the city rooms exist
     /// once, and direct conversations are opened by professionals.
     pub fn create_room(&self, new: NewRoom) -> Result<Room, RelayError> {
+        self.create_room_as(RoomId::new(), new)
+    }
+
+    /// [`Relay::create_room`] with the room's id chosen by the caller: the administrative act
+    /// writes its audit record, naming the id, before the act.
+    pub fn create_room_as(&self, id: RoomId, new: NewRoom) -> Result<Room, RelayError> {
         if new.kind != RoomKind::Patient {
             return Err(RelayError::Invalid(
                 "kind: only patient rooms are created by administrators".into(),
@@ -113,7 +119,7 @@ impl Relay {
             .check()
             .map_err(|e| RelayError::Invalid(e.within("consent").to_string()))?;
         let room = Room {
-            id: RoomId::new(),
+            id,
             kind: RoomKind::Patient,
             display_name: new.display_name,
             consent: Some(consent),

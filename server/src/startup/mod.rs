@@ -112,6 +112,7 @@ pub fn prepare(
         audit,
         blobs,
         recovery: Some(recovery),
+        data_dir: data.to_path_buf(),
     };
     let relay = Relay::new(Box::new(dir), ca.clone(), url, config, storage)?;
     relay.ensure_city_rooms()?;
@@ -129,6 +130,11 @@ pub fn prepare(
         names.push(listen.ip().to_string());
     }
     let (cert, key) = ca.issue_server_cert(&names)?;
+    if let Ok((_, parsed)) = x509_parser::parse_x509_certificate(&cert) {
+        relay
+            .metrics()
+            .set_server_cert_not_after(parsed.validity().not_after.timestamp());
+    }
     let tls = pki::server_config(&ca, cert, key)?;
     Ok(Prepared { relay, tls })
 }

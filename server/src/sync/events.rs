@@ -11,6 +11,7 @@ use kizuna_contract::events::Changed;
 use kizuna_core::{ProfessionalId, RoomId, Timestamp};
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -37,6 +38,8 @@ struct Ring {
 pub struct Events {
     ring: Mutex<Ring>,
     tick: watch::Sender<u64>,
+    /// Set at shutdown: every long poll answers at once instead of waiting.
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for Events {
@@ -63,7 +66,24 @@ impl Events {
                 events: VecDeque::new(),
             }),
             tick,
+            closed: AtomicBool::new(false),
         }
+    }
+
+    /// Ends every long poll now and every later one at once (the relay is stopping): each
+    /// answers with the current cursor and no documents, so a stopping relay does not wait
+    /// out its grace period for polls that would have waited up to a minute. Returns how
+    /// many polls were waiting.
+    pub fn close(&self) -> usize {
+        self.closed.store(true, Ordering::SeqCst);
+        let waiting = self.tick.receiver_count();
+        self.tick.send_modify(|_| {});
+        waiting
+    }
+
+    /// Whether [`Events::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 
     fn ring(&self) -> std::sync::MutexGuard<'_, Ring> {
@@ -140,15 +160,20 @@ impl Events {
         let mut cursor = cursor;
         loop {
             let found = self.collect(cursor, me, &visible());
-            if found.resync || !found.docs.is_empty() {
+            if found.resync || !found.docs.is_empty() || self.is_closed() {
+                if found.docs.is_empty() && self.is_closed() {
+                    tracing::debug!("a long poll ended by shutdown");
+                }
                 return found;
             }
             // Nothing for this device up to `found.cursor`: wait from there.
             cursor = found.cursor;
             rx.borrow_and_update();
-            if *rx.borrow() > cursor {
+            // `close` sets the flag before it wakes: a wake-up consumed just above is seen here.
+            if *rx.borrow() > cursor || self.is_closed() {
                 continue;
             }
+            tracing::debug!("a long poll is waiting");
             match tokio::time::timeout_at(deadline, rx.changed()).await {
                 Ok(Ok(())) => {}
                 _ => {

@@ -5,6 +5,7 @@ use crate::error::RelayError;
 use crate::http::problem::{Problem, ProblemKind};
 use crate::identity::Authed;
 use crate::state::AppState;
+use crate::watch::metrics::SyncOutcome;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
@@ -40,6 +41,26 @@ fn protocol_problem(e: &ProtocolError) -> Problem {
 
 async fn sync(
     State(relay): State<AppState>,
+    auth: Authed,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    let start = std::time::Instant::now();
+    let answer = sync_answer(relay.clone(), auth, headers, body).await;
+    let outcome = match &answer {
+        Ok(_) => SyncOutcome::Ok,
+        Err(p) if p.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE => SyncOutcome::Busy,
+        Err(p) if p.status() == axum::http::StatusCode::INSUFFICIENT_STORAGE => {
+            SyncOutcome::StorageFull
+        }
+        Err(_) => SyncOutcome::Error,
+    };
+    relay.metrics().sync_done(outcome, start.elapsed());
+    answer
+}
+
+async fn sync_answer(
+    relay: AppState,
     auth: Authed,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,

@@ -86,6 +86,15 @@ impl Relay {
         d: &Device,
         req: &SyncRequest,
     ) -> Result<SyncResponse, RelayError> {
+        // A sync that would write is refused before anything is merged when the disk is below
+        // the relay's free-space reserve (`storage-full`); reads go on, their audit records
+        // living on the reserve.
+        let writes = req.docs.iter().any(|doc| {
+            !doc.changes.is_empty() || doc.sync_message.is_some() || doc.create.is_some()
+        });
+        if writes {
+            self.ensure_writable()?;
+        }
         let memberships: HashMap<RoomId, Role> = self.sync_memberships(p.id)?.into_iter().collect();
         self.note_seen(d.id)?;
         let mut trail = Trail::default();
@@ -149,9 +158,8 @@ impl Relay {
             }
             self.documents().store().flush().map_err(core)?;
         }
-        self.audit()
-            .append(trail.audit)
-            .map_err(|e| RelayError::Internal(e.to_string()))?;
+        // A record that cannot be written refuses the answer, with the cause (a full disk).
+        self.audit().append(trail.audit)?;
         self.events().publish(trail.changed);
         Ok(SyncResponse {
             version: PROTOCOL_VERSION,

@@ -12,4 +12,6 @@ mod panics;
 mod revocation;
 mod rooms;
 mod routes;
+mod shutdown;
 mod tls;
+mod watch;

@@ -122,28 +122,37 @@ pub fn set_credentials(
     };
     let secret = totp::new_secret().map_err(|_| RelayError::Internal("no randomness".into()))?;
     let secret = totp::encode_secret(&secret);
-    let _spend = spend_lock();
-    if let Some(old) = load(relay, me.id)?
-        && old.login != req.login
-    {
-        relay.directory().set_meta(&login_key(&old.login), &[])?;
-    }
-    relay
-        .directory()
-        .set_meta(&login_key(&req.login), me.id.as_bytes())?;
-    store(
+    // Write-ahead: the record first, then the credentials.
+    admin::act(
         relay,
-        me.id,
-        &Credentials {
-            login: req.login.clone(),
-            password: hash,
-            totp_secret: secret.clone(),
-            last_step: None,
-            updated_at: Timestamp::now(),
+        actor,
+        "admin.console.credentials",
+        None,
+        Some(me.id.to_string()),
+        || {
+            let _spend = spend_lock();
+            if let Some(old) = load(relay, me.id)?
+                && old.login != req.login
+            {
+                relay.directory().set_meta(&login_key(&old.login), &[])?;
+            }
+            relay
+                .directory()
+                .set_meta(&login_key(&req.login), me.id.as_bytes())?;
+            store(
+                relay,
+                me.id,
+                &Credentials {
+                    login: req.login.clone(),
+                    password: hash,
+                    totp_secret: secret.clone(),
+                    last_step: None,
+                    updated_at: Timestamp::now(),
+                },
+            )?;
+            Ok(())
         },
     )?;
-    drop(_spend);
-    admin::audit(relay, actor, "admin.console.credentials", None, me.id)?;
     Ok(ConsoleSetup {
         professional: me.id.0,
         login: req.login.clone(),
