@@ -6,6 +6,7 @@
 use crate::audit::AuditLog;
 use crate::blobs::store::Blobs;
 use crate::error::RelayError;
+use crate::identity::clock::Clock;
 use crate::identity::directory::Directory;
 use crate::identity::directory_cache::CachedDirectory;
 use crate::identity::pki::Ca;
@@ -29,6 +30,9 @@ pub struct RelayConfig {
     pub enroll_window: Duration,
     /// Default life of an enrollment code.
     pub code_ttl: Duration,
+    /// The time certificates are issued and renewed by: the system clock, unless a test
+    /// moves it (never settable from the network).
+    pub clock: Arc<Clock>,
 }
 
 impl Default for RelayConfig {
@@ -37,6 +41,7 @@ impl Default for RelayConfig {
             enroll_attempts: 10,
             enroll_window: Duration::from_secs(600),
             code_ttl: Duration::from_secs(24 * 3600),
+            clock: Arc::new(Clock::system()),
         }
     }
 }
@@ -98,6 +103,9 @@ pub struct Relay {
     pub(crate) limiter: RateLimiter,
     /// Serialises creation of direct rooms so two racing requests make one room.
     pub(crate) direct_lock: Mutex<()>,
+    /// Serialises device certificate renewals, so two racing renewals of one device cannot
+    /// both read the same record and leave the device holding a certificate not recorded.
+    pub(crate) renew_lock: Mutex<()>,
     documents: Documents,
     audit: AuditLog,
     blobs: Blobs,
@@ -135,6 +143,7 @@ impl Relay {
             config,
             limiter: RateLimiter::default(),
             direct_lock: Mutex::new(()),
+            renew_lock: Mutex::new(()),
             documents: storage.documents,
             audit: storage.audit,
             blobs: storage.blobs,
@@ -154,6 +163,11 @@ impl Relay {
     /// The CA.
     pub fn ca(&self) -> &Arc<Ca> {
         &self.ca
+    }
+
+    /// The clock certificates are issued and renewed by (see `identity::clock`).
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.config.clock
     }
 
     /// The room documents.

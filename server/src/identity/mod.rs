@@ -4,9 +4,11 @@
 //! ([`enrollment`]), professionals, their devices and revocation ([`professionals`]), rooms,
 //! memberships and direct conversations ([`rooms`]), and who a request comes from
 //! ([`authed`]), with the enrollment rate limit in [`rate_limit`]. The device-facing routes
-//! are in [`routes`].
+//! are in [`routes`]. The relay's own TLS certificate renews itself ([`server_cert`]) by the
+//! relay's [`clock`].
 
 pub mod authed;
+pub mod clock;
 pub mod directory;
 pub mod directory_cache;
 pub mod enrollment;
@@ -15,6 +17,7 @@ pub mod professionals;
 pub mod rate_limit;
 pub mod rooms;
 pub mod routes;
+pub mod server_cert;
 
 pub use authed::{Admin, Authed};
 pub use professionals::NewProfessional;
