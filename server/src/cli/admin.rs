@@ -265,8 +265,20 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
                         (Some(t), true) => format!("revoked {} (wipe)", ts(t)),
                         (Some(t), false) => format!("revoked {}", ts(t)),
                     };
+                    let expiry = if d.cert_days_left < 0 {
+                        format!("certificate expired {}", ts(d.cert_expires_at))
+                    } else {
+                        format!(
+                            "certificate expires {} ({} days left)",
+                            ts(d.cert_expires_at),
+                            d.cert_days_left
+                        )
+                    };
+                    let synced = d
+                        .last_seen
+                        .map_or_else(|| "never synced".to_string(), |t| format!("last sync {}", ts(t)));
                     println!(
-                        "{}  {}  {}  enrolled {}  {}",
+                        "{}  {}  {}  enrolled {}  {}  {}  {}",
                         d.id,
                         names
                             .get(&d.professional)
@@ -274,6 +286,8 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
                             .unwrap_or("(removed)"),
                         d.label,
                         ts(d.enrolled_at),
+                        expiry,
+                        synced,
                         state
                     );
                 }
