@@ -274,9 +274,10 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
                             d.cert_days_left
                         )
                     };
-                    let synced = d
-                        .last_seen
-                        .map_or_else(|| "never synced".to_string(), |t| format!("last sync {}", ts(t)));
+                    let synced = d.last_seen.map_or_else(
+                        || "never synced".to_string(),
+                        |t| format!("last sync {}", ts(t)),
+                    );
                     println!(
                         "{}  {}  {}  enrolled {}  {}  {}  {}",
                         d.id,

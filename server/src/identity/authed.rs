@@ -64,7 +64,9 @@ impl Relay {
             .dir
             .device(id.device)?
             .ok_or(RelayError::Unauthenticated)?;
-        if device.professional != id.professional || !self.accepts_cert(&device, &cert.fingerprint())? {
+        if device.professional != id.professional
+            || !self.accepts_cert(&device, &cert.fingerprint())?
+        {
             tracing::warn!(device = %id.device, "certificate does not match the enrolled device");
             return Err(RelayError::Unauthenticated);
         }

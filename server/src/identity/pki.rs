@@ -339,7 +339,10 @@ pub fn server_config(
     key: PrivateKeyDer<'static>,
 ) -> Result<Arc<rustls::ServerConfig>, PkiError> {
     let certified = certified_key(ca, cert, key)?;
-    server_config_resolving(ca, Arc::new(rustls::sign::SingleCertAndKey::from(certified)))
+    server_config_resolving(
+        ca,
+        Arc::new(rustls::sign::SingleCertAndKey::from(certified)),
+    )
 }
 
 /// A server certificate with its chain (the certificate, then the CA, which phones pin) and

@@ -278,7 +278,10 @@ impl Relay {
             professionals: professionals.iter().map(ProfessionalView::from).collect(),
             devices: {
                 let now = self.clock().now();
-                self.devices()?.iter().map(|d| device_view(d, now)).collect()
+                self.devices()?
+                    .iter()
+                    .map(|d| device_view(d, now))
+                    .collect()
             },
             organisations: organisations.into_iter().map(Into::into).collect(),
         })

@@ -80,7 +80,11 @@ impl Relay {
         }
         if device.cert_not_after.is_none() {
             // Enrolled before the expiry was kept: issued with the enrollment, for two years.
-            device.cert_not_after = Some(device.enrolled_at.plus_millis(DEVICE_CERT_DAYS * 86_400_000));
+            device.cert_not_after = Some(
+                device
+                    .enrolled_at
+                    .plus_millis(DEVICE_CERT_DAYS * 86_400_000),
+            );
         }
         Ok(device)
     }

@@ -3,13 +3,13 @@
 //! conversation.
 
 use super::authed::Authed;
+use crate::error::RelayError;
 use crate::http::extract::{ApiJson, PeerInfo};
 use crate::http::problem::Problem;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use crate::error::RelayError;
 use kizuna_contract::enrollment::{EnrollRequest, EnrollResponse, RenewRequest, RenewResponse};
 use kizuna_contract::me::{DirectRequest, MeResponse, MeRoom};
 use kizuna_core::ProfessionalId;

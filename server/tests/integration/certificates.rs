@@ -116,7 +116,11 @@ async fn renew(t: &LoopbackRelay, keys: &DeviceKeys) -> (reqwest::StatusCode, St
     renew_csr(t, keys, &csr).await
 }
 
-async fn renew_csr(t: &LoopbackRelay, keys: &DeviceKeys, csr: &str) -> (reqwest::StatusCode, String) {
+async fn renew_csr(
+    t: &LoopbackRelay,
+    keys: &DeviceKeys,
+    csr: &str,
+) -> (reqwest::StatusCode, String) {
     let resp = t
         .raw(Some((&keys.crt, &keys.key)))
         .post(format!("{}/v1/renew", t.url))
@@ -168,28 +172,43 @@ async fn a_device_renews_its_certificate_and_keeps_its_id() {
     clock.set_offset_days(0);
     let before = device_of(&t, &c1).await;
     assert!((9..=10).contains(&before.cert_days_left), "{before:?}");
-    assert_eq!(before.cert_fingerprint, pki::pem_fingerprint(&c1.crt).unwrap());
+    assert_eq!(
+        before.cert_fingerprint,
+        pki::pem_fingerprint(&c1.crt).unwrap()
+    );
 
     let (c2, resp) = renewed(&t, &c1).await;
     assert_eq!(resp.device, c1.enrolled.device);
-    let id = pki::identity_from_cert(&CertificateDer::from(
-        x509_der(&c2.crt),
-    ))
-    .unwrap();
+    let id = pki::identity_from_cert(&CertificateDer::from(x509_der(&c2.crt))).unwrap();
     assert_eq!(id.device.0, c1.enrolled.device);
     assert_eq!(id.professional.0, c1.enrolled.professional);
     let after = device_of(&t, &c2).await;
-    assert_eq!(after.cert_fingerprint, pki::pem_fingerprint(&c2.crt).unwrap());
+    assert_eq!(
+        after.cert_fingerprint,
+        pki::pem_fingerprint(&c2.crt).unwrap()
+    );
     assert!(after.cert_expires_at.0 > before.cert_expires_at.0 + 700 * 86_400_000);
     assert_eq!(after.cert_expires_at, resp.expires_at);
     assert!((728..=730).contains(&after.cert_days_left), "{after:?}");
 
     // The new certificate works; the one renewed with too, until the device renews again.
-    assert_eq!(t.device(&c2).me().await.unwrap().device.id, c1.enrolled.device);
-    assert_eq!(t.device(&c1).me().await.unwrap().device.id, c1.enrolled.device);
+    assert_eq!(
+        t.device(&c2).me().await.unwrap().device.id,
+        c1.enrolled.device
+    );
+    assert_eq!(
+        t.device(&c1).me().await.unwrap().device.id,
+        c1.enrolled.device
+    );
     let (c3, _) = renewed(&t, &c2).await;
-    assert_eq!(t.device(&c3).me().await.unwrap().device.id, c1.enrolled.device);
-    assert_eq!(t.device(&c2).me().await.unwrap().device.id, c1.enrolled.device);
+    assert_eq!(
+        t.device(&c3).me().await.unwrap().device.id,
+        c1.enrolled.device
+    );
+    assert_eq!(
+        t.device(&c2).me().await.unwrap().device.id,
+        c1.enrolled.device
+    );
     assert_eq!(t.device(&c1).me().await.unwrap_err().status(), Some(401));
     // A superseded certificate cannot renew either.
     assert_eq!(renew(&t, &c1).await.0, 401);
@@ -197,7 +216,9 @@ async fn a_device_renews_its_certificate_and_keeps_its_id() {
 
 fn x509_der(pem: &str) -> Vec<u8> {
     use rustls::pki_types::pem::PemObject;
-    CertificateDer::from_pem_slice(pem.as_bytes()).unwrap().to_vec()
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .unwrap()
+        .to_vec()
 }
 
 #[tokio::test]

@@ -223,9 +223,18 @@ async fn device_list_shows_certificate_expiry_and_last_sync() {
     assert!(ok, "{err}");
     let line = |id: &str| out.lines().find(|l| l.starts_with(id)).unwrap().to_string();
     let (o, f) = (line(&old_id), line(&fresh_id));
-    assert!(o.contains("certificate expires") && o.contains("days left"), "{o}");
-    assert!(o.contains("(19 days left)") || o.contains("(20 days left)"), "{o}");
+    assert!(
+        o.contains("certificate expires") && o.contains("days left"),
+        "{o}"
+    );
+    assert!(
+        o.contains("(19 days left)") || o.contains("(20 days left)"),
+        "{o}"
+    );
     assert!(o.contains("never synced"), "{o}");
-    assert!(f.contains("(729 days left)") || f.contains("(730 days left)"), "{f}");
+    assert!(
+        f.contains("(729 days left)") || f.contains("(730 days left)"),
+        "{f}"
+    );
     assert!(f.contains("last sync "), "{f}");
 }

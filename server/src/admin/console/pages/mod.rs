@@ -78,7 +78,8 @@ pub fn device_rows(
                 Some(end) => format!(
                     "{} ({})",
                     ctx.lang.when(end),
-                    ctx.lang.days_left(end.0.saturating_sub(now.0).div_euclid(86_400_000))
+                    ctx.lang
+                        .days_left(end.0.saturating_sub(now.0).div_euclid(86_400_000))
                 ),
                 None => "-".to_string(),
             },
