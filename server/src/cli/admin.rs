@@ -265,14 +265,14 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
                         (Some(t), true) => format!("revoked {} (wipe)", ts(t)),
                         (Some(t), false) => format!("revoked {}", ts(t)),
                     };
-                    let expiry = if d.cert_days_left < 0 {
-                        format!("certificate expired {}", ts(d.cert_expires_at))
-                    } else {
-                        format!(
-                            "certificate expires {} ({} days left)",
-                            ts(d.cert_expires_at),
-                            d.cert_days_left
-                        )
+                    let expiry = match (d.cert_expires_at, d.cert_days_left) {
+                        (Some(at), Some(left)) if left < 0 => {
+                            format!("certificate expired {}", ts(at))
+                        }
+                        (Some(at), Some(left)) => {
+                            format!("certificate expires {} ({left} days left)", ts(at))
+                        }
+                        _ => "certificate expiry unknown (older relay)".to_string(),
                     };
                     let synced = d.last_seen.map_or_else(
                         || "never synced".to_string(),
