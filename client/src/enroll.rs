@@ -213,9 +213,9 @@ fn refusal(status: u16, body: &[u8]) -> ClientError {
     }
 }
 
-/// Enrolls with the relay named in `payload`: a new P-256 key made here, its CSR sent with
-/// the code. The private key never leaves the device.
-pub fn enroll(payload: &EnrollPayload, label: Option<&str>) -> Result<Enrolled, ClientError> {
+/// A new P-256 key pair made on the device and a certificate request (PEM) for it, as
+/// enrollment and renewal send it. The key never leaves the device.
+pub(crate) fn new_key_and_csr() -> Result<(rcgen::KeyPair, String), ClientError> {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| {
         ClientError::Storage {
             detail: format!("key generation failed: {e}"),
@@ -231,6 +231,22 @@ pub fn enroll(payload: &EnrollPayload, label: Option<&str>) -> Result<Enrolled, 
         .map_err(|e| ClientError::Storage {
             detail: format!("certificate request failed: {e}"),
         })?;
+    Ok((key, csr))
+}
+
+/// When the first certificate in `cert_pem` expires, in milliseconds since 1970; `None` if
+/// it cannot be read.
+pub fn cert_not_after_ms(cert_pem: &str) -> Option<i64> {
+    use rustls::pki_types::pem::PemObject;
+    let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).ok()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
+    Some(cert.validity().not_after.timestamp().saturating_mul(1000))
+}
+
+/// Enrolls with the relay named in `payload`: a new P-256 key made here, its CSR sent with
+/// the code. The private key never leaves the device.
+pub fn enroll(payload: &EnrollPayload, label: Option<&str>) -> Result<Enrolled, ClientError> {
+    let (key, csr) = new_key_and_csr()?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])

@@ -14,7 +14,9 @@ pub mod sync_client;
 pub mod transport;
 
 pub use error::ClientError;
-pub use session::{Identity, Listener, LiveSync, ReportView, RoomInfo, Session, Subscription};
+pub use session::{
+    Identity, Listener, LiveSync, RENEW_WITHIN_DAYS, ReportView, RoomInfo, Session, Subscription,
+};
 pub use status::{SyncPhase, SyncState, SyncSummary, UploadProgress};
 pub use sync_client::{SyncClient, SyncError};
 pub use transport::{

@@ -54,8 +54,17 @@ pub struct DeviceView {
     pub label: String,
     /// When the certificate was issued.
     pub enrolled_at: Millis,
-    /// SHA-256 of the issued certificate, to tell certificates apart in support cases.
+    /// SHA-256 of the device's current certificate (the last one issued, at enrollment or
+    /// renewal), to tell certificates apart in support cases.
     pub cert_fingerprint: String,
+    /// When the current certificate expires (ms since 1970); the phone renews it in its last
+    /// 30 days when it syncs. Always sent by this relay; absent from older relays' answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_expires_at: Option<Millis>,
+    /// Whole days until `cert_expires_at` by the relay's clock (negative once expired).
+    /// Always sent by this relay; absent from older relays' answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_days_left: Option<i64>,
     /// When it was revoked (`null` while active).
     pub revoked_at: Option<Millis>,
     /// The device is to erase its local data when it next reaches the relay.

@@ -1,6 +1,8 @@
 //! Enrollment: an administrator makes a one-time code (`POST
 //! /v1/admin/professionals/{id}/enroll-codes`), the phone scans its QR code and asks for its
 //! certificate with it (`POST /v1/enroll`, the one JSON route needing no client certificate).
+//! Before that certificate expires the device renews it over mTLS with a new key of its own
+//! (`POST /v1/renew`), keeping its device id.
 
 use crate::people::Millis;
 use serde::{Deserialize, Serialize};
@@ -60,6 +62,31 @@ pub struct EnrollResponse {
     pub device: Uuid,
     /// The device certificate in PEM.
     pub certificate_pem: String,
+    /// The relay's CA certificate in PEM.
+    pub ca_pem: String,
+}
+
+/// `POST /v1/renew`: an enrolled device asks, over mTLS with its current certificate, for a
+/// new certificate for a new key made on the device (device certificates expire after two
+/// years; phones renew in their last 30 days).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RenewRequest {
+    /// PKCS#10 request in PEM, for a new key generated on the device.
+    pub csr_pem: String,
+}
+
+/// The answer to a renewal: the new certificate, for the same device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RenewResponse {
+    /// The device's id, unchanged (also in the certificate).
+    pub device: Uuid,
+    /// The new device certificate in PEM.
+    pub certificate_pem: String,
+    /// When the new certificate expires (ms since 1970).
+    pub expires_at: Millis,
     /// The relay's CA certificate in PEM.
     pub ca_pem: String,
 }

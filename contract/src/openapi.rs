@@ -30,6 +30,8 @@ const MTLS: &str = "deviceCertificate";
     enrollment::EnrollCodeResponse,
     enrollment::EnrollRequest,
     enrollment::EnrollResponse,
+    enrollment::RenewRequest,
+    enrollment::RenewResponse,
     me::MeResponse,
     me::DirectRequest,
     directory::NewProfessional,

@@ -6,6 +6,7 @@
 use crate::audit::AuditLog;
 use crate::blobs::store::Blobs;
 use crate::error::RelayError;
+use crate::identity::clock::Clock;
 use crate::identity::directory::Directory;
 use crate::identity::directory_cache::CachedDirectory;
 use crate::identity::pki::Ca;
@@ -34,6 +35,9 @@ pub struct RelayConfig {
     /// Free space (bytes) the relay keeps on its data directory's filesystem: below it acts
     /// and writing syncs are refused with `storage-full` and `/readyz` fails.
     pub min_free_bytes: u64,
+    /// The time certificates are issued and renewed by: the system clock, unless a test
+    /// moves it (never settable from the network).
+    pub clock: Arc<Clock>,
 }
 
 impl Default for RelayConfig {
@@ -43,6 +47,7 @@ impl Default for RelayConfig {
             enroll_window: Duration::from_secs(600),
             code_ttl: Duration::from_secs(24 * 3600),
             min_free_bytes: crate::watch::disk::DEFAULT_MIN_FREE_BYTES,
+            clock: Arc::new(Clock::system()),
         }
     }
 }
@@ -108,6 +113,9 @@ pub struct Relay {
     pub(crate) limiter: RateLimiter,
     /// Serialises creation of direct rooms so two racing requests make one room.
     pub(crate) direct_lock: Mutex<()>,
+    /// Serialises device certificate renewals, so two racing renewals of one device cannot
+    /// both read the same record and leave the device holding a certificate not recorded.
+    pub(crate) renew_lock: Mutex<()>,
     documents: Documents,
     audit: AuditLog,
     blobs: Blobs,
@@ -148,6 +156,7 @@ impl Relay {
             config,
             limiter: RateLimiter::default(),
             direct_lock: Mutex::new(()),
+            renew_lock: Mutex::new(()),
             documents: storage.documents,
             audit: storage.audit,
             blobs: storage.blobs,
@@ -169,6 +178,11 @@ impl Relay {
     /// The CA.
     pub fn ca(&self) -> &Arc<Ca> {
         &self.ca
+    }
+
+    /// The clock certificates are issued and renewed by (see `identity::clock`).
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.config.clock
     }
 
     /// The room documents.

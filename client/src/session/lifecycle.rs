@@ -103,6 +103,14 @@ impl Session {
         })
     }
 
+    /// When this device's certificate expires (ms since 1970), once enrolled. A sync renews
+    /// it in its last [`RENEW_WITHIN_DAYS`](super::RENEW_WITHIN_DAYS) days; an app can warn
+    /// when the date comes close (the phone has not reached the relay for weeks).
+    pub fn certificate_expires_ms(&self) -> Option<i64> {
+        let (_, e) = self.shared.enrolled().ok()?;
+        enroll::cert_not_after_ms(&e.record.enrolled.cert_pem)
+    }
+
     /// Rooms on this device with unread counts and pending changes (patient rooms first).
     pub fn rooms(&self) -> Result<Vec<RoomInfo>, ClientError> {
         self.shared.rooms()

@@ -1,4 +1,5 @@
-//! Sync orchestration: one complete sync at a time (documents, then attachments), with the
+//! Sync orchestration: one complete sync at a time (the device certificate renewed when due,
+//! documents, then attachments), with the
 //! phase, the record, the room names, the search index and the listeners kept up to date
 //! around it; and the push of a change made here while live sync runs.
 
@@ -38,6 +39,8 @@ impl Shared {
         let _one = lock(&self.sync_lock);
         let (open, e) = self.enrolled()?;
         self.set_phase(SyncPhase::Syncing);
+        // A certificate near its end is renewed first; failing that, the sync goes on.
+        let e = self.renew_if_due(&open, e);
         let result = e.client.sync_now();
         {
             lock(&self.status).upload = None;

@@ -4,6 +4,7 @@
 
 use super::wire::{decode, problem};
 use super::{BlobSink, BlobSource, LiveEvents, Transport, TransportError};
+use kizuna_contract::enrollment::{RenewRequest, RenewResponse};
 use kizuna_contract::events::Changed;
 use kizuna_contract::me::MeResponse;
 use kizuna_contract::{SYNC_MEDIA_TYPE, blobs};
@@ -145,6 +146,32 @@ impl HttpsTransport {
         self.runtime.block_on(async {
             let resp = self.http.get(url).send().await.map_err(offline)?;
             Self::ok_json("GET /v1/me", resp).await
+        })
+    }
+}
+
+impl HttpsTransport {
+    /// `POST /v1/renew`: a new certificate of this device for the key of `csr_pem` (made on
+    /// the device), asked with the current certificate.
+    pub fn renew(&self, csr_pem: &str) -> Result<RenewResponse, TransportError> {
+        let url = format!("{}/v1/renew", self.base);
+        let body = serde_json::to_vec(&RenewRequest {
+            csr_pem: csr_pem.to_string(),
+        })
+        .map_err(|e| TransportError::Rejected {
+            status: 0,
+            detail: e.to_string(),
+        })?;
+        self.runtime.block_on(async {
+            let resp = self
+                .http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .map_err(offline)?;
+            Self::ok_json("POST /v1/renew", resp).await
         })
     }
 }

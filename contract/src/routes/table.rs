@@ -9,7 +9,10 @@ use crate::console::{ConsoleSetup, CredentialsRequest};
 use crate::directory::{
     DeviceView, DirectoryView, NewProfessional, ProfessionalView, RevokeRequest,
 };
-use crate::enrollment::{EnrollCodeRequest, EnrollCodeResponse, EnrollRequest, EnrollResponse};
+use crate::enrollment::{
+    EnrollCodeRequest, EnrollCodeResponse, EnrollRequest, EnrollResponse, RenewRequest,
+    RenewResponse,
+};
 use crate::events::Changed;
 use crate::me::{DirectRequest, MeResponse, MeRoom};
 use crate::notices::{NewNotice, NoticeView, PostedNotice};
@@ -61,6 +64,19 @@ pub const ROUTES: &[Route] = &[
             "enrollment",
             "A device trades a one-time code and its CSR for its certificate.",
             A::Open,
+        )
+    },
+    Route {
+        body: Body::Json(name::<RenewRequest>),
+        reply: Reply::Json(name::<RenewResponse>),
+        problems: &[P::InvalidCsr],
+        ..route(
+            M::Post,
+            "/v1/renew",
+            "renew",
+            "enrollment",
+            "A device trades a CSR for a new key for a new certificate of the same device.",
+            A::Device,
         )
     },
     Route {

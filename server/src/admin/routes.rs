@@ -336,8 +336,13 @@ async fn list_devices(
     State(relay): State<AppState>,
     _: Admin,
 ) -> Result<Json<Vec<DeviceView>>, Problem> {
+    let now = relay.clock().now();
     Ok(Json(
-        relay.devices()?.iter().map(DeviceView::from).collect(),
+        relay
+            .devices()?
+            .iter()
+            .map(|d| crate::identity::device_view(d, now))
+            .collect(),
     ))
 }
 

@@ -308,8 +308,21 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
                         (Some(t), true) => format!("revoked {} (wipe)", ts(t)),
                         (Some(t), false) => format!("revoked {}", ts(t)),
                     };
+                    let expiry = match (d.cert_expires_at, d.cert_days_left) {
+                        (Some(at), Some(left)) if left < 0 => {
+                            format!("certificate expired {}", ts(at))
+                        }
+                        (Some(at), Some(left)) => {
+                            format!("certificate expires {} ({left} days left)", ts(at))
+                        }
+                        _ => "certificate expiry unknown (older relay)".to_string(),
+                    };
+                    let synced = d.last_seen.map_or_else(
+                        || "never synced".to_string(),
+                        |t| format!("last sync {}", ts(t)),
+                    );
                     println!(
-                        "{}  {}  {}  enrolled {}  {}",
+                        "{}  {}  {}  enrolled {}  {}  {}  {}",
                         d.id,
                         names
                             .get(&d.professional)
@@ -317,6 +330,8 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
                             .unwrap_or("(removed)"),
                         d.label,
                         ts(d.enrolled_at),
+                        expiry,
+                        synced,
                         state
                     );
                 }

@@ -29,13 +29,16 @@ fn own_origin(relay: &Relay, req: &Request, origin: &[u8]) -> bool {
 
 /// Whether a request changes something through a JSON route, so it must say
 /// `Content-Type: application/json`: every POST/PUT/DELETE/PATCH of the admin API and the
-/// other JSON posts a certificate makes (`/v1/direct`, `/v1/enroll`). Sync and blob uploads
+/// other JSON posts a certificate makes (`/v1/direct`, `/v1/enroll`, `/v1/renew`). Sync and blob uploads
 /// have their own binary types, the consent form its scan's type.
 fn needs_json(method: &axum::http::Method, path: &str) -> bool {
     use axum::http::Method;
     let changes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     changes
-        && (path.starts_with("/v1/admin/") || path == "/v1/direct" || path == "/v1/enroll")
+        && (path.starts_with("/v1/admin/")
+            || path == "/v1/direct"
+            || path == "/v1/enroll"
+            || path == "/v1/renew")
         && !path.ends_with("/consent-form")
 }
 

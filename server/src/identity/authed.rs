@@ -51,8 +51,9 @@ impl FromRequestParts<AppState> for Admin {
 impl Relay {
     /// Who a TLS peer is, checked against the directory on every request: the device must
     /// exist, belong to the professional its certificate names, present the very certificate
-    /// issued at its enrollment (so even a stolen CA key cannot impersonate an enrolled
-    /// device), not be revoked, and its professional must still be registered.
+    /// issued at its enrollment or last renewal (or the one it renewed with; see
+    /// `identity::renewal`), so even a stolen CA key cannot impersonate an enrolled device,
+    /// not be revoked, and its professional must still be registered.
     pub fn authenticate(
         &self,
         cert: Option<PeerCert>,
@@ -63,7 +64,9 @@ impl Relay {
             .dir
             .device(id.device)?
             .ok_or(RelayError::Unauthenticated)?;
-        if device.professional != id.professional || device.cert_fingerprint != cert.fingerprint() {
+        if device.professional != id.professional
+            || !self.accepts_cert(&device, &cert.fingerprint())?
+        {
             tracing::warn!(device = %id.device, "certificate does not match the enrolled device");
             return Err(RelayError::Unauthenticated);
         }

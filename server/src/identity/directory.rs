@@ -83,8 +83,15 @@ pub struct Device {
     pub label: String,
     /// When the certificate was issued.
     pub enrolled_at: Timestamp,
-    /// SHA-256 of the issued certificate, to tell certificates apart in support cases.
+    /// SHA-256 of the certificate issued at enrollment. A renewal does not rewrite this
+    /// record (it would race with a revocation): the renewed certificate is kept as its own
+    /// record (`identity::renewal`) and filled in here when devices are listed.
     pub cert_fingerprint: String,
+    /// When that certificate expires; `None` for devices enrolled before this was kept (their
+    /// certificate expires [`DEVICE_CERT_DAYS`](crate::identity::pki::DEVICE_CERT_DAYS) after
+    /// `enrolled_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_not_after: Option<Timestamp>,
     /// Set when revoked; the device is refused from its next request on.
     pub revoked_at: Option<Timestamp>,
     /// The device should erase its local data when it next reaches the relay.
@@ -493,6 +500,7 @@ pub(crate) mod conformance {
             label: "phone".into(),
             enrolled_at: Timestamp(3),
             cert_fingerprint: "ab".into(),
+            cert_not_after: Some(Timestamp(9)),
             revoked_at: None,
             wipe: false,
             last_seen: None,

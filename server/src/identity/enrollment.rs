@@ -179,15 +179,20 @@ impl Relay {
             professional: p.id,
             device: DeviceId::new(),
         };
-        let cert_pem = self
-            .ca
-            .issue_device_cert(csr_pem, id, &p.name, &p.organisation.name)?;
+        let cert_pem = self.ca.issue_device_cert_at(
+            csr_pem,
+            id,
+            &p.name,
+            &p.organisation.name,
+            self.clock().now_utc(),
+        )?;
         let device = Device {
             id: id.device,
             professional: p.id,
             label: label.to_string(),
             enrolled_at: Timestamp::now(),
             cert_fingerprint: pki::pem_fingerprint(&cert_pem).unwrap_or_default(),
+            cert_not_after: crate::identity::renewal::not_after_of(&cert_pem),
             revoked_at: None,
             wipe: false,
             last_seen: None,

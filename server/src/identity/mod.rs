@@ -4,18 +4,23 @@
 //! ([`enrollment`]), professionals, their devices and revocation ([`professionals`]), rooms,
 //! memberships and direct conversations ([`rooms`]), and who a request comes from
 //! ([`authed`]), with the enrollment rate limit in [`rate_limit`]. The device-facing routes
-//! are in [`routes`].
+//! are in [`routes`]. Certificates renew themselves: the relay's own TLS certificate
+//! ([`server_cert`]) and, when a device asks over mTLS, its device certificate ([`renewal`]),
+//! both by the relay's [`clock`].
 
 pub mod authed;
+pub mod clock;
 pub mod directory;
 pub mod directory_cache;
 pub mod enrollment;
 pub mod pki;
 pub mod professionals;
 pub mod rate_limit;
+pub mod renewal;
 pub mod rooms;
 pub mod routes;
+pub mod server_cert;
 
 pub use authed::{Admin, Authed};
-pub use professionals::NewProfessional;
+pub use professionals::{NewProfessional, device_view};
 pub use rooms::NewRoom;

@@ -44,8 +44,12 @@ pub enum PkiError {
 pub const DEVICE_CERT_DAYS: i64 = 730;
 /// How long the relay's CA is valid.
 pub const CA_DAYS: i64 = 3650;
-/// How long a server certificate is valid; a new one is made at every start anyway.
+/// How long a server certificate is valid; a new one is made at every start and whenever
+/// fewer than [`SERVER_CERT_RENEW_DAYS`] remain (`identity::server_cert`).
 pub const SERVER_CERT_DAYS: i64 = 90;
+/// The server certificate is replaced when fewer days than this remain: a relay whose
+/// renewal fails (full disk, a bug) has a month of warnings before phones are refused.
+pub const SERVER_CERT_RENEW_DAYS: i64 = 30;
 
 /// The relay's certificate authority: its certificate and signing key.
 pub struct Ca {
@@ -70,7 +74,10 @@ fn random_serial() -> SerialNumber {
 }
 
 fn validity(params: &mut CertificateParams, days: i64) {
-    let now = time::OffsetDateTime::now_utc();
+    validity_at(params, time::OffsetDateTime::now_utc(), days);
+}
+
+fn validity_at(params: &mut CertificateParams, now: time::OffsetDateTime, days: i64) {
     // A little slack before now so a device whose clock is a few minutes behind still accepts.
     params.not_before = now - time::Duration::hours(1);
     params.not_after = now + time::Duration::days(days);
@@ -157,6 +164,15 @@ impl Ca {
         &self,
         names: &[String],
     ) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), PkiError> {
+        self.issue_server_cert_at(names, time::OffsetDateTime::now_utc())
+    }
+
+    /// [`Ca::issue_server_cert`] valid from `now` (the relay's clock, `identity::clock`).
+    pub fn issue_server_cert_at(
+        &self,
+        names: &[String],
+        now: time::OffsetDateTime,
+    ) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), PkiError> {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
         let mut params = CertificateParams::new(names.to_vec())?;
         let mut dn = DistinguishedName::new();
@@ -166,7 +182,7 @@ impl Ca {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.serial_number = Some(random_serial());
         params.use_authority_key_identifier_extension = true;
-        validity(&mut params, SERVER_CERT_DAYS);
+        validity_at(&mut params, now, SERVER_CERT_DAYS);
         let cert = params.signed_by(&key, &self.issuer)?;
         let key_der = PrivateKeyDer::try_from(key.serialize_der())
             .map_err(|e| PkiError::Pem(e.to_string()))?;
@@ -181,6 +197,25 @@ impl Ca {
         id: DeviceIdentity,
         display_name: &str,
         organisation: &str,
+    ) -> Result<String, CsrError> {
+        self.issue_device_cert_at(
+            csr_pem,
+            id,
+            display_name,
+            organisation,
+            time::OffsetDateTime::now_utc(),
+        )
+    }
+
+    /// [`Ca::issue_device_cert`] valid from `now` (the relay's clock) for
+    /// [`DEVICE_CERT_DAYS`]: used by enrollment and by renewal (`identity::renewal`).
+    pub fn issue_device_cert_at(
+        &self,
+        csr_pem: &str,
+        id: DeviceIdentity,
+        display_name: &str,
+        organisation: &str,
+        now: time::OffsetDateTime,
     ) -> Result<String, CsrError> {
         let mut csr = parse_csr(csr_pem)?;
         let mut params = CertificateParams::default();
@@ -204,7 +239,7 @@ impl Ca {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.serial_number = Some(random_serial());
         params.use_authority_key_identifier_extension = true;
-        validity(&mut params, DEVICE_CERT_DAYS);
+        validity_at(&mut params, now, DEVICE_CERT_DAYS);
         csr.params = params;
         let cert = csr
             .signed_by(&self.issuer)
@@ -303,6 +338,33 @@ pub fn server_config(
     cert: CertificateDer<'static>,
     key: PrivateKeyDer<'static>,
 ) -> Result<Arc<rustls::ServerConfig>, PkiError> {
+    let certified = certified_key(ca, cert, key)?;
+    server_config_resolving(
+        ca,
+        Arc::new(rustls::sign::SingleCertAndKey::from(certified)),
+    )
+}
+
+/// A server certificate with its chain (the certificate, then the CA, which phones pin) and
+/// its signing key, as rustls serves it.
+pub fn certified_key(
+    ca: &Ca,
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+) -> Result<rustls::sign::CertifiedKey, PkiError> {
+    let key = provider().key_provider.load_private_key(key)?;
+    let certified = rustls::sign::CertifiedKey::new(vec![cert, ca.cert_der().clone()], key);
+    certified.keys_match()?;
+    Ok(certified)
+}
+
+/// [`server_config`] with the server certificate chosen by `resolver` at each handshake: the
+/// relay's replaces its certificate before it expires without a restart
+/// (`identity::server_cert`).
+pub fn server_config_resolving(
+    ca: &Ca,
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
+) -> Result<Arc<rustls::ServerConfig>, PkiError> {
     let provider = provider();
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.cert_der().clone())?;
@@ -315,7 +377,7 @@ pub fn server_config(
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(vec![cert, ca.cert_der().clone()], key)?;
+        .with_cert_resolver(resolver);
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }

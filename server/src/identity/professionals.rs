@@ -60,19 +60,21 @@ impl From<&Professional> for ProfessionalView {
     }
 }
 
-/// The stored device as administrators see it.
-impl From<&Device> for DeviceView {
-    fn from(d: &Device) -> DeviceView {
-        DeviceView {
-            id: d.id.0,
-            professional: d.professional.0,
-            label: d.label.clone(),
-            enrolled_at: d.enrolled_at.into(),
-            cert_fingerprint: d.cert_fingerprint.clone(),
-            revoked_at: d.revoked_at.map(Into::into),
-            wipe: d.wipe,
-            last_seen: d.last_seen.map(Into::into),
-        }
+/// The stored device as administrators see it at `now` (by the relay's clock), its
+/// certificate's expiry filled in by `Relay::devices`.
+pub fn device_view(d: &Device, now: Timestamp) -> DeviceView {
+    let expires = d.cert_not_after.unwrap_or(d.enrolled_at);
+    DeviceView {
+        id: d.id.0,
+        professional: d.professional.0,
+        label: d.label.clone(),
+        enrolled_at: d.enrolled_at.into(),
+        cert_fingerprint: d.cert_fingerprint.clone(),
+        cert_expires_at: Some(expires.into()),
+        cert_days_left: Some(expires.0.saturating_sub(now.0).div_euclid(86_400_000)),
+        revoked_at: d.revoked_at.map(Into::into),
+        wipe: d.wipe,
+        last_seen: d.last_seen.map(Into::into),
     }
 }
 
@@ -235,11 +237,13 @@ impl Relay {
         Ok(())
     }
 
-    /// Every device, newest first, with when each last synced.
+    /// Every device, newest first, with when each last synced and its newest certificate.
     pub fn devices(&self) -> Result<Vec<Device>, RelayError> {
-        let mut v = self.dir.devices()?;
-        for d in &mut v {
+        let mut v = Vec::new();
+        for d in self.dir.devices()? {
+            let mut d = self.with_current_cert(d)?;
             d.last_seen = self.last_seen(d.id)?;
+            v.push(d);
         }
         v.sort_by_key(|d| std::cmp::Reverse(d.enrolled_at));
         Ok(v)
@@ -282,7 +286,13 @@ impl Relay {
         organisations.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(DirectoryView {
             professionals: professionals.iter().map(ProfessionalView::from).collect(),
-            devices: self.devices()?.iter().map(DeviceView::from).collect(),
+            devices: {
+                let now = self.clock().now();
+                self.devices()?
+                    .iter()
+                    .map(|d| device_view(d, now))
+                    .collect()
+            },
             organisations: organisations.into_iter().map(Into::into).collect(),
         })
     }

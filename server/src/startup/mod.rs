@@ -11,7 +11,8 @@
 //! - `admin/admin.crt`, `admin/admin.key` (0600): the administrator's first identity, made at
 //!   first start by `kizuna serve` (the demo puts it in `demo/admin.*` instead).
 //!
-//! The server certificate is made afresh at every start and kept in memory only.
+//! The server certificate is made afresh at every start and kept in memory only; a
+//! background thread replaces it before it expires (`identity::server_cert`).
 //!
 //! [`demo_city`] fills a fresh data directory with the fictional city of `kizuna demo`.
 
@@ -20,6 +21,7 @@ use crate::blobs::{BlobLimits, Blobs};
 use crate::identity::NewProfessional;
 use crate::identity::directory::{Professional, SledDirectory};
 use crate::identity::pki::{self, Ca};
+use crate::identity::server_cert::{self, ServerCerts};
 use crate::recovery::Recovery;
 use crate::recovery::journal::JournaledDirectory;
 use crate::state::{Relay, RelayConfig, Storage};
@@ -41,6 +43,8 @@ pub struct Prepared {
     pub relay: Arc<Relay>,
     /// The TLS 1.3 server configuration with client verification.
     pub tls: Arc<rustls::ServerConfig>,
+    /// The server certificate `tls` serves, renewed while the relay runs.
+    pub server_certs: Arc<ServerCerts>,
 }
 
 /// Creates the data directory with mode 0700 if needed.
@@ -129,14 +133,39 @@ pub fn prepare(
     if !listen.ip().is_unspecified() && !listen.ip().is_loopback() {
         names.push(listen.ip().to_string());
     }
-    let (cert, key) = ca.issue_server_cert(&names)?;
-    if let Ok((_, parsed)) = x509_parser::parse_x509_certificate(&cert) {
-        relay
-            .metrics()
-            .set_server_cert_not_after(parsed.validity().not_after.timestamp());
-    }
-    let tls = pki::server_config(&ca, cert, key)?;
-    Ok(Prepared { relay, tls })
+    let server_certs = Arc::new(ServerCerts::new(ca.clone(), names, relay.clock().clone())?);
+    server_cert::spawn_renewal(&server_certs);
+    report_server_cert(&relay, &server_certs);
+    let tls = pki::server_config_resolving(&ca, server_certs.clone())?;
+    Ok(Prepared {
+        relay,
+        tls,
+        server_certs,
+    })
+}
+
+/// Keeps `/metrics`' days left of the server certificate true across renewals: copies the
+/// served certificate's expiry into the relay's counters now and then every minute, while
+/// both live.
+fn report_server_cert(relay: &Arc<Relay>, certs: &Arc<ServerCerts>) {
+    relay.metrics().set_server_cert_not_after(certs.not_after());
+    let (relay, certs) = (Arc::downgrade(relay), Arc::downgrade(certs));
+    let _ = std::thread::Builder::new()
+        .name("kizuna-cert-metric".into())
+        .spawn(move || {
+            loop {
+                for _ in 0..60 {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    if relay.strong_count() == 0 || certs.strong_count() == 0 {
+                        return;
+                    }
+                }
+                let (Some(r), Some(c)) = (relay.upgrade(), certs.upgrade()) else {
+                    return;
+                };
+                r.metrics().set_server_cert_not_after(c.not_after());
+            }
+        });
 }
 
 /// Deletes abandoned uploads at start and then hourly, while the relay lives.

@@ -226,3 +226,87 @@ fn backup_and_restore_from_the_command_line() {
     assert!(out.contains("admin.restore"), "{out}");
     assert!(out.contains("admin.backup"), "{out}");
 }
+
+/// `device list` (text and `--json`) shows each device's certificate expiry with the days
+/// left, and its last sync: one phone enrolled 710 days ago by the relay's clock (20 days
+/// left, never synced), one enrolled now that has synced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_list_shows_certificate_expiry_and_last_sync() {
+    use kizuna_server::identity::clock::Clock;
+    use kizuna_testkit::{Phone, RelayOptions, generous};
+    let clock = std::sync::Arc::new(Clock::system());
+    let mut config = generous();
+    config.clock = clock.clone();
+    let t = LoopbackRelay::launch(RelayOptions {
+        config,
+        ..RelayOptions::default()
+    })
+    .await
+    .unwrap();
+    // After the start, so the server certificate is today's.
+    clock.set_offset_days(-710);
+    let data = t.data();
+    let (_, old) = t
+        .member("佐藤 美咲", kizuna_core::Profession::Nurse)
+        .await
+        .unwrap();
+    clock.set_offset_days(0);
+    let (p, fresh) = t
+        .member("鈴木 一郎", kizuna_core::Profession::Nurse)
+        .await
+        .unwrap();
+    let (old_id, fresh_id) = (
+        old.enrolled.device.to_string(),
+        fresh.enrolled.device.to_string(),
+    );
+    let phone_dir = tempfile::tempdir().unwrap();
+    let (dir, url) = (phone_dir.path().to_path_buf(), t.url.clone());
+    tokio::task::spawn_blocking(move || {
+        let phone = Phone::enrolled(&dir, &p, &url, fresh).unwrap();
+        phone.sync().unwrap();
+    })
+    .await
+    .unwrap();
+
+    let devices = json(data, &["device", "list"]).await;
+    let of = |id: &str| {
+        devices
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let (o, f) = (of(&old_id), of(&fresh_id));
+    assert!(
+        (19..=20).contains(&o["cert_days_left"].as_i64().unwrap()),
+        "{o}"
+    );
+    assert!(
+        (729..=730).contains(&f["cert_days_left"].as_i64().unwrap()),
+        "{f}"
+    );
+    assert!(f["cert_expires_at"].as_i64().unwrap() > o["cert_expires_at"].as_i64().unwrap());
+    assert!(o.get("last_seen").is_none(), "{o}");
+    assert!(f["last_seen"].as_i64().is_some(), "{f}");
+
+    let (ok, out, err) = run(data, &["device", "list"]).await;
+    assert!(ok, "{err}");
+    let line = |id: &str| out.lines().find(|l| l.starts_with(id)).unwrap().to_string();
+    let (o, f) = (line(&old_id), line(&fresh_id));
+    assert!(
+        o.contains("certificate expires") && o.contains("days left"),
+        "{o}"
+    );
+    assert!(
+        o.contains("(19 days left)") || o.contains("(20 days left)"),
+        "{o}"
+    );
+    assert!(o.contains("never synced"), "{o}");
+    assert!(
+        f.contains("(729 days left)") || f.contains("(730 days left)"),
+        "{f}"
+    );
+    assert!(f.contains("last sync "), "{f}");
+}

@@ -267,6 +267,15 @@ async fn password_guessing_is_throttled_and_new_credentials_end_sessions() {
     let page = get(session.clone()).await;
     assert_eq!(page.status(), 200);
     let body = page.text().await.unwrap();
+    // The administrator's device, enrolled just now: its certificate's expiry and days left.
+    let expiry = body.split("class=\"cert-expiry\">").nth(1).unwrap();
+    let expiry = expiry.split('<').next().unwrap();
+    assert!(
+        ["残り729日", "残り730日", "729 days left", "730 days left"]
+            .iter()
+            .any(|d| expiry.contains(d)),
+        "{expiry}"
+    );
     let token = body
         .split("name=\"csrf\" value=\"")
         .nth(1)

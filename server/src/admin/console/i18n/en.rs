@@ -48,6 +48,7 @@ pub static EN: Text = Text {
     office_number: "Office number (10 digits, optional)",
     devices: "Devices",
     last_sync: "Last sync",
+    cert_expiry: "Certificate expires",
     register_professional: "Register a professional",
     register: "Register",
     edit: "Edit",

@@ -48,6 +48,7 @@ pub static JA: Text = Text {
     office_number: "事業所番号(10桁・任意)",
     devices: "端末",
     last_sync: "最終同期",
+    cert_expiry: "証明書の期限",
     register_professional: "専門職を登録",
     register: "登録",
     edit: "編集",

@@ -77,6 +77,15 @@ impl Lang {
         }
     }
 
+    /// How many whole days are left, as a short note beside a date.
+    pub fn days_left(self, days: i64) -> String {
+        match self {
+            Lang::Ja => format!("残り{days}日"),
+            Lang::En if days == 1 => "1 day left".to_string(),
+            Lang::En => format!("{days} days left"),
+        }
+    }
+
     /// A time for people: Japan time, to the minute (`2025-04-03 14:05`), in both languages
     /// (a city in Japan reads Japan time).
     pub fn when(self, t: impl Into<Timestamp>) -> String {
@@ -188,6 +197,8 @@ pub struct Text {
     pub devices: &'static str,
     /// 最終同期
     pub last_sync: &'static str,
+    /// 証明書の期限
+    pub cert_expiry: &'static str,
     /// 専門職を登録
     pub register_professional: &'static str,
     /// 登録

@@ -41,6 +41,9 @@ pub struct DeviceRow {
     pub enrolled: String,
     /// When it last synced.
     pub last_seen: String,
+    /// When its certificate expires, with the days left (the phone renews it in its last
+    /// 30 days as it syncs; a date close at hand means the phone has not synced lately).
+    pub cert_expiry: String,
     /// Active, revoked, revoked with wipe.
     pub status: String,
     /// Not revoked.
@@ -56,6 +59,7 @@ pub fn device_rows(
     names: &HashMap<ProfessionalId, String>,
 ) -> Vec<DeviceRow> {
     let t = ctx.t();
+    let now = ctx.relay().clock().now();
     devices
         .iter()
         .map(|d| DeviceRow {
@@ -69,6 +73,16 @@ pub fn device_rows(
             last_seen: d
                 .last_seen
                 .map_or_else(|| t.never.to_string(), |x| ctx.lang.when(x)),
+            cert_expiry: match d.cert_not_after {
+                Some(end) if end < now => format!("{} ({})", ctx.lang.when(end), t.expired),
+                Some(end) => format!(
+                    "{} ({})",
+                    ctx.lang.when(end),
+                    ctx.lang
+                        .days_left(end.0.saturating_sub(now.0).div_euclid(86_400_000))
+                ),
+                None => "-".to_string(),
+            },
             status: match (d.revoked_at, d.wipe) {
                 (None, _) => t.status_active.to_string(),
                 (Some(at), false) => format!("{} {}", t.status_revoked, ctx.lang.when(at)),
