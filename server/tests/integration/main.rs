@@ -12,4 +12,5 @@ mod panics;
 mod revocation;
 mod rooms;
 mod routes;
+mod start_refusals;
 mod tls;
