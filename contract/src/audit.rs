@@ -32,6 +32,10 @@ pub struct AuditQuery {
     /// Only records before this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
+    /// Only records after this position (`seq`): the next page of an export that stopped
+    /// at its limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
     /// Records at most (default 100,000, capped at 1,000,000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,

@@ -98,6 +98,15 @@ impl Profession {
         }
     }
 
+    /// Other Japanese names of the profession people type: the care manager's legal title
+    /// 介護支援専門員 beside the everyday ケアマネジャー (and its ケアマネージャー spelling).
+    pub fn aliases_ja(self) -> &'static [&'static str] {
+        match self {
+            Profession::CareManager => &["介護支援専門員", "ケアマネージャー"],
+            _ => &[],
+        }
+    }
+
     /// Care providers are also invited to the disaster and infection alerts room.
     pub fn is_care_provider(self) -> bool {
         !matches!(self, Profession::CityAdministrator)
@@ -106,11 +115,13 @@ impl Profession {
 
 impl std::str::FromStr for Profession {
     type Err = crate::error::ValidationError;
-    /// Accepts the stable key or the Japanese label.
+    /// Accepts the stable key, the Japanese label, or another Japanese name in common use
+    /// ([`Profession::aliases_ja`]).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
         Profession::ALL
             .into_iter()
-            .find(|p| p.key() == s || p.label_ja() == s)
+            .find(|p| p.key() == s || p.label_ja() == s || p.aliases_ja().contains(&s))
             .ok_or_else(|| {
                 crate::error::ValidationError::new("profession", "is not a known profession")
             })
@@ -187,5 +198,23 @@ impl RoomKind {
         ]
         .into_iter()
         .find(|k| k.key() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn professions_parse_by_key_label_and_legal_title() {
+        for p in Profession::ALL {
+            assert_eq!(p.key().parse::<Profession>().unwrap(), p);
+            assert_eq!(p.label_ja().parse::<Profession>().unwrap(), p);
+        }
+        assert_eq!(
+            "介護支援専門員".parse::<Profession>().unwrap(),
+            Profession::CareManager
+        );
+        assert!("astronaut".parse::<Profession>().is_err());
     }
 }

@@ -100,12 +100,21 @@ pub fn act<T>(
     })
 }
 
-/// Registers a professional.
+/// Registers a professional. Not an administrator: the relay has one, made at first start
+/// (several named administrators are not built, docs/security.md), and one added here could
+/// never be removed.
 pub fn add_professional(
     relay: &Relay,
     actor: &Actor,
     new: NewProfessional,
 ) -> Result<Professional, RelayError> {
+    if new.profession == kizuna_core::Profession::CityAdministrator {
+        return Err(RelayError::Invalid(
+            "profession: the city's administrator is made at first start; a second \
+             administrator cannot be registered"
+                .into(),
+        ));
+    }
     // The id is chosen first so the record written before the act names it.
     let id = ProfessionalId::new();
     act(

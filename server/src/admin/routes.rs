@@ -396,6 +396,7 @@ async fn audit_export(
             .as_deref()
             .map(|t| parse_time(t, "until"))
             .transpose()?,
+        after: q.after,
     };
     let limit = q.effective_limit();
     let body = tokio::task::spawn_blocking(move || admin::audit_export(&relay, &filter, limit))

@@ -321,6 +321,17 @@ impl AuditLog {
         })
     }
 
+    /// The files a log that was opened before must still have in `dir`: `log.jsonl` and
+    /// `head`, or the sled log of a relay from before November 2026 (copied on opening). A
+    /// start checks them before it creates anything, so a lost log is never silently
+    /// replaced by an empty one.
+    pub fn files_needed(dir: &Path) -> Vec<PathBuf> {
+        if !dir.join(LOG).exists() && dir.join("db").exists() {
+            return vec![dir.join("db")];
+        }
+        vec![dir.join(LOG), dir.join(HEAD)]
+    }
+
     pub(super) fn tail(&self) -> std::sync::MutexGuard<'_, Tail> {
         self.tail
             .lock()

@@ -108,6 +108,8 @@ pub struct Filter {
     pub since: Option<Timestamp>,
     /// Only records before this time.
     pub until: Option<Timestamp>,
+    /// Only records after this position: where an export that stopped at its limit goes on.
+    pub after: Option<u64>,
 }
 
 impl Filter {
@@ -116,5 +118,6 @@ impl Filter {
             && self.professional.is_none_or(|x| r.professional == Some(x))
             && self.since.is_none_or(|t| r.at >= t)
             && self.until.is_none_or(|t| r.at < t)
+            && self.after.is_none_or(|s| r.seq > s)
     }
 }

@@ -2,6 +2,7 @@
 //! and prints the answer for people (or JSON with `--json`).
 
 use super::client::Client;
+use super::failure::Usage;
 use super::{
     AdminArgs, AdminCmd, AuditCmd, CareplanCmd, CityRoomArg, DeviceCmd, KindArg, NoticeCmd,
     ProfessionalCmd, RoleArg, RoomCmd,
@@ -15,6 +16,7 @@ use kizuna_core::model::Consent;
 use kizuna_core::{
     Date, DeviceId, Organisation, Profession, ProfessionalId, Role, RoomId, RoomKind, Timestamp,
 };
+use std::path::PathBuf;
 
 /// `text` as a QR code drawn with block characters, for scanning off the terminal.
 fn terminal_qr(text: &[u8]) -> Result<String, String> {
@@ -28,8 +30,24 @@ fn terminal_qr(text: &[u8]) -> Result<String, String> {
         .build())
 }
 
-fn parse<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, String> {
-    s.parse().map_err(|_| format!("{what} {s:?} is not valid"))
+fn parse<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, Usage> {
+    s.parse()
+        .map_err(|_| Usage(format!("{what} {s:?} is not valid")))
+}
+
+/// A profession from its key or Japanese name; an unknown one is a usage error listing both.
+fn profession(s: &str) -> Result<Profession, Usage> {
+    s.parse().map_err(|_| {
+        let names: Vec<_> = Profession::ALL
+            .iter()
+            .filter(|p| **p != Profession::CityAdministrator)
+            .map(|p| format!("{} ({})", p.key(), p.label_ja()))
+            .collect();
+        Usage(format!(
+            "unknown profession {s:?}; use one of: {} (care_manager is also 介護支援専門員)",
+            names.join(", ")
+        ))
+    })
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), StartError> {
@@ -74,12 +92,16 @@ fn print_room(r: &RoomView) {
     }
 }
 
-/// Runs one `kizuna admin` subcommand against the relay named by the data directory.
-pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
-    let json = args.json;
+/// Runs one `kizuna admin` subcommand against the relay named by the data directory `data`,
+/// printing JSON with `json`.
+pub(super) async fn run_admin(
+    data: PathBuf,
+    json: bool,
+    args: AdminArgs,
+) -> Result<(), StartError> {
     if let AdminCmd::Restore { from } = &args.cmd {
         // With the relay stopped: no client, the data directory itself.
-        let s = crate::recovery::restore::restore(&args.data, from)?;
+        let s = crate::recovery::restore::restore(&data, from)?;
         if json {
             print_json(&serde_json::json!({
                 "backup_taken_at": s.backup_taken_at.to_string(),
@@ -106,7 +128,7 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
         }
         return Ok(());
     }
-    let client = Client::admin_from_data_dir(&args.data, args.relay.as_deref())?;
+    let client = Client::admin_from_data_dir(&data, args.relay.as_deref())?;
     match args.cmd {
         AdminCmd::Restore { .. } => {}
         AdminCmd::Backup { to } => {
@@ -129,13 +151,7 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
             org,
             office_number,
         }) => {
-            let profession: Profession = profession.parse().map_err(|_| {
-                let keys: Vec<_> = Profession::ALL.iter().map(|p| p.key()).collect();
-                format!(
-                    "unknown profession {profession:?}; use one of {}",
-                    keys.join(", ")
-                )
-            })?;
+            let profession = self::profession(&profession)?;
             let p = client
                 .add_professional(&NewProfessional {
                     name,
@@ -219,7 +235,7 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
         }) => {
             let date: Date = consent_date
                 .parse()
-                .map_err(|e: kizuna_core::ValidationError| format!("--consent-date: {e}"))?;
+                .map_err(|e: kizuna_core::ValidationError| Usage(format!("--consent-date: {e}")))?;
             let (obtained_by, obtained_by_id) = match consent_obtained_by {
                 Some(n) => (n, None),
                 None => {
@@ -359,6 +375,8 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
             professional,
             since,
             until,
+            after,
+            limit,
         }) => {
             if let Some(r) = &room {
                 parse::<RoomId>(r, "room id")?;
@@ -366,18 +384,51 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
             if let Some(p) = &professional {
                 parse::<ProfessionalId>(p, "professional id")?;
             }
+            let limit = usize::try_from(limit).map_err(|_| Usage("--limit is too large".into()))?;
             let mut q = Vec::new();
             for (k, v) in [
                 ("room", room),
                 ("professional", professional),
                 ("since", since),
                 ("until", until),
+                ("after", after.map(|a| a.to_string())),
+                // One more than asked: whether it comes is whether the export stopped short.
+                ("limit", Some((limit + 1).to_string())),
             ] {
                 if let Some(v) = v {
                     q.push((k, v));
                 }
             }
-            print!("{}", client.audit_export(&q).await?);
+            let body = client.audit_export(&q).await?;
+            let lines: Vec<&str> = body.lines().collect();
+            let shown = &lines[..lines.len().min(limit)];
+            for line in shown {
+                println!("{line}");
+            }
+            if lines.len() > limit {
+                let last = shown
+                    .last()
+                    .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .and_then(|v| v["seq"].as_u64())
+                    .ok_or("the relay's export has no readable last record")?;
+                if json {
+                    eprintln!(
+                        "{}",
+                        serde_json::json!({
+                            "truncated": true,
+                            "limit": limit,
+                            "last_seq": last,
+                            "continue_with": format!("--after {last}"),
+                        })
+                    );
+                } else {
+                    eprintln!(
+                        "audit export stopped at its limit of {limit} records; more match. The \
+                         last record printed is seq {last}: run the same command with \
+                         --after {last} for the next ones."
+                    );
+                }
+            }
         }
         AdminCmd::Professional(ProfessionalCmd::Edit {
             id,
@@ -396,9 +447,7 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
                 .find(|p| p.id == id.0)
                 .ok_or("no such professional")?;
             let profession = match profession {
-                Some(p) => p
-                    .parse::<Profession>()
-                    .map_err(|_| format!("unknown profession {p:?}"))?,
+                Some(p) => self::profession(&p)?,
                 None => current.profession.into(),
             };
             let p = client
@@ -453,7 +502,7 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
                 "pdf" => "application/pdf",
                 "jpg" | "jpeg" => "image/jpeg",
                 "png" => "image/png",
-                _ => return Err("the scan must be a .pdf, .jpg or .png file".into()),
+                _ => return Err(Usage("the scan must be a .pdf, .jpg or .png file".into()).into()),
             };
             let bytes = std::fs::read(&file)
                 .map_err(|e| format!("cannot read the scan: {:?}", e.kind()))?;
@@ -492,7 +541,7 @@ pub(super) async fn run_admin(args: AdminArgs) -> Result<(), StartError> {
             expires_hours,
         }) => {
             let importance = kizuna_contract::notices::Importance::try_from(importance)
-                .map_err(|e| format!("--importance: {e}"))?;
+                .map_err(|e| Usage(format!("--importance: {e}")))?;
             let expires_at = expires_hours.map(|h| {
                 Timestamp::now()
                     .plus_millis(i64::from(h) * 3_600_000)

@@ -1,27 +1,48 @@
 //! The `kizuna` command line: the clap tree and its dispatch ([`main`]); `serve` and `demo`
-//! run the relay and print what to do next ([`serve`], [`demo`]); `admin …` drives a running
-//! relay's admin API and prints the answers (`admin`), through the HTTPS client in
-//! [`client`] that the tests use too.
+//! run the relay and print what to do next ([`serve`], [`demo`]), `serve` with its settings
+//! from flags, environment and a TOML file ([`config`]); `admin …` drives a running relay's
+//! admin API and prints the answers (`admin`), through the HTTPS client in [`client`] that
+//! the tests use too. How a failure ends — exit status, and with `--json` a JSON line on
+//! stderr — is in [`failure`].
 
 mod admin;
 pub mod client;
+pub mod config;
 pub mod demo;
+pub mod failure;
 pub mod serve;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use failure::{Failure, Usage};
 use kizuna_contract::notices::CityRoom;
 use kizuna_core::Timestamp;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The exit statuses, shown by `kizuna --help` (and in docs/operations.md).
+const EXIT_STATUSES: &str = "Exit status: 0 done; 1 the act failed (the relay's error, a file \
+that cannot be read, a broken audit chain); 2 usage (a wrong flag, value or config file); \
+3 the relay cannot be reached; 4 the relay refused the request (not found, invalid, \
+conflict, forbidden); 5 the relay refused to start on its data directory (a missing key or \
+audit log, or permissions too open).";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "kizuna",
     version,
-    about = "Kizuna relay: mTLS identity, enrollment, directory and admin CLI"
+    about = "Kizuna relay: mTLS identity, enrollment, directory and admin CLI",
+    after_help = EXIT_STATUSES
 )]
 struct Cli {
+    /// The relay's data directory (also KIZUNA_DATA); before or after the subcommand.
+    /// `demo` uses ./kizuna-demo without it.
+    #[arg(long, global = true, env = "KIZUNA_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Print JSON for scripts: answers on stdout, and errors on stderr as
+    /// {"error": KIND, "message": TEXT}.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -30,27 +51,12 @@ struct Cli {
 enum Cmd {
     /// Start a relay with a demo city (created on first start, reused afterwards).
     Demo {
-        /// Data directory.
-        #[arg(long, default_value = "kizuna-demo")]
-        data: PathBuf,
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8443")]
         listen: SocketAddr,
     },
     /// Run the relay (creates the CA and the administrator's identity on first start).
-    Serve {
-        /// Data directory.
-        #[arg(long)]
-        data: PathBuf,
-        /// Address to listen on.
-        #[arg(long, default_value = "0.0.0.0:8443")]
-        listen: SocketAddr,
-        /// Host name devices use to reach the relay (added to the server certificate).
-        #[arg(long)]
-        hostname: Option<String>,
-        #[command(flatten)]
-        watch: WatchArgs,
-    },
+    Serve(ServeArgs),
     /// Manage the directory of a running relay as its administrator.
     Admin(AdminArgs),
     /// Print the current one-time code of a TOTP secret (for people without an
@@ -61,25 +67,45 @@ enum Cmd {
     },
 }
 
-/// How the relay is watched: its log's format, `/metrics`, the free-space reserve.
+/// `kizuna serve`'s flags. Each setting comes from its flag, else its environment variable,
+/// else the `--config` file, else its default ([`config::resolve`]).
 #[derive(Args, Debug)]
-struct WatchArgs {
-    /// Log format on stderr: `text` for people, `json` (one object per line) for log shippers.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+struct ServeArgs {
+    /// A TOML file with the settings below (keys `data`, `listen`, `hostname`).
+    #[arg(long, env = "KIZUNA_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 0.0.0.0:8443].
+    #[arg(long, env = "KIZUNA_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Host name devices use to reach the relay (added to the server certificate).
+    #[arg(long, env = "KIZUNA_HOSTNAME")]
+    hostname: Option<String>,
+    /// Make a new CA on a directory whose ca.crt, ca.key and admin/admin.* were moved aside
+    /// (the CA rotation procedure; every phone enrolls again). Command line only.
+    #[arg(long)]
+    new_ca: bool,
+    /// Issue a new administrator identity when admin/admin.* is missing (a lost key).
+    /// Command line only.
+    #[arg(long)]
+    reissue_admin: bool,
+    /// Log format on stderr: `text` for people, `json` (one object per line) for log
+    /// shippers [default: text].
+    #[arg(long, value_enum, env = "KIZUNA_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
     /// Serve `/metrics` (Prometheus text format), `/readyz` and `/healthz` over plain HTTP on
     /// this loopback address (e.g. 127.0.0.1:9464); not served when absent.
-    #[arg(long)]
+    #[arg(long, env = "KIZUNA_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
     /// Free space (MiB) kept on the data directory's filesystem: below it the relay refuses
-    /// acts and writing syncs (`storage-full`) and `/readyz` fails.
-    #[arg(long, default_value_t = crate::watch::disk::DEFAULT_MIN_FREE_BYTES / (1024 * 1024))]
-    min_free_mb: u64,
+    /// acts and writing syncs (`storage-full`) and `/readyz` fails [default: 256].
+    #[arg(long, env = "KIZUNA_MIN_FREE_MB")]
+    min_free_mb: Option<u64>,
 }
 
 /// The format of the relay's log lines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum LogFormat {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -88,15 +114,9 @@ enum LogFormat {
 
 #[derive(Args, Debug)]
 struct AdminArgs {
-    /// The relay's data directory (for ca.crt, the admin identity and relay.json).
-    #[arg(long)]
-    data: PathBuf,
     /// Relay URL, if not the one in DIR/relay.json.
     #[arg(long)]
     relay: Option<String>,
-    /// Print JSON for scripts instead of text for people.
-    #[arg(long, global = true)]
-    json: bool,
     #[command(subcommand)]
     cmd: AdminCmd,
 }
@@ -218,7 +238,8 @@ enum CareplanCmd {
 enum AuditCmd {
     /// Check the hash chain: prints "intact" or the first broken record (exit status 1).
     Verify,
-    /// Print records as JSON lines, oldest first.
+    /// Print records as JSON lines, oldest first, at most --limit of them. When it stops
+    /// at the limit it says so on stderr, with the --after that continues.
     Export {
         /// Only this room (or restricted document).
         #[arg(long)]
@@ -232,6 +253,13 @@ enum AuditCmd {
         /// Only records before this time.
         #[arg(long)]
         until: Option<String>,
+        /// Only records after this position (the `seq` of the last record of an export
+        /// that stopped at its limit).
+        #[arg(long, value_name = "SEQ")]
+        after: Option<u64>,
+        /// Records at most (1 to 999,999).
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..1_000_000))]
+        limit: u64,
     },
 }
 
@@ -245,7 +273,8 @@ enum ProfessionalCmd {
         /// Name in kana.
         #[arg(long)]
         kana: String,
-        /// Profession: a key (nurse, care_manager, doctor, …) or the Japanese name.
+        /// Profession: a key (nurse, care_manager, doctor, …) or the Japanese name
+        /// (訪問看護師, ケアマネジャー or 介護支援専門員, 医師, …).
         #[arg(long)]
         profession: String,
         /// Organisation (事業所) name.
@@ -391,24 +420,43 @@ fn init_tracing_as(default: &str, format: LogFormat) {
     }
 }
 /// Runs the `kizuna` command line: parses it, starts the runtime and dispatches to the
-/// subcommand. The binary's `main` is only this call, so the whole CLI lives here.
+/// subcommand. The binary's `main` is only this call, so the whole CLI lives here. Failures
+/// end with the exit status of their kind ([`Failure`]); with `--json` they are a JSON line
+/// on stderr.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return failure::clap_error(e),
+    };
+    let json = cli.json;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => Failure::from(e).report(json),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), crate::startup::StartError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     // Panic messages can quote patient data: log where a panic happened, not what it said.
     crate::http::install_panic_hook();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = match cli.cmd {
-        Cmd::Demo { data, listen } => {
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    match cli.cmd {
+        Cmd::Demo { listen } => {
+            let data = cli.data.unwrap_or_else(|| PathBuf::from("kizuna-demo"));
+            // A directory `kizuna serve` made keeps its administrator in admin/.
+            let admin_dir = if data.join("admin").exists() {
+                data.join("admin")
+            } else {
+                data.join("demo")
+            };
+            let checks = crate::startup::preflight::Checks {
+                permissions: true,
+                admin_dir: Some(admin_dir),
+                ..Default::default()
+            };
             init_tracing("info");
             rt.block_on(serve::run_relay(
                 data,
@@ -416,24 +464,33 @@ pub fn main() -> ExitCode {
                 None,
                 true,
                 serve::Watch::default(),
+                checks,
             ))
         }
-        Cmd::Serve {
-            data,
-            listen,
-            hostname,
-            watch,
-        } => {
-            init_tracing_as("info", watch.log_format);
-            let w = serve::Watch {
-                metrics_listen: watch.metrics_listen,
-                min_free_bytes: watch.min_free_mb.saturating_mul(1024 * 1024),
+        Cmd::Serve(args) => {
+            let s = config::resolve(cli.data, &args)?;
+            let checks = crate::startup::preflight::Checks {
+                permissions: true,
+                admin_dir: Some(s.data.join("admin")),
+                new_ca: args.new_ca,
+                reissue_admin: args.reissue_admin,
+                ..Default::default()
             };
-            rt.block_on(serve::run_relay(data, listen, hostname, false, w))
+            init_tracing_as("info", s.log_format);
+            let w = serve::Watch {
+                metrics_listen: s.metrics_listen,
+                min_free_bytes: s.min_free_mb.saturating_mul(1024 * 1024),
+            };
+            rt.block_on(serve::run_relay(
+                s.data, s.listen, s.hostname, false, w, checks,
+            ))
         }
         Cmd::Admin(args) => {
+            let data = cli
+                .data
+                .ok_or_else(|| Usage("kizuna admin needs --data DIR (or KIZUNA_DATA)".into()))?;
             init_tracing("warn");
-            rt.block_on(admin::run_admin(args))
+            rt.block_on(admin::run_admin(data, cli.json, args))
         }
         Cmd::Totp { secret } => match crate::admin::console::totp::decode_secret(&secret) {
             Some(s) => {
@@ -441,14 +498,7 @@ pub fn main() -> ExitCode {
                 println!("{}", crate::admin::console::totp::code_at(&s, now));
                 Ok(())
             }
-            None => Err("the secret is not base32".into()),
+            None => Err(Usage("the secret is not base32".into()).into()),
         },
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
     }
 }

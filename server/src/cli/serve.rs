@@ -1,7 +1,7 @@
 //! `kizuna serve` and `kizuna demo`: prepare the data directory (and the demo city), print how
 //! to reach the relay, and serve until Ctrl-C or SIGTERM.
 
-use crate::startup::{self, demo_city};
+use crate::startup::{self, demo_city, preflight};
 use crate::state::RelayConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -58,14 +58,20 @@ async fn bind_metrics(addr: SocketAddr) -> Result<tokio::net::TcpListener, start
         .map_err(|e| format!("cannot listen for /metrics on {addr}: {e}"))?)
 }
 
-/// Runs the relay on `listen` with its data in `data_dir` (with the demo city if `is_demo`).
+/// Runs the relay on `listen` with its data in `data_dir` (with the demo city if `is_demo`),
+/// once `checks` found the directory new or complete: a refused start has created nothing,
+/// not even bound its port.
 pub async fn run_relay(
     data_dir: PathBuf,
     listen: SocketAddr,
     hostname: Option<String>,
     is_demo: bool,
     watch: Watch,
+    checks: preflight::Checks,
 ) -> Result<(), startup::StartError> {
+    if preflight::check(&data_dir, &checks)? == preflight::Found::New && data_dir.is_dir() {
+        startup::make_private(&data_dir)?;
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

@@ -14,7 +14,10 @@
 //! The server certificate is made afresh at every start and kept in memory only; a
 //! background thread replaces it before it expires (`identity::server_cert`).
 //!
-//! [`demo_city`] fills a fresh data directory with the fictional city of `kizuna demo`.
+//! A directory a relay has used is never re-initialised: [`preflight`] refuses a start whose
+//! CA key, store key, audit log (or, from the command line, administrator identity) is
+//! missing, before anything is created. [`demo_city`] fills a fresh data directory with the
+//! fictional city of `kizuna demo`.
 
 use crate::audit::AuditLog;
 use crate::blobs::{BlobLimits, Blobs};
@@ -32,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub mod demo_city;
+pub mod preflight;
 
 /// Any start-up failure, explained for the operator.
 pub type StartError = Box<dyn std::error::Error + Send + Sync>;
@@ -57,6 +61,19 @@ pub fn ensure_dir(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Makes an existing directory owner-only (mode 0700): a new data directory made by hand
+/// (mode 755 under the usual umask) before the first start writes keys into it. Says so when
+/// it changed the mode.
+pub fn make_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+    if mode != 0o700 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+        tracing::info!(dir = %path.display(), from = format!("{mode:o}"), "data directory made owner-only (mode 700)");
+    }
+    Ok(())
+}
+
 /// The URL devices use to reach a relay listening on `listen`, named `hostname` if given.
 pub fn public_url(listen: SocketAddr, hostname: Option<&str>) -> String {
     match hostname {
@@ -77,6 +94,16 @@ pub fn prepare(
     hostname: Option<&str>,
     config: RelayConfig,
 ) -> Result<Prepared, StartError> {
+    // The command line checked more (permissions, the administrator's identity) before it
+    // bound its port; this is the part every caller gets: never a new CA beside an old
+    // certificate, a new store key or an empty audit log on a directory a relay has used.
+    preflight::check(
+        data,
+        &preflight::Checks {
+            allow_missing_ca_pair: true,
+            ..preflight::Checks::default()
+        },
+    )?;
     ensure_dir(data)?;
     let ca = Arc::new(Ca::load_or_create(data)?);
     let dir = SledDirectory::open(&data.join("directory")).map_err(|e| {

@@ -14,5 +14,6 @@ mod revocation;
 mod rooms;
 mod routes;
 mod shutdown;
+mod start_refusals;
 mod tls;
 mod watch;

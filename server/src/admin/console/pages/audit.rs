@@ -42,6 +42,7 @@ impl AuditQuery {
                 .transpose()?,
             since: parse_local(&self.since)?,
             until: parse_local(&self.until)?,
+            after: None,
         })
     }
 
