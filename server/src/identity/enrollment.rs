@@ -197,6 +197,14 @@ impl Relay {
             wipe: false,
             last_seen: None,
         };
+        // Audited before the device exists: an enrollment the log cannot record is not made.
+        self.audit().record(crate::audit::Entry {
+            professional: Some(p.id),
+            device: Some(device.id),
+            action: "device.enrolled",
+            subject: Some(device.id.to_string()),
+            ..crate::audit::Entry::default()
+        })?;
         self.dir.put_device(&device)?;
         self.dir.flush()?;
         tracing::info!(professional = %p.id, device = %device.id, "device enrolled");

@@ -141,6 +141,13 @@ impl Relay {
             renewed_at: self.clock().now(),
         };
         let bytes = serde_json::to_vec(&record).map_err(|e| RelayError::Internal(e.to_string()))?;
+        self.audit().record(crate::audit::Entry {
+            professional: Some(professional.id),
+            device: Some(device.id),
+            action: "device.renewed",
+            subject: Some(device.id.to_string()),
+            ..crate::audit::Entry::default()
+        })?;
         self.dir
             .set_meta(&format!("{META_CERT}{}", device.id), &bytes)?;
         // Durable before the device gets the certificate it will rely on.

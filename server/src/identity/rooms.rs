@@ -81,6 +81,13 @@ impl Relay {
             created_at: Timestamp::now(),
             archived_at: None,
         };
+        // The relay's own act at its first start: audited first, like an administrator's.
+        self.audit().record(crate::audit::Entry {
+            action: "relay.city_room.created",
+            room: Some(room.id),
+            subject: Some(kind.key().to_string()),
+            ..crate::audit::Entry::default()
+        })?;
         self.dir.put_room(&room)?;
         self.dir.set_meta(key, room.id.as_bytes())?;
         tracing::info!(room = %room.id, kind = kind.key(), "city room created");

@@ -299,19 +299,34 @@ pub fn ensure_admin(
         if out.join("admin.crt").exists() && out.join("admin.key").exists() {
             return Ok(AdminSetup::Existing);
         }
+        relay.audit().record(crate::audit::Entry {
+            action: "relay.administrator.reissued",
+            subject: Some(admin.id.to_string()),
+            ..crate::audit::Entry::default()
+        })?;
         enroll_local(relay, admin.id, "admin console", out, "admin")?;
         tracing::warn!(professional = %admin.id, "administrator identity re-issued");
         return Ok(AdminSetup::Reissued(admin));
     }
-    let admin = relay.add_professional(NewProfessional {
-        name: name.to_string(),
-        kana: kana.to_string(),
-        profession: Profession::CityAdministrator,
-        organisation: Organisation {
-            name: organisation.to_string(),
-            office_number: None,
-        },
+    // The first start's act: audited first, like any administrator added later.
+    let id = ProfessionalId::new();
+    relay.audit().record(crate::audit::Entry {
+        action: "relay.administrator.created",
+        subject: Some(id.to_string()),
+        ..crate::audit::Entry::default()
     })?;
+    let admin = relay.add_professional_as(
+        id,
+        NewProfessional {
+            name: name.to_string(),
+            kana: kana.to_string(),
+            profession: Profession::CityAdministrator,
+            organisation: Organisation {
+                name: organisation.to_string(),
+                office_number: None,
+            },
+        },
+    )?;
     enroll_local(relay, admin.id, "admin console", out, "admin")?;
     Ok(AdminSetup::Created(admin))
 }

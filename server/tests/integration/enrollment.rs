@@ -169,3 +169,44 @@ async fn enrollment_attempts_are_rate_limited_per_source() {
     let err = anon.enroll(&req(&code.code, &csr)).await.unwrap_err();
     assert_eq!(err.status(), Some(429));
 }
+
+/// The first start's acts (the administrator, the city rooms) and every enrollment are in
+/// the audit log, each naming what it made, and the chain verifies.
+#[tokio::test]
+async fn the_first_start_and_every_enrollment_are_audited() {
+    let t = LoopbackRelay::start().await;
+    let (nurse, keys) = t.member("佐藤 美咲", Profession::Nurse).await.unwrap();
+    let lines = t.admin().audit_export(&[]).await.unwrap();
+    let records: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<&str> = records
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    let admin = t.relay.administrators().unwrap().remove(0);
+    assert!(
+        records
+            .iter()
+            .any(|r| r["action"] == "relay.administrator.created"
+                && r["subject"] == admin.id.to_string()),
+        "{actions:?}"
+    );
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "relay.city_room.created")
+            .count(),
+        2,
+        "{actions:?}"
+    );
+    let device = keys.enrolled.device.to_string();
+    assert!(
+        records.iter().any(|r| r["action"] == "device.enrolled"
+            && r["subject"] == device
+            && r["professional"] == nurse.id.to_string()),
+        "{actions:?}"
+    );
+    assert!(t.admin().audit_verify().await.unwrap().intact);
+}

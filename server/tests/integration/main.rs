@@ -7,6 +7,7 @@ mod cli;
 mod console;
 mod cross_site;
 mod demo;
+mod deploy;
 mod enrollment;
 mod logs;
 mod panics;
