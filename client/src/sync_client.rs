@@ -162,11 +162,6 @@ impl SyncClient {
     /// queued; `blobs().pending_uploads()` tells what is left.
     pub fn sync_now(&self) -> Result<SyncReport, SyncError> {
         let report = self.sync_documents()?;
-        if let (Some(device), false) = (self.device, report.fell_back.is_empty())
-            && let Err(e) = self.offer_again(device, &report.fell_back)
-        {
-            tracing::debug!(error = %e, "attachments could not be offered again");
-        }
         if let Err(e) = self.upload_attachments(&|_, _, _| {}) {
             match e {
                 BlobSyncError::Transport(TransportError::Revoked { wipe }) => {
@@ -186,6 +181,13 @@ impl SyncClient {
             let bytes = self.transport.exchange(request.encode())?;
             let response = decode_response(&bytes)?;
             let report = apply_response(&self.store, &response)?;
+            // Queued at once, round by round: a link cut in a later round must not lose the
+            // offer (the relay asks for the fallback only once after a restore).
+            if let (Some(device), false) = (self.device, report.fell_back.is_empty())
+                && let Err(e) = self.offer_again(device, &report.fell_back)
+            {
+                tracing::debug!(error = %e, "attachments could not be offered again");
+            }
             let again = report.again;
             total.updated.extend(report.updated);
             total.added.extend(report.added);

@@ -160,6 +160,44 @@ impl ChildRelay {
     pub fn kill_and_restart(&mut self) -> Fallible<()> {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.start_again()
+    }
+
+    /// Takes an online backup of the running relay into `to` with `kizuna admin backup`.
+    pub fn backup_to(&self, to: &Path) -> Fallible<()> {
+        self.admin(&["backup", "--to"], to)
+    }
+
+    /// Kills the relay, restores the backup `from` into its data directory with
+    /// `kizuna admin restore`, and starts it again on the same port.
+    pub fn kill_and_restore(&mut self, from: &Path) -> Fallible<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.admin(&["restore", "--from"], from)?;
+        self.start_again()
+    }
+
+    fn admin(&self, args: &[&str], path: &Path) -> Fallible<()> {
+        let out = Command::new(kizuna_bin()?)
+            .arg("admin")
+            .arg("--data")
+            .arg(&self.data)
+            .args(args)
+            .arg(path)
+            .output()
+            .map_err(|e| format!("cannot run kizuna admin: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "kizuna admin {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts the relay again on its data and port (retrying while the port is released).
+    fn start_again(&mut self) -> Fallible<()> {
         let port: u16 = self
             .url
             .rsplit(':')
@@ -185,13 +223,7 @@ impl ChildRelay {
 
     /// Starts `kizuna serve` on `port`.
     pub fn start_on(data: &Path, port: u16) -> Fallible<ChildRelay> {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let bin = exe
-            .parent()
-            .map(|d| d.join("kizuna"))
-            .filter(|p| p.exists())
-            .ok_or("the kizuna binary is not built next to kizuna-bench (cargo build --release -p kizuna-server)")?;
-        let mut child = Command::new(bin)
+        let mut child = Command::new(kizuna_bin()?)
             .args(["serve", "--data"])
             .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -249,6 +281,18 @@ impl ChildRelay {
         // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the ')'.
         (ticks(11) + ticks(12)) * 10.0
     }
+}
+
+/// The `kizuna` binary built next to the running executable.
+fn kizuna_bin() -> Fallible<PathBuf> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    exe.parent()
+        .map(|d| d.join("kizuna"))
+        .filter(|p| p.exists())
+        .ok_or_else(|| {
+            "the kizuna binary is not built next to kizuna-bench (cargo build --release -p kizuna-server)"
+                .to_string()
+        })
 }
 
 impl Drop for ChildRelay {

@@ -103,7 +103,7 @@ fn from_hex(s: &str) -> Result<Vec<u8>, DirError> {
 
 impl DirectoryOp {
     /// Makes the change on `dir`.
-    pub fn apply(&self, dir: &dyn Directory) -> Result<(), DirError> {
+    pub fn redo(&self, dir: &dyn Directory) -> Result<(), DirError> {
         match self {
             DirectoryOp::Professional { value } => dir.put_professional(value),
             DirectoryOp::Device { value } => dir.put_device(value),
@@ -204,7 +204,7 @@ impl Journal {
                 continue;
             }
             let op: DirectoryOp = serde_json::from_str(&line)?;
-            op.apply(dir)?;
+            op.redo(dir)?;
             n += 1;
         }
         dir.flush()?;

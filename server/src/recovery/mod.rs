@@ -76,7 +76,14 @@ pub struct Recovery {
     pub vouched: Option<ByDocument>,
     /// After a restore: what it was.
     pub restored: Option<Restored>,
+    /// Devices that synced since this start while the relay recovers (see
+    /// [`Recovery::needs_reoffer`]).
+    reoffered: std::sync::Mutex<std::collections::HashSet<kizuna_core::DeviceId>>,
 }
+
+/// How long after a restore the relay takes back what it acknowledged before: phones that
+/// have not synced within it bring back only what the write rules accept from them.
+pub const RECOVERY_DAYS: i64 = 30;
 
 impl Recovery {
     /// Opens the journal and the ledger of data directory `data`, and reads what a restore
@@ -94,9 +101,12 @@ impl Recovery {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
+        let window = RECOVERY_DAYS * 24 * 3600 * 1000;
         let vouched = match &restored {
-            Some(r) => Some(ChangeLedger::read_from(ledger.path(), r.ledger_from)?),
-            None => None,
+            Some(r) if kizuna_core::Timestamp::now().0 < r.restored_at.0.saturating_add(window) => {
+                Some(ChangeLedger::read_from(ledger.path(), r.ledger_from)?)
+            }
+            _ => None,
         };
         Ok(Recovery {
             data: data.to_path_buf(),
@@ -104,7 +114,30 @@ impl Recovery {
             ledger,
             vouched,
             restored,
+            reoffered: std::sync::Mutex::default(),
         })
+    }
+
+    /// Whether device `d` should be made to run the fallback for every document it names in
+    /// this sync: while the relay recovers, once per device and relay start. The fallback is
+    /// what makes a phone offer its attachments again, and a teammate may already have
+    /// brought back its reports (so its heads would look current) while the relay still lacks
+    /// its photos.
+    pub fn needs_reoffer(&self, d: kizuna_core::DeviceId) -> bool {
+        self.vouched.is_some()
+            && !self
+                .reoffered
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&d)
+    }
+
+    /// Notes that device `d` ran the fallback since this start (after a sync answered).
+    pub fn reoffered(&self, d: kizuna_core::DeviceId) {
+        self.reoffered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(d);
     }
 
     /// The hook that puts every stored change in the ledger before the store writes it.

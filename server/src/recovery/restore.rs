@@ -162,7 +162,7 @@ pub fn restore(data: &Path, from: &Path) -> Result<Summary, StartError> {
         value: author.iter().map(|b| format!("{b:02x}")).collect(),
     };
     journal.write(&op)?;
-    op.apply(&dir)?;
+    op.redo(&dir)?;
     dir.flush()?;
 
     let documents = Documents::open(&data.join("rooms"), &key, MemoryBudget::default())?;

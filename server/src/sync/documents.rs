@@ -234,18 +234,14 @@ impl Documents {
         scope: Option<&Scope>,
         bytes: &[u8],
     ) -> Result<RoomHandle, CoreError> {
-        let mut room = match scope {
-            Some(s) => Room::new_scoped(s.clone()),
-            None => Room::new(id, kind),
-        };
-        if room.doc_id() != id {
+        // Verified like bytes from the network: a backup file is not authenticated.
+        let room = Room::load(id, bytes)
+            .map_err(|_| CoreError::Malformed("a backed-up document could not be read"))?;
+        if room.kind() != kind || room.scope() != scope {
             return Err(CoreError::Malformed(
                 "a backed-up document is not the one it names",
             ));
         }
-        room.doc_mut()
-            .load_incremental(bytes)
-            .map_err(|_| CoreError::Malformed("a backed-up document could not be read"))?;
         let h = self.add(room)?;
         if let Some(s) = scope {
             lock(&self.inner.scoped)

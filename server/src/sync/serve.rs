@@ -101,10 +101,22 @@ impl Relay {
         let mut results = Vec::new();
         let mut seen = HashSet::new();
         let mut budget = Budget::default();
+        let reoffer = self.recovery().is_some_and(|r| r.needs_reoffer(d.id));
         for doc in &req.docs {
             if !seen.insert(doc.doc) {
                 continue;
             }
+            // While recovering, a device's first sync runs the fallback for each document (a
+            // head no room has makes it), so the phone offers its attachments again.
+            let forced;
+            let doc = if reoffer && doc.sync_message.is_none() {
+                let mut f = doc.clone();
+                f.known_heads.push([0u8; 32]);
+                forced = f;
+                &forced
+            } else {
+                doc
+            };
             if let Some(r) = self.sync_doc(p, d, &memberships, doc, &mut trail, &mut budget)? {
                 results.push(r);
             }
@@ -161,6 +173,9 @@ impl Relay {
         // A record that cannot be written refuses the answer, with the cause (a full disk).
         self.audit().append(trail.audit)?;
         self.events().publish(trail.changed);
+        if reoffer && let Some(r) = self.recovery() {
+            r.reoffered(d.id);
+        }
         Ok(SyncResponse {
             version: PROTOCOL_VERSION,
             docs: results,

@@ -41,6 +41,10 @@ struct Cli {
     /// Mean pause of each phone between operations (ms).
     #[arg(long, default_value_t = 1500)]
     pace_ms: u64,
+    /// Seconds into the run at which the relay is killed and restored from an online backup
+    /// taken at half that time (0: never).
+    #[arg(long, default_value_t = 0.0)]
+    restore_at: f64,
 }
 
 #[derive(Subcommand)]
@@ -87,6 +91,7 @@ fn main() {
         device_kill_every_s: cli.device_kill_every,
         fault_every_s: cli.fault_every,
         pace_ms: cli.pace_ms,
+        restore_at_s: cli.restore_at,
     };
     let exe = match std::env::current_exe() {
         Ok(e) => e,

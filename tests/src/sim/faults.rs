@@ -12,29 +12,57 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Kills the relay with SIGKILL and restarts it on its data until `stop`; the thread returns
-/// the kills and the relay. It runs beside the phones, so a kill can land in the middle of a
-/// sync (the relay mid-write).
+/// Kills the relay with SIGKILL and restarts it on its data until `stop`; with
+/// `restore_at_s`, also takes an online backup into `backup` at half that time and, at that
+/// time, kills the relay and restores the backup before starting it. The thread returns the
+/// kills, the restores and the relay. It runs beside the phones, so a kill or the restore can
+/// land in the middle of a sync (the relay mid-write).
 pub(super) fn relay_killer(
     mut relay: ChildRelay,
     cfg: &SimConfig,
     stop: &Arc<AtomicBool>,
-) -> JoinHandle<Fallible<(u64, ChildRelay)>> {
+    backup: std::path::PathBuf,
+) -> JoinHandle<Fallible<(u64, u64, ChildRelay)>> {
     let stop = stop.clone();
     let mut krng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6b69_6c6c);
     let every = cfg.kill_every_s;
-    std::thread::spawn(move || -> Fallible<(u64, ChildRelay)> {
-        let mut kills = 0;
-        if every <= 0.0 {
-            return Ok((0, relay));
-        }
+    let restore_at_s = cfg.restore_at_s;
+    std::thread::spawn(move || -> Fallible<(u64, u64, ChildRelay)> {
+        let (mut kills, mut restores) = (0, 0);
+        let start = Instant::now();
+        let at = |s: f64| start + Duration::from_secs_f64(s);
+        let mut backup_at = (restore_at_s > 0.0).then(|| at(restore_at_s / 2.0));
+        let mut restore_at = (restore_at_s > 0.0).then(|| at(restore_at_s));
+        let wait = |rng: &mut ChaCha8Rng| {
+            (every > 0.0).then(|| {
+                Instant::now() + Duration::from_secs_f64(every * rng.random_range(0.5..1.5))
+            })
+        };
+        let mut next_kill = wait(&mut krng);
         loop {
-            let wait = Duration::from_secs_f64(every * krng.random_range(0.5..1.5));
-            if sleep_unless(&stop, wait) {
-                return Ok((kills, relay));
+            let Some(next) = [next_kill, backup_at, restore_at]
+                .into_iter()
+                .flatten()
+                .min()
+            else {
+                while !sleep_unless(&stop, Duration::from_secs(1)) {}
+                return Ok((kills, restores, relay));
+            };
+            if sleep_unless(&stop, next.saturating_duration_since(Instant::now())) {
+                return Ok((kills, restores, relay));
             }
-            relay.kill_and_restart()?;
-            kills += 1;
+            if backup_at == Some(next) {
+                relay.backup_to(&backup)?;
+                backup_at = None;
+            } else if restore_at == Some(next) {
+                relay.kill_and_restore(&backup)?;
+                restores += 1;
+                restore_at = None;
+            } else {
+                relay.kill_and_restart()?;
+                kills += 1;
+                next_kill = wait(&mut krng);
+            }
         }
     })
 }

@@ -58,6 +58,9 @@ pub struct SimConfig {
     pub fault_every_s: f64,
     /// Mean pause of each phone between operations, in milliseconds.
     pub pace_ms: u64,
+    /// Seconds into the run at which the relay is killed and restored from an online backup
+    /// taken at half that time (0: never).
+    pub restore_at_s: f64,
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -80,7 +83,7 @@ pub fn run(work: &Path, exe: &Path, cfg: &SimConfig) -> Fallible<Verdict> {
 
     let deadline = Instant::now() + Duration::from_secs(cfg.seconds);
     let stop = Arc::new(AtomicBool::new(false));
-    let killer = faults::relay_killer(relay, cfg, &stop);
+    let killer = faults::relay_killer(relay, cfg, &stop, work.join("backup.kzb"));
     let faulter = faults::proxy_faults(&proxy, cfg, &stop);
     let mut next_kill = faults::next_device_kill(&mut rng, cfg);
     while Instant::now() < deadline {
@@ -101,12 +104,13 @@ pub fn run(work: &Path, exe: &Path, cfg: &SimConfig) -> Fallible<Verdict> {
 
     // Quiet: no more faults; the phones finish what they are doing and stop.
     stop.store(true, Ordering::SeqCst);
-    let (kills, relay) = killer
+    let (kills, restores, relay) = killer
         .join()
         .map_err(|_| "the relay's killer thread panicked".to_string())??;
     let _ = faulter.join();
     proxy.state.disarm();
     fleet.v.relay_kills = kills;
+    fleet.v.relay_restores = restores;
     fleet.stop_all()?;
 
     let phones = check::reopen_and_sync(&mut fleet)?;

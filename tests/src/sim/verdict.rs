@@ -14,6 +14,8 @@ pub struct Verdict {
     pub lost: u64,
     /// Relay kills.
     pub relay_kills: u64,
+    /// Times the relay was killed and restored from a backup taken earlier in the run.
+    pub relay_restores: u64,
     /// Faults injected that took effect: cuts, resets, delays, duplicates and replays.
     pub faults: u64,
     /// Operations the phones performed (writes and syncs).
@@ -52,7 +54,7 @@ impl std::fmt::Display for Verdict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "verdict: {}; acknowledged {}, lost {}, relay kills {}, faults {}, operations {}, \
+            "verdict: {}; acknowledged {}, lost {}, relay kills {}, relay restores {}, faults {}, operations {}, \
              device kills {} ({} at crash points), saved {}, cuts {}, resets {}, delays {}, \
              duplicates {}, replays {}",
             if self.converged && self.lost == 0 {
@@ -66,6 +68,7 @@ impl std::fmt::Display for Verdict {
             self.acknowledged,
             self.lost,
             self.relay_kills,
+            self.relay_restores,
             self.faults,
             self.operations,
             self.device_kills,
