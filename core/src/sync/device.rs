@@ -108,6 +108,7 @@ pub fn apply_response(store: &RoomStore, resp: &SyncResponse) -> Result<SyncRepo
         again: resp.more,
         ..SyncReport::default()
     };
+    let mut gone_restricted = Vec::new();
     for result in &resp.docs {
         let id = result.doc;
         match &result.outcome {
@@ -160,10 +161,14 @@ pub fn apply_response(store: &RoomStore, resp: &SyncResponse) -> Result<SyncRepo
                 }
                 report.added.push(id);
             }
-            Outcome::Gone => {
-                store.remove_room(id)?;
-                report.removed.push(id);
-            }
+            Outcome::Gone => match store.open_room(id).ok().and_then(|h| h.meta().scope) {
+                // Decided once the whole answer is read: whether its room is gone too.
+                Some(scope) => gone_restricted.push((id, scope.parent)),
+                None => {
+                    store.remove_room(id)?;
+                    report.removed.push(id);
+                }
+            },
             Outcome::SyncMessage { message } => {
                 report.fell_back.push(id);
                 let h = store.open_room(id)?;
@@ -187,6 +192,19 @@ pub fn apply_response(store: &RoomStore, resp: &SyncResponse) -> Result<SyncRepo
                 h.update_sync(|m| m.set_fallback(Some(state.encode()), outgoing))?;
                 report.updated.push(id);
             }
+        }
+    }
+    // A restricted document is never gone on its own while its room is served (its
+    // audience includes this member): the relay lacks it, restored from an older backup.
+    // Keep it and name its scope again, rather than delete acknowledged reports.
+    for (id, parent) in gone_restricted {
+        let room_kept = !report.removed.contains(&parent) && store.open_room(parent).is_ok();
+        if room_kept {
+            store.open_room(id)?.update_sync(|m| m.set_relay_lacks())?;
+            report.again = true;
+        } else {
+            store.remove_room(id)?;
+            report.removed.push(id);
         }
     }
     Ok(report)

@@ -73,7 +73,11 @@ pub(super) fn end_state(fleet: &mut Fleet, phones: &[Phone]) -> Fallible<()> {
             let meta = phone.store().open_room(*room).map_err(err)?.meta();
             if meta.saved_heads() != want || meta.relay_heads() != want {
                 fleet.v.fail(format!(
-                    "room {room} differs between phone {i}, phone 0 or the relay"
+                    "room {room} differs between phone {i}, phone 0 or the relay \
+                     (same as phone 0: {}; relay heads as saved: {}; refusal: {:?})",
+                    meta.saved_heads() == want,
+                    meta.relay_heads() == meta.saved_heads(),
+                    meta.refusal()
                 ));
             }
         }

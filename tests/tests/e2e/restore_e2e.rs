@@ -17,18 +17,27 @@ fn phone(relay: &LoopbackRelay, dir: &Path, room: RoomId, name: &str) -> Phone {
         .unwrap()
 }
 
-/// Post numbers of the room's reports on the relay, by report text.
+/// Post numbers of the room's reports on the relay (its restricted documents included), by
+/// report text.
 fn on_relay(relay: &LoopbackRelay, room: RoomId) -> BTreeMap<String, Option<u64>> {
-    let h = relay.relay.documents().get(room).unwrap().unwrap();
-    h.read(|r| {
-        let mut out = BTreeMap::new();
-        for id in r.report_ids()? {
-            let rep = r.report(id)?;
-            out.insert(rep.content.body.text(), rep.post_no);
-        }
-        Ok(out)
-    })
-    .unwrap()
+    let docs = relay.relay.documents();
+    let mut ids = vec![room];
+    ids.extend(docs.scopes_of(room).iter().map(|s| s.doc_id()));
+    let mut out = BTreeMap::new();
+    for id in ids {
+        let Some(h) = docs.get(id).unwrap() else {
+            continue;
+        };
+        h.read(|r| {
+            for id in r.report_ids()? {
+                let rep = r.report(id)?;
+                out.insert(rep.content.body.text(), rep.post_no);
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    out
 }
 
 fn backup(relay: &LoopbackRelay, to: &Path) {
@@ -83,6 +92,11 @@ fn a_restore_keeps_later_revocations_and_takes_back_acknowledged_work() {
             .is_some_and(|m| m.complete),
         "the photo reached the relay before the restore"
     );
+    // A restricted report for A and C only: its document is made after the backup.
+    let mut audience = vec![a.author.professional, c.author.professional];
+    audience.sort();
+    a.post(room, &Phone::text("秘", Some(audience))).unwrap();
+    a.sync().unwrap();
     b.post(room, &Phone::text("三", None)).unwrap();
     b.sync().unwrap();
     a.sync().unwrap();
@@ -93,7 +107,8 @@ fn a_restore_keeps_later_revocations_and_takes_back_acknowledged_work() {
         .unwrap();
     let before = on_relay(&relay, room);
     assert_eq!(before.get("二"), Some(&Some(2)));
-    assert_eq!(before.get("三"), Some(&Some(3)));
+    assert_eq!(before.get("秘"), Some(&Some(3)));
+    assert_eq!(before.get("三"), Some(&Some(4)));
     relay.stop();
 
     // B's phone is lost too (never syncs again); the relay is restored from the backup.
@@ -133,7 +148,7 @@ fn a_restore_keeps_later_revocations_and_takes_back_acknowledged_work() {
     let report = a.sync().unwrap();
     assert!(report.refused.is_empty(), "refused: {:?}", report.refused);
     let after = on_relay(&relay, room);
-    for text in ["一", "二", "三", "四"] {
+    for text in ["一", "二", "三", "四", "秘"] {
         assert!(
             after.contains_key(text),
             "{text} is missing on the relay: {after:?}"
@@ -141,10 +156,10 @@ fn a_restore_keeps_later_revocations_and_takes_back_acknowledged_work() {
     }
     let mut numbers: Vec<u64> = after.values().map(|n| n.unwrap()).collect();
     numbers.sort();
-    assert_eq!(numbers, vec![1, 2, 3, 4], "post numbers: {after:?}");
+    assert_eq!(numbers, vec![1, 2, 3, 4, 5], "post numbers: {after:?}");
     assert_eq!(
         after["三"],
-        Some(3),
+        Some(4),
         "a number given once before the restore is kept"
     );
     // The photo A's queue had marked as sent is on the relay again, byte for byte.
@@ -154,6 +169,17 @@ fn a_restore_keeps_later_revocations_and_takes_back_acknowledged_work() {
         "the photo is lost"
     );
     assert_eq!(back.read_at(&att.hash, 0, 1 << 20).unwrap(), photo_bytes);
+
+    // The restricted document the backup predates is made anew and filled from A's copy,
+    // not deleted on A (the relay answered "gone" for it at first).
+    let secret: Vec<String> = a.reports(room).unwrap().into_iter().map(|r| r.2).collect();
+    assert!(secret.contains(&"秘".to_string()), "{secret:?}");
+    let scoped = a.store().scoped_docs(room).unwrap();
+    assert_eq!(scoped.len(), 1);
+    assert!(
+        relay.relay.documents().get(scoped[0]).unwrap().is_some(),
+        "the relay has the restricted document again"
+    );
 
     // Everyone converges on the same numbers.
     a.sync().unwrap();

@@ -196,6 +196,14 @@ impl SyncMeta<'_> {
         self.meta.relay_has = true;
     }
 
+    /// The relay does not hold this document (it answered `Gone` for a restricted document
+    /// whose room it still serves: it was restored from a backup older than the document).
+    /// The next request names the document's scope again, so the relay makes it anew and
+    /// the fallback brings back what it held.
+    pub fn set_relay_lacks(&mut self) {
+        self.meta.relay_has = false;
+    }
+
     /// Records (or clears) the relay's refusal.
     pub fn set_refusal(&mut self, reason: Option<String>) {
         self.meta.refusal = reason;
