@@ -35,8 +35,12 @@ pub fn fresh_run_copy(work: &Path) -> Fallible<PathBuf> {
     Ok(to)
 }
 
+/// Copies a folder with the modes of the original (the relay refuses a data directory others
+/// can open; `fs::copy` keeps files' modes, folders are made here).
 fn copy_dir(from: &Path, to: &Path) -> Fallible<()> {
     std::fs::create_dir_all(to).map_err(err)?;
+    let mode = std::fs::metadata(from).map_err(err)?.permissions();
+    std::fs::set_permissions(to, mode).map_err(err)?;
     for entry in std::fs::read_dir(from).map_err(err)? {
         let entry = entry.map_err(err)?;
         let target = to.join(entry.file_name());
