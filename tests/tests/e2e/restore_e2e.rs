@@ -47,12 +47,20 @@ fn backup(relay: &LoopbackRelay, to: &Path) {
         .unwrap();
 }
 
+/// Stops `relay`, restores the backup `file` into its data directory `data`, and starts it
+/// again on the same address (so the phones keep their URL).
+fn restore_and_restart(relay: LoopbackRelay, data: &Path, file: &Path) -> LoopbackRelay {
+    let addr = relay.addr;
+    relay.stop();
+    kizuna_server::recovery::restore::restore(data, file).unwrap();
+    LoopbackRelay::start_blocking(data, Some(addr)).unwrap()
+}
+
 #[test]
 fn a_restore_keeps_later_revocations_and_takes_back_acknowledged_work() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("relay");
     let relay = LoopbackRelay::start_blocking(&data, None).unwrap();
-    let addr = relay.addr;
     let room = relay.blocking_patient_room("小林 トメ").unwrap();
     let a = phone(&relay, tmp.path(), room, "佐藤");
     let b = phone(&relay, tmp.path(), room, "鈴木");
@@ -109,12 +117,9 @@ fn a_restore_keeps_later_revocations_and_takes_back_acknowledged_work() {
     assert_eq!(before.get("二"), Some(&Some(2)));
     assert_eq!(before.get("秘"), Some(&Some(3)));
     assert_eq!(before.get("三"), Some(&Some(4)));
-    relay.stop();
-
     // B's phone is lost too (never syncs again); the relay is restored from the backup.
     drop(b);
-    kizuna_server::recovery::restore::restore(&data, &file).unwrap();
-    let relay = LoopbackRelay::start_blocking(&data, Some(addr)).unwrap();
+    let relay = restore_and_restart(relay, &data, &file);
     assert!(
         !on_relay(&relay, room).contains_key("二"),
         "the restored relay starts from the backup"
@@ -207,7 +212,6 @@ fn a_change_the_relay_never_stored_is_still_checked_after_a_restore() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("relay");
     let relay = LoopbackRelay::start_blocking(&data, None).unwrap();
-    let addr = relay.addr;
     let room = relay.blocking_patient_room("小林 トメ").unwrap();
     let a = phone(&relay, tmp.path(), room, "佐藤");
     let b = phone(&relay, tmp.path(), room, "鈴木");
@@ -218,9 +222,7 @@ fn a_change_the_relay_never_stored_is_still_checked_after_a_restore() {
     // Acknowledged after the backup, so A's next sync runs the fallback that recovers.
     a.post(room, &Phone::text("二", None)).unwrap();
     a.sync().unwrap();
-    relay.stop();
-    kizuna_server::recovery::restore::restore(&data, &file).unwrap();
-    let relay = LoopbackRelay::start_blocking(&data, Some(addr)).unwrap();
+    let relay = restore_and_restart(relay, &data, &file);
     // A writes a report as B (B's author, B's actor) into its own store, offline.
     let h = a.store().open_room(room).unwrap();
     h.write(|r| {
