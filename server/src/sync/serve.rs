@@ -2,7 +2,8 @@
 //! (member of the room, and in the audience of a restricted document), then let the core
 //! check, merge and number its changes under the room's lock, persist durably, and answer
 //! with what the device lacks. With `discover`, documents the device may see but did not name
-//! are sent whole. Every access goes into the audit log before the answer leaves.
+//! are sent whole. Every access goes into the audit log before the answer leaves, and every
+//! write (a merge, a new restricted document) before anything of it is stored.
 
 use super::documents::Documents;
 use super::events::Target;
@@ -33,6 +34,10 @@ fn core(e: CoreError) -> RelayError {
 
 fn hex(h: &automerge::ChangeHash) -> String {
     crate::audit::hex(&h.0)
+}
+
+fn hashes(hs: &[automerge::ChangeHash]) -> Vec<String> {
+    hs.iter().map(hex).collect()
 }
 
 /// Everything one request did, gathered for the audit log and the live channel.
@@ -66,7 +71,20 @@ impl Trail {
         changes: Vec<String>,
         reason: Option<String>,
     ) {
-        self.audit.push(Entry {
+        self.audit
+            .push(Trail::entry(p, d, action, doc, changes, reason));
+    }
+
+    /// One record of what device `d` did to document `doc`.
+    fn entry(
+        p: &Professional,
+        d: &Device,
+        action: &'static str,
+        doc: RoomId,
+        changes: Vec<String>,
+        reason: Option<String>,
+    ) -> Entry {
+        Entry {
             professional: Some(p.id),
             device: Some(d.id),
             action,
@@ -74,7 +92,7 @@ impl Trail {
             subject: None,
             changes,
             reason,
-        });
+        }
     }
 }
 
@@ -268,7 +286,15 @@ impl Relay {
                             },
                         }));
                     }
-                    trail.log(p, d, "created", req.doc, Vec::new(), None);
+                    // Write-ahead like a write: the document exists only once its record does.
+                    self.audit().append(vec![Trail::entry(
+                        p,
+                        d,
+                        "created",
+                        req.doc,
+                        Vec::new(),
+                        None,
+                    )])?;
                     docs.get_or_create_scoped(s).map_err(core)?
                 }
                 None => match self.directory_room_doc(parent)? {
@@ -302,10 +328,14 @@ impl Relay {
         let mut last = docs.last_post_no(&mut state, parent).map_err(core)?;
         let now = Timestamp::now();
         let author = self.relay_author();
+        // The write's audit record goes to disk after the merge in memory and before anything
+        // of it is stored (write-ahead): a record that cannot be written leaves the merge
+        // undone, so no change is ever kept that the audit log does not name.
+        let mut unaudited = None;
         // Not flushed here: `sync` flushes once for all its documents before answering, so
-        // this room's lock is not held through a disk write.
+        // this room's lock is not held through the store's disk write.
         let served = handle.write_unflushed(|room| {
-            Ok(serve_doc(
+            let served = serve_doc(
                 room,
                 req,
                 &writer,
@@ -317,12 +347,38 @@ impl Relay {
                 },
                 &mut fallback,
                 budget,
-            ))
+            );
+            if !served.accepted.is_empty() && !room.is_poisoned() {
+                let record = Trail::entry(p, d, "write", req.doc, hashes(&served.accepted), None);
+                if let Err(e) = self.audit().append(vec![record]) {
+                    // Dropped unsaved: the handle loads the stored room again.
+                    room.mark_poisoned();
+                    unaudited = Some(e);
+                }
+            }
+            Ok(served)
         });
+        if let Some(e) = unaudited {
+            Documents::forget_post_no(&mut state);
+            tracing::warn!(doc = %req.doc, device = %d.id, "a sync was not merged: its audit record could not be written");
+            return Err(e.into());
+        }
         let served = match served {
             Ok(s) => s,
             Err(_) => {
                 Documents::forget_post_no(&mut state);
+                // Its write record may already be on disk; say that the write did not land.
+                trail.log(
+                    p,
+                    d,
+                    "write.failed",
+                    req.doc,
+                    Vec::new(),
+                    Some(
+                        "the relay could not store these changes; the device sends them again"
+                            .into(),
+                    ),
+                );
                 return unreadable(trail);
             }
         };
@@ -360,14 +416,7 @@ impl Relay {
             states.insert(key, fallback);
         }
         if !served.accepted.is_empty() {
-            trail.log(
-                p,
-                d,
-                "write",
-                req.doc,
-                served.accepted.iter().map(hex).collect(),
-                None,
-            );
+            // Its "write" record is already on disk (above).
             trail.changed.push(Target::Doc(req.doc));
         }
         if !served.refused.is_empty() || matches!(served.outcome, Outcome::Refused { .. }) {

@@ -343,3 +343,99 @@ fn metrics_count_a_sync_and_name_no_room() {
     assert!(!after.contains("秘密野"));
     t.stop();
 }
+
+/// A sync is a write like an admin act: when its audit record cannot be written, nothing of
+/// it is kept. The audit log lives on its own small, full filesystem here, so the relay's data
+/// disk (and its free-space reserve) is fine and only the record fails.
+#[test]
+fn a_sync_whose_audit_record_cannot_be_written_is_not_merged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // A first start makes the data directory; its audit folder then moves onto a tmpfs.
+    LoopbackRelay::start_blocking(&data, None).unwrap().stop();
+    let audit = data.join("audit");
+    let aside = tmp.path().join("audit-aside");
+    std::fs::rename(&audit, &aside).unwrap();
+    std::fs::create_dir(&audit).unwrap();
+    let out = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs"])
+        .arg(&audit)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "this test mounts a small tmpfs and must run as root: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _audit_fs = Tmpfs(audit.clone());
+    for entry in std::fs::read_dir(&aside).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), audit.join(entry.file_name())).unwrap();
+    }
+    let t = LoopbackRelay::start_blocking(&data, None).unwrap();
+    let nurse = t.blocking_add("佐藤 美咲", Profession::Nurse).unwrap();
+    let mate = t.blocking_add("鈴木 一郎", Profession::Nurse).unwrap();
+    let room = t.blocking_patient_room("秘密野 患者").unwrap();
+    t.blocking_invite(room, nurse.id, kizuna_core::Role::Writer)
+        .unwrap();
+    t.blocking_invite(room, mate.id, kizuna_core::Role::Writer)
+        .unwrap();
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let phone: Phone = t.enroll_phone(&nurse, d1.path()).unwrap();
+    let teammate: Phone = t.enroll_phone(&mate, d2.path()).unwrap();
+    phone.sync().unwrap();
+    teammate.sync().unwrap();
+    let appended_before = t.relay.audit().records_appended();
+
+    fill(&audit.join("filler"));
+    phone
+        .post(room, &Phone::text("褥瘡の処置をしました", None))
+        .unwrap();
+    let refused = phone.sync().unwrap_err().to_string();
+    assert!(
+        refused.contains("507") || refused.contains("disk is full"),
+        "{refused}"
+    );
+    assert!(
+        !refused.contains("褥瘡"),
+        "the error echoes the report: {refused}"
+    );
+
+    // Space back: the teammate syncs first and must not get a report the log never named.
+    std::fs::remove_file(audit.join("filler")).unwrap();
+    teammate.sync().unwrap();
+    assert!(
+        teammate.reports(room).unwrap().is_empty(),
+        "a change was kept although its audit record could not be written"
+    );
+    assert!(
+        nurse_writes(&t, kizuna_core::ProfessionalId(nurse.id)).is_empty(),
+        "a write record for a sync that was not merged"
+    );
+
+    // The phone still holds its report and sends it again: now merged, numbered, audited once.
+    phone.sync().unwrap();
+    teammate.sync().unwrap();
+    let reports = teammate.reports(room).unwrap();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].1, Some(1));
+    let writes = nurse_writes(&t, kizuna_core::ProfessionalId(nurse.id));
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes[0].room, Some(room));
+    assert!(t.relay.audit().verify().unwrap().intact);
+    assert!(t.relay.audit().records_appended() > appended_before);
+    t.stop();
+}
+
+/// The `write` records of professional `p`.
+fn nurse_writes(
+    t: &LoopbackRelay,
+    p: kizuna_core::ProfessionalId,
+) -> Vec<kizuna_server::audit::AuditRecord> {
+    let filter = kizuna_server::audit::Filter {
+        professional: Some(p),
+        ..Default::default()
+    };
+    let all = t.relay.audit().export(&filter, 100_000).unwrap();
+    all.into_iter().filter(|r| r.action == "write").collect()
+}

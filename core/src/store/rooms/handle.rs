@@ -129,7 +129,12 @@ impl RoomHandle {
         }
         match result {
             Ok(v) => {
-                open.persist_with(flush)?;
+                if let Err(e) = open.persist_with(flush) {
+                    // What `f` merged was not stored: keep none of it in memory either, or the
+                    // next write would store it without its caller ever learning of it.
+                    open.room = None;
+                    return Err(e);
+                }
                 Ok(v)
             }
             Err(e) => {
