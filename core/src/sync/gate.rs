@@ -316,36 +316,9 @@ pub fn recover(
     if candidates.is_empty() {
         return (None, rest);
     }
-    // Kahn's order over the candidates; one whose history is neither in the room nor among
-    // them (nor in turn recoverable) stays behind with everything built on it.
-    let mut waiting = vec![0usize; candidates.len()];
-    let mut blocked = vec![false; candidates.len()];
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); candidates.len()];
-    for (i, c) in candidates.iter().enumerate() {
-        for d in c.deps() {
-            match index.get(d) {
-                Some(&p) => {
-                    waiting[i] += 1;
-                    children[p].push(i);
-                }
-                None if room.has_change(d) => {}
-                None => blocked[i] = true,
-            }
-        }
-    }
-    let mut ready: Vec<usize> = (0..candidates.len())
-        .filter(|&i| waiting[i] == 0 && !blocked[i])
-        .collect();
-    let mut order = Vec::new();
-    while let Some(i) = ready.pop() {
-        order.push(i);
-        for &c in &children[i] {
-            waiting[c] -= 1;
-            if waiting[c] == 0 && !blocked[c] {
-                ready.push(c);
-            }
-        }
-    }
+    // A candidate whose history is neither in the room nor among them (nor in turn
+    // recoverable) stays behind with everything built on it.
+    let order = dependency_order(room, &candidates, &index);
     let mut slots: Vec<Option<Change>> = candidates.into_iter().map(Some).collect();
     let picked: Vec<Change> = order.iter().filter_map(|&i| slots[i].take()).collect();
     rest.extend(slots.into_iter().flatten());
@@ -360,6 +333,45 @@ pub fn recover(
         }),
         rest,
     )
+}
+
+/// Positions in `batch` (whose hashes `index` maps to positions) in dependency order (Kahn's):
+/// each change after those of the batch it builds on. A change whose history is neither in the
+/// room nor in the batch is left out with everything built on it, and so is a cycle.
+fn dependency_order(
+    room: &Room,
+    batch: &[Change],
+    index: &HashMap<ChangeHash, usize>,
+) -> Vec<usize> {
+    let mut waiting = vec![0usize; batch.len()];
+    let mut blocked = vec![false; batch.len()];
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); batch.len()];
+    for (i, c) in batch.iter().enumerate() {
+        for d in c.deps() {
+            match index.get(d) {
+                Some(&p) => {
+                    waiting[i] += 1;
+                    children[p].push(i);
+                }
+                None if room.has_change(d) => {}
+                None => blocked[i] = true,
+            }
+        }
+    }
+    let mut ready: Vec<usize> = (0..batch.len())
+        .filter(|&i| waiting[i] == 0 && !blocked[i])
+        .collect();
+    let mut order = Vec::with_capacity(batch.len());
+    while let Some(i) = ready.pop() {
+        order.push(i);
+        for &c in &children[i] {
+            waiting[c] -= 1;
+            if waiting[c] == 0 && !blocked[c] {
+                ready.push(c);
+            }
+        }
+    }
+    order
 }
 
 /// Puts the changes the room lacks in dependency order. Fails with the rule a change breaks,
@@ -382,33 +394,10 @@ fn in_order(room: &Room, changes: Vec<Change>) -> Result<Vec<Change>, Option<Ref
         index.insert(h, fresh.len());
         fresh.push(c);
     }
-    let mut waiting = vec![0usize; fresh.len()];
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); fresh.len()];
-    for (i, c) in fresh.iter().enumerate() {
-        for d in c.deps() {
-            match index.get(d) {
-                Some(&p) => {
-                    waiting[i] += 1;
-                    children[p].push(i);
-                }
-                None if room.has_change(d) => {}
-                None => return Err(None),
-            }
-        }
-    }
-    let mut ready: Vec<usize> = (0..fresh.len()).filter(|&i| waiting[i] == 0).collect();
-    let mut order = Vec::with_capacity(fresh.len());
-    while let Some(i) = ready.pop() {
-        order.push(i);
-        for &c in &children[i] {
-            waiting[c] -= 1;
-            if waiting[c] == 0 {
-                ready.push(c);
-            }
-        }
-    }
+    let order = dependency_order(room, &fresh, &index);
     if order.len() != fresh.len() {
-        // A cycle of hashes cannot be built honestly; treat it like missing history.
+        // History neither in the room nor in the batch; or a cycle of hashes, which cannot be
+        // built honestly: treated alike.
         return Err(None);
     }
     let mut slots: Vec<Option<Change>> = fresh.into_iter().map(Some).collect();
