@@ -99,9 +99,13 @@ pub(super) async fn run_admin(
     json: bool,
     args: AdminArgs,
 ) -> Result<(), StartError> {
-    if let AdminCmd::Restore { from } = &args.cmd {
+    if let AdminCmd::Restore {
+        from,
+        older_than_ledger,
+    } = &args.cmd
+    {
         // With the relay stopped: no client, the data directory itself.
-        let s = crate::recovery::restore::restore(&data, from)?;
+        let s = crate::recovery::restore::restore(&data, from, *older_than_ledger)?;
         if json {
             print_json(&serde_json::json!({
                 "backup_taken_at": s.backup_taken_at.to_string(),

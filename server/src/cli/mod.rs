@@ -157,6 +157,11 @@ enum AdminCmd {
         /// The backup file.
         #[arg(long)]
         from: PathBuf,
+        /// Restore a backup older than the ledger of stored changes still covers (older than
+        /// 180 days and the newest backup before them): what was acknowledged between it and
+        /// the ledger's start comes back only as far as the write rules accept it.
+        #[arg(long)]
+        older_than_ledger: bool,
     },
     /// Post or list city notices and disaster/infection alerts.
     #[command(subcommand)]

@@ -210,6 +210,13 @@ impl Relay {
         )
         .map_err(io)?;
         out.flush().map_err(io)?;
+        // Written whole: from now on the ledger keeps what restoring this backup needs.
+        recovery
+            .note_backup(&super::BackupMark {
+                taken_at: manifest.taken_at,
+                ledger_entries: manifest.ledger_entries,
+            })
+            .map_err(io)?;
         Ok(counts)
     }
 }

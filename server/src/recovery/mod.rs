@@ -30,10 +30,23 @@ use std::sync::Arc;
 pub const JOURNAL_DIR: &str = "journal";
 /// The directory's journal.
 pub const DIRECTORY_JOURNAL: &str = "directory.jsonl";
-/// The ledger of stored changes.
-pub const CHANGE_LEDGER: &str = "changes.log";
 /// Written by a restore: where the restored relay's vouched changes start.
 pub const RESTORED: &str = "restored.json";
+/// One line per backup taken while serving: when, and the ledger's position then.
+pub const BACKUPS: &str = "backups.jsonl";
+
+/// The ledger keeps what every backup taken within this many days needs (and the newest one
+/// before): a restore from an older backup must be asked for (`--older-than-ledger`).
+pub const LEDGER_KEEP_DAYS: i64 = 180;
+
+/// A backup the relay took, as its ledger needs to know it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BackupMark {
+    /// When it was taken.
+    pub taken_at: kizuna_core::Timestamp,
+    /// The ledger's position then: a restore from it needs the entries after.
+    pub ledger_entries: u64,
+}
 
 /// What a restore leaves for the relay's next starts.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -53,9 +66,28 @@ pub fn journal_path(data: &Path) -> PathBuf {
     data.join(JOURNAL_DIR).join(DIRECTORY_JOURNAL)
 }
 
-/// The ledger's path for data directory `data`.
-pub fn ledger_path(data: &Path) -> PathBuf {
-    data.join(JOURNAL_DIR).join(CHANGE_LEDGER)
+/// The backup marks' path for data directory `data`.
+pub fn backups_path(data: &Path) -> PathBuf {
+    data.join(JOURNAL_DIR).join(BACKUPS)
+}
+
+/// Where the ledger must still start so that every backup of the last [`LEDGER_KEEP_DAYS`]
+/// days, and the newest before them, can be restored with all it needs: the position of that
+/// newest older backup (0 when none). Unreadable lines (a torn last line) only keep more.
+fn ledger_cut(data: &Path, now: kizuna_core::Timestamp) -> std::io::Result<u64> {
+    let text = match std::fs::read_to_string(backups_path(data)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let before = now.0.saturating_sub(LEDGER_KEEP_DAYS * 24 * 3600 * 1000);
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<BackupMark>(l).ok())
+        .filter(|m| m.taken_at.0 < before)
+        .map(|m| m.ledger_entries)
+        .max()
+        .unwrap_or(0))
 }
 
 /// The restore marker's path for data directory `data`.
@@ -90,7 +122,6 @@ impl Recovery {
     /// left, if anything.
     pub fn open(data: &Path) -> std::io::Result<Recovery> {
         let journal = Arc::new(Journal::open(&journal_path(data))?);
-        let ledger = Arc::new(ChangeLedger::open(&ledger_path(data))?);
         let restored: Option<Restored> = match std::fs::read(restored_path(data)) {
             Ok(b) => Some(serde_json::from_slice(&b).map_err(|e| {
                 std::io::Error::new(
@@ -101,12 +132,27 @@ impl Recovery {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
+        let now = kizuna_core::Timestamp::now();
         let window = RECOVERY_DAYS * 24 * 3600 * 1000;
-        let vouched = match &restored {
-            Some(r) if kizuna_core::Timestamp::now().0 < r.restored_at.0.saturating_add(window) => {
-                Some(ChangeLedger::read_from(ledger.path(), r.ledger_from)?)
-            }
-            _ => None,
+        let recovering = restored
+            .as_ref()
+            .filter(|r| now.0 < r.restored_at.0.saturating_add(window));
+        // Entries no kept backup needs go, but never those a recovery still vouches for.
+        let mut cut = ledger_cut(data, now)?;
+        if let Some(r) = recovering {
+            cut = cut.min(r.ledger_from);
+        }
+        let dropped = ChangeLedger::trim(&data.join(JOURNAL_DIR), cut)?;
+        if dropped > 0 {
+            tracing::info!(
+                dropped,
+                "the ledger of stored changes dropped what no kept backup needs"
+            );
+        }
+        let ledger = Arc::new(ChangeLedger::open(&data.join(JOURNAL_DIR))?);
+        let vouched = match recovering {
+            Some(r) => Some(ledger.read_from(r.ledger_from)?),
+            None => None,
         };
         Ok(Recovery {
             data: data.to_path_buf(),
@@ -138,6 +184,21 @@ impl Recovery {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(d);
+    }
+
+    /// Notes a backup taken while serving, so the ledger keeps what a restore from it needs.
+    pub fn note_backup(&self, mark: &BackupMark) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut line = serde_json::to_vec(mark).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(backups_path(&self.data))?;
+        f.write_all(&line)?;
+        f.sync_data()
     }
 
     /// The hook that puts every stored change in the ledger before the store writes it.

@@ -10,6 +10,7 @@
 
 use super::backup::{Frame, Manifest, Reader};
 use super::journal::{DirectoryOp, Journal};
+use super::ledger::ChangeLedger;
 use super::{Restored, journal_path, restored_path};
 use crate::audit::{AuditLog, Entry};
 use crate::blobs::{BlobLimits, Blobs};
@@ -90,7 +91,7 @@ fn check(from: &Path) -> Result<Manifest, StartError> {
 }
 
 /// Restores the backup `from` into the data directory `data` (see the module's docs).
-pub fn restore(data: &Path, from: &Path) -> Result<Summary, StartError> {
+pub fn restore(data: &Path, from: &Path, older_than_ledger: bool) -> Result<Summary, StartError> {
     let manifest = check(from)?;
     if manifest.format != 1 {
         return Err(format!(
@@ -109,6 +110,21 @@ pub fn restore(data: &Path, from: &Path) -> Result<Summary, StartError> {
                 data.join("directory").display()
             )
         })?);
+    }
+    // The ledger must still hold what was stored after the backup, or the phones' teammates'
+    // work since then could not be told from forgeries: only on request.
+    let kept = ChangeLedger::first_kept_in(&data.join(super::JOURNAL_DIR))?;
+    if manifest.ledger_entries < kept && !older_than_ledger {
+        return Err(format!(
+            "the backup of {} is older than the ledger of stored changes keeps (it keeps what \
+             backups of the last {} days need); nothing was changed. Restore a newer backup, or \
+             add --older-than-ledger: then changes acknowledged between that backup and the \
+             ledger's start come back only as far as the write rules accept them from the \
+             phones that hold them",
+            manifest.taken_at,
+            super::LEDGER_KEEP_DAYS
+        )
+        .into());
     }
     let aside = data.join(format!("before-restore-{}", Timestamp::now().0));
     std::fs::create_dir(&aside)?;

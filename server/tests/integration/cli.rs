@@ -227,6 +227,84 @@ fn backup_and_restore_from_the_command_line() {
     assert!(out.contains("admin.backup"), "{out}");
 }
 
+/// The ledger of stored changes drops what no kept backup needs (backups older than 180 days,
+/// but for the newest of them); restoring a backup older than what it keeps is refused unless
+/// asked for with `--older-than-ledger`, and the refusal moves nothing.
+#[test]
+fn a_backup_older_than_the_ledger_is_restored_only_when_asked() {
+    use kizuna_testkit::Phone;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("relay");
+    let relay = LoopbackRelay::start_blocking(&data, None).unwrap();
+    let addr = relay.addr;
+    let nurse = relay
+        .blocking_add("佐藤 美咲", kizuna_core::Profession::Nurse)
+        .unwrap();
+    let room = relay.blocking_patient_room("患者 一").unwrap();
+    relay.blocking_invite(room, nurse.id, Role::Writer).unwrap();
+    let phone_dir = tempfile::tempdir().unwrap();
+    let phone: Phone = relay.enroll_phone(&nurse, phone_dir.path()).unwrap();
+    let old = tmp.path().join("old.kzb");
+    let newer = tmp.path().join("newer.kzb");
+    let backup = |file: &Path| {
+        let (ok, _, err) = kizuna(&data, &["backup", "--to", file.to_str().unwrap()]);
+        assert!(ok, "{err}");
+    };
+    phone.sync().unwrap();
+    phone.post(room, &Phone::text("一回目", None)).unwrap();
+    phone.sync().unwrap();
+    backup(&old);
+    phone.post(room, &Phone::text("二回目", None)).unwrap();
+    phone.sync().unwrap();
+    backup(&newer);
+    relay.stop();
+
+    // Both backups were taken 200 days ago, as far as the relay's notes go.
+    let marks = data.join("journal").join("backups.jsonl");
+    let text = std::fs::read_to_string(&marks).unwrap();
+    let day = 24 * 3600 * 1000_i64;
+    let aged: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["taken_at"] = (v["taken_at"].as_i64().unwrap() - 200 * day).into();
+            v.to_string()
+        })
+        .collect();
+    assert_eq!(aged.len(), 2, "{text}");
+    std::fs::write(&marks, aged.join("\n") + "\n").unwrap();
+    // The next start trims the ledger to the newer backup's position.
+    LoopbackRelay::start_blocking(&data, Some(addr))
+        .unwrap()
+        .stop();
+    let names: Vec<String> = std::fs::read_dir(data.join("journal"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.contains(&"changes.log".to_string()), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.starts_with("changes-from-")),
+        "{names:?}"
+    );
+
+    let (ok, _, err) = kizuna(&data, &["restore", "--from", old.to_str().unwrap()]);
+    assert!(!ok, "an old backup was restored without being asked for");
+    assert!(err.contains("--older-than-ledger"), "{err}");
+    assert_eq!(before_restore_dirs(&data), 0, "the refusal moved something");
+    let (ok, out, err) = kizuna(
+        &data,
+        &[
+            "restore",
+            "--from",
+            old.to_str().unwrap(),
+            "--older-than-ledger",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("restored the backup"), "{out}");
+    assert_eq!(before_restore_dirs(&data), 1);
+}
+
 /// `device list` (text and `--json`) shows each device's certificate expiry with the days
 /// left, and its last sync: one phone enrolled 710 days ago by the relay's clock (20 days
 /// left, never synced), one enrolled now that has synced.

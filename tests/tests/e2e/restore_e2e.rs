@@ -52,7 +52,7 @@ fn backup(relay: &LoopbackRelay, to: &Path) {
 fn restore_and_restart(relay: LoopbackRelay, data: &Path, file: &Path) -> LoopbackRelay {
     let addr = relay.addr;
     relay.stop();
-    kizuna_server::recovery::restore::restore(data, file).unwrap();
+    kizuna_server::recovery::restore::restore(data, file, false).unwrap();
     LoopbackRelay::start_blocking(data, Some(addr)).unwrap()
 }
 
