@@ -1050,7 +1050,7 @@ mod tests {
                 .unwrap();
             db.open_tree("sealed/rooms")
                 .unwrap()
-                .insert(&[1u8; 16], &b"half"[..])
+                .insert([1u8; 16], &b"half"[..])
                 .unwrap();
             db.flush().unwrap();
         }
@@ -1068,7 +1068,7 @@ mod tests {
             let db = sled::open(&path).unwrap();
             db.open_tree("professionals")
                 .unwrap()
-                .insert(&[2u8; 16], &b"{}"[..])
+                .insert([2u8; 16], &b"{}"[..])
                 .unwrap();
             db.flush().unwrap();
         }

@@ -538,3 +538,121 @@ impl<R: Read> Reader<R> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(format: u32, key_check: Option<String>) -> Vec<u8> {
+        serde_json::to_vec(&Manifest {
+            format,
+            taken_at: Timestamp(1),
+            journal_lines: 0,
+            ledger_entries: 0,
+            key_check,
+        })
+        .unwrap()
+    }
+
+    fn record(k: &[u8], v: &[u8]) -> Vec<u8> {
+        let mut d = (k.len() as u32).to_be_bytes().to_vec();
+        d.extend_from_slice(k);
+        d.extend_from_slice(v);
+        d
+    }
+
+    /// A backup of an older relay (format 1, plain frames) still reads, without a key.
+    #[test]
+    fn a_format_1_backup_reads_in_plain() {
+        let mut file = MAGIC_V1.to_vec();
+        frame(&mut file, b'M', b"manifest", &manifest(1, None)).unwrap();
+        frame(&mut file, b'D', b"meta", &record(b"k", b"v")).unwrap();
+        frame(
+            &mut file,
+            b'E',
+            b"end",
+            &serde_json::to_vec(&Counts::default()).unwrap(),
+        )
+        .unwrap();
+        let mut r = Reader::new(&file[..], None).unwrap();
+        assert_eq!(r.format(), 1);
+        assert!(matches!(r.next_frame().unwrap(), Frame::Manifest(m) if m.format == 1));
+        match r.next_frame().unwrap() {
+            Frame::Record((c, k, v)) => {
+                assert_eq!((c.as_str(), &k[..], &v[..]), ("meta", &b"k"[..], &b"v"[..]))
+            }
+            _ => panic!("not a record"),
+        }
+        assert!(matches!(r.next_frame().unwrap(), Frame::End(_)));
+    }
+
+    /// Format 2: a sealed frame opens with the key at its own position only; without the
+    /// key it reads as sealed; with another key the manifest is refused.
+    #[test]
+    fn format_2_frames_open_with_the_key_at_their_position() {
+        let key = Sealer::new(&[3; 32]).unwrap();
+        let data = record(b"k", "佐藤 美咲".as_bytes());
+        let sealed = key.seal(&frame_aad(1, b'D', b"meta", None), &data).unwrap();
+        let mut file = MAGIC.to_vec();
+        frame(
+            &mut file,
+            b'M',
+            b"manifest",
+            &manifest(2, Some(key_check(&key).unwrap())),
+        )
+        .unwrap();
+        frame(&mut file, b'D', b"meta", &sealed).unwrap();
+        frame(
+            &mut file,
+            b'E',
+            b"end",
+            &serde_json::to_vec(&Counts::default()).unwrap(),
+        )
+        .unwrap();
+        assert!(!file.windows("佐藤".len()).any(|w| w == "佐藤".as_bytes()));
+
+        let mut r = Reader::new(&file[..], Some(Arc::new(Sealer::new(&[3; 32]).unwrap()))).unwrap();
+        r.next_frame().unwrap();
+        assert!(
+            matches!(r.next_frame().unwrap(), Frame::Record((_, _, v)) if v == "佐藤 美咲".as_bytes())
+        );
+
+        let mut r = Reader::new(&file[..], None).unwrap();
+        r.next_frame().unwrap();
+        assert!(matches!(r.next_frame().unwrap(), Frame::Sealed(b'D')));
+        assert!(matches!(r.next_frame().unwrap(), Frame::End(_)));
+
+        let mut r = Reader::new(&file[..], Some(Arc::new(Sealer::new(&[4; 32]).unwrap()))).unwrap();
+        let err = r.next_frame().err().unwrap();
+        assert!(err.to_string().contains("another store key"), "{err}");
+
+        // The same frame one position later (a frame inserted before it) does not open.
+        let mut moved = MAGIC.to_vec();
+        frame(
+            &mut moved,
+            b'M',
+            b"manifest",
+            &manifest(2, Some(key_check(&key).unwrap())),
+        )
+        .unwrap();
+        frame(
+            &mut moved,
+            b'D',
+            b"meta",
+            &key.seal(&frame_aad(1, b'D', b"meta", None), &data).unwrap(),
+        )
+        .unwrap();
+        frame(&mut moved, b'D', b"meta", &sealed).unwrap();
+        let mut r =
+            Reader::new(&moved[..], Some(Arc::new(Sealer::new(&[3; 32]).unwrap()))).unwrap();
+        r.next_frame().unwrap();
+        r.next_frame().unwrap();
+        assert!(
+            r.next_frame()
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("does not open")
+        );
+    }
+}

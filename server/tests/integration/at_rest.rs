@@ -169,6 +169,40 @@ fn names_and_console_secrets_are_in_no_file_of_the_data_directory_or_a_backup() 
         "nothing was written"
     );
 
+    // With the key kept apart, the backup restores into a new data directory; a backup with
+    // one byte changed is refused whole.
+    let fresh = tmp.path().join("fresh");
+    std::fs::create_dir(&fresh).unwrap();
+    std::fs::set_permissions(&fresh, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    std::fs::copy(data.join("store.key"), fresh.join("store.key")).unwrap();
+    let mut changed = std::fs::read(&backup).unwrap();
+    let middle = changed.len() / 2;
+    changed[middle] ^= 1;
+    let changed_file = tmp.path().join("changed.kzb");
+    std::fs::write(&changed_file, &changed).unwrap();
+    let (ok, err) = kizuna(
+        &fresh,
+        &["restore", "--from", changed_file.to_str().unwrap()],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("does not open") || err.contains("not a whole"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&fresh).unwrap().count(),
+        1,
+        "nothing was written"
+    );
+    let (ok, err) = kizuna(&fresh, &["restore", "--from", backup.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let restored = LoopbackRelay::start_blocking(&fresh, None).unwrap();
+    let rooms = restored.with_admin(async |c| c.rooms().await).unwrap();
+    assert!(rooms.iter().any(|r| r.display_name == PATIENT));
+    let view = restored.with_admin(async |c| c.directory().await).unwrap();
+    assert!(view.professionals.iter().any(|p| p.name == NAME));
+    restored.stop();
+
     // The relay, started again on the same directory, serves the names to the
     // administrator, and the console credentials still work for the same login.
     let relay = LoopbackRelay::start_blocking(&data, Some(addr)).unwrap();
