@@ -219,3 +219,104 @@ fn names_and_console_secrets_are_in_no_file_of_the_data_directory_or_a_backup() 
         Some(kizuna_core::ProfessionalId(setup.professional))
     );
 }
+
+/// A data directory of the previous version — the directory's values plain JSON in trees
+/// named like the collections, named values under their names, the journal plain JSON lines
+/// — is sealed at the relay's first start: the names are still served, the plain trees are
+/// gone, and the journal no longer holds them.
+#[test]
+fn a_data_directory_of_the_previous_version_is_sealed_at_start() {
+    use kizuna_server::identity::directory::{COLLECTIONS, Directory, SledDirectory};
+    use kizuna_server::recovery::journal::DirectoryOp;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("relay");
+    let relay = LoopbackRelay::start_blocking(&data, None).unwrap();
+    let addr = relay.addr;
+    let nurse = relay
+        .with_admin(async |c| {
+            c.add_professional(&NewProfessional {
+                name: NAME.into(),
+                kana: KANA.into(),
+                profession: Profession::Nurse,
+                organisation: Organisation {
+                    name: OFFICE.into(),
+                    office_number: None,
+                },
+            })
+            .await
+        })
+        .unwrap();
+    let room = relay
+        .with_admin(async |c| c.create_room(&consented_room(PATIENT).unwrap()).await)
+        .unwrap();
+    relay
+        .blocking_invite(kizuna_core::RoomId(room.id), nurse.id, Role::Writer)
+        .unwrap();
+    relay.stop();
+
+    // Rewrite the directory and the journal as the previous version kept them.
+    let key = std::fs::read(data.join("store.key")).unwrap();
+    let path = data.join("directory");
+    let (records, professionals, rooms) = {
+        let d = SledDirectory::open(&path, &key).unwrap();
+        (
+            d.export_records().unwrap(),
+            d.professionals().unwrap(),
+            d.rooms().unwrap(),
+        )
+    };
+    {
+        let db = sled::open(&path).unwrap();
+        for c in COLLECTIONS {
+            db.drop_tree(format!("sealed/{c}")).unwrap();
+            db.open_tree(c).unwrap();
+        }
+        for (c, k, v) in &records {
+            db.open_tree(c)
+                .unwrap()
+                .insert(k.as_slice(), v.as_slice())
+                .unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let mut journal = Vec::new();
+    for value in professionals {
+        journal.extend(serde_json::to_vec(&DirectoryOp::Professional { value }).unwrap());
+        journal.push(b'\n');
+    }
+    for value in rooms {
+        journal.extend(serde_json::to_vec(&DirectoryOp::Room { value }).unwrap());
+        journal.push(b'\n');
+    }
+    let journal_path = data.join("journal").join("directory.jsonl");
+    std::fs::write(&journal_path, &journal).unwrap();
+    let mut files = Vec::new();
+    files_under(&data, &mut files);
+    assert!(
+        !found(&files, &[NAME, PATIENT]).is_empty(),
+        "the old format holds the names in the clear"
+    );
+
+    let relay = LoopbackRelay::start_blocking(&data, Some(addr)).unwrap();
+    let view = relay.with_admin(async |c| c.directory().await).unwrap();
+    assert!(
+        view.professionals
+            .iter()
+            .any(|p| p.name == NAME && p.kana == KANA)
+    );
+    let rooms = relay.with_admin(async |c| c.rooms().await).unwrap();
+    let served = rooms.iter().find(|r| r.display_name == PATIENT).unwrap();
+    assert_eq!(served.id, room.id);
+    relay.stop();
+
+    let journal = std::fs::read(&journal_path).unwrap();
+    assert!(found(std::slice::from_ref(&journal_path), &[NAME, KANA, PATIENT]).is_empty());
+    assert!(journal.starts_with(b"{\"sealed\":"));
+    let db = sled::open(&path).unwrap();
+    for c in COLLECTIONS {
+        assert!(
+            !db.tree_names().iter().any(|n| n.as_ref() == c.as_bytes()),
+            "the plain tree {c} was dropped"
+        );
+    }
+}
