@@ -385,7 +385,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         reply: Reply::Bytes(
             crate::BACKUP_MEDIA_TYPE,
-            "An online backup of the relay (format in docs/operations.md, \"Back up and restore\"): keys and patient data in the clear, to be encrypted before it leaves the host.",
+            "An online backup of the relay (format in docs/operations.md, \"Back up and restore\"): the CA key and patient data, sealed with the relay's store key, which the backup does not hold (kept apart by the operator).",
         ),
         ..route(
             M::Get,

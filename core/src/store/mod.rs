@@ -14,6 +14,9 @@ pub mod sled_backend;
 pub mod vault;
 
 pub use rooms::{RoomHandle, RoomMeta, RoomStore, SyncMeta};
+/// AES-256-GCM sealing of single values, bound to associated data: the relay seals its
+/// directory, journal and backups with it under the same store key as the room documents.
+pub use sealed::Sealer;
 pub use sled_backend::SledBackend;
 pub use vault::Vault;
 

@@ -360,8 +360,8 @@ impl Client {
         let whole = written.and_then(|()| {
             // The last frame says the backup is whole; a relay that failed midway sends none.
             let check = std::fs::File::open(to).map_err(io)?;
-            let mut r =
-                crate::recovery::backup::Reader::new(std::io::BufReader::new(check)).map_err(io)?;
+            let mut r = crate::recovery::backup::Reader::new(std::io::BufReader::new(check), None)
+                .map_err(io)?;
             loop {
                 match r.next_frame().map_err(io)? {
                     crate::recovery::backup::Frame::End(_) => return Ok(()),

@@ -21,6 +21,16 @@ pub enum DirError {
     /// A stored record could not be decoded (written by an incompatible version?).
     #[error("directory record could not be decoded: {0}")]
     Decode(String),
+    /// The store key does not open the directory: it was sealed with another `store.key`.
+    #[error(
+        "the store key does not open the directory: it was sealed with another store.key \
+         (put back the store.key this data directory was made with)"
+    )]
+    WrongKey,
+    /// A sealed record does not open under its own key: changed on disk, or moved from
+    /// another record.
+    #[error("a sealed directory record in {0} does not open (changed on disk?)")]
+    Tampered(&'static str),
 }
 
 impl From<sled::Error> for DirError {
@@ -184,30 +194,77 @@ pub trait Directory: Send + Sync + 'static {
     fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), DirError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<(), DirError>;
-    /// Every stored record as (collection, key, value), for a backup (see `recovery`).
+    /// Every stored record as (collection, key, plain value), for a backup (see `recovery`,
+    /// which seals the backup itself).
     fn export_records(&self) -> Result<Vec<RawRecord>, DirError>;
 }
 
 /// One stored record of the directory as a backup holds it: collection, key, value.
 pub type RawRecord = (String, Vec<u8>, Vec<u8>);
 
-/// The embedded sled directory, one tree per kind of record.
-#[derive(Clone, Debug)]
+/// The collections of the directory, by the names backups and the journal use.
+pub const COLLECTIONS: [&str; 7] = [
+    "professionals",
+    "devices",
+    "rooms",
+    "members",
+    "member_index",
+    "enroll_codes",
+    "meta",
+];
+
+/// The directory's storage format: 2 seals every value with the store key (1, before it,
+/// kept plain JSON in trees named like the collections). Recorded, sealed, in the meta tree
+/// under [`FORMAT_KEY`]; it doubles as the check that the store key is the right one.
+pub const FORMAT: &[u8] = b"kizuna-directory/2";
+/// Where [`FORMAT`] is kept in the sealed meta tree (never a blinded key: those are 32 bytes).
+const FORMAT_KEY: &[u8] = b"format";
+/// The sealed trees are named `sealed/<collection>`, apart from the plain ones of format 1,
+/// so a migration that stops halfway leaves the plain trees whole to start again from.
+const SEALED_PREFIX: &str = "sealed/";
+
+/// The embedded sled directory, one tree per collection, every value sealed (AES-256-GCM,
+/// the store key) and bound to its collection and key, so a value moved to another record
+/// does not open.
+///
+/// Keys stay plain where they are only ids (professional, device and room ids, the pairs of
+/// ids of memberships, the SHA-256 of an enrollment code). Named values (`meta`) have names
+/// that can carry more than ids (an administrator's console login): each is stored under a
+/// keyed hash of its name (HMAC-SHA-256 with a key derived from the store key), and the name
+/// itself is sealed in the value, so a backup can still list them.
+#[derive(Clone)]
 pub struct SledDirectory {
     db: sled::Db,
-    professionals: sled::Tree,
-    devices: sled::Tree,
-    rooms: sled::Tree,
-    members: sled::Tree,
-    member_index: sled::Tree,
-    codes: sled::Tree,
-    meta: sled::Tree,
+    trees: [sled::Tree; 7],
+    sealer: std::sync::Arc<kizuna_core::store::Sealer>,
+    blind: ring::hmac::Key,
 }
 
+impl std::fmt::Debug for SledDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SledDirectory(..)")
+    }
+}
+
+const PROFESSIONALS: usize = 0;
+const DEVICES: usize = 1;
+const ROOMS: usize = 2;
+const MEMBERS: usize = 3;
+const MEMBER_INDEX: usize = 4;
+const CODES: usize = 5;
+const META: usize = 6;
+
 impl SledDirectory {
-    /// Opens (or creates) the directory at `path`. sled allows one process per store, which
-    /// is why the admin CLI talks to the running relay instead of opening this.
-    pub fn open(path: &Path) -> Result<Self, DirError> {
+    /// Opens (or creates) the directory at `path`, sealed with `store_key` (32 bytes, the
+    /// relay's `store.key`). sled allows one process per store, which is why the admin CLI
+    /// talks to the running relay instead of opening this.
+    ///
+    /// A directory written by an older relay (format 1, plain values) is migrated here, in
+    /// one go: every record is sealed into new trees, the format is recorded, then the plain
+    /// trees are dropped. A crash before the format is recorded leaves the plain trees whole
+    /// and the next open starts again; a crash after leaves only plain trees to drop. A
+    /// directory sealed with another key is refused with [`DirError::WrongKey`].
+    pub fn open(path: &Path, store_key: &[u8]) -> Result<Self, DirError> {
         // Professionals, devices and memberships of a city fit in a few MB; sled's default
         // cache (1 GiB) only made the relay's memory grow with use. 8 MiB keeps a sync's
         // lookups (device, memberships) cached (W3 in docs/benchmarks.md).
@@ -215,17 +272,193 @@ impl SledDirectory {
             .path(path)
             .cache_capacity(8 * 1024 * 1024)
             .open()?;
-        Ok(SledDirectory {
-            professionals: db.open_tree("professionals")?,
-            devices: db.open_tree("devices")?,
-            rooms: db.open_tree("rooms")?,
-            members: db.open_tree("members")?,
-            member_index: db.open_tree("member_index")?,
-            codes: db.open_tree("enroll_codes")?,
-            meta: db.open_tree("meta")?,
+        let sealer = kizuna_core::store::Sealer::new(store_key)
+            .map_err(|e| DirError::Storage(e.to_string()))?;
+        // A key of its own for the names' hashes, derived from the store key.
+        let blind_key = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, store_key),
+            b"kizuna directory: names of named values",
+        );
+        let open_tree = |name: &str| db.open_tree(format!("{SEALED_PREFIX}{name}"));
+        let trees = [
+            open_tree(COLLECTIONS[0])?,
+            open_tree(COLLECTIONS[1])?,
+            open_tree(COLLECTIONS[2])?,
+            open_tree(COLLECTIONS[3])?,
+            open_tree(COLLECTIONS[4])?,
+            open_tree(COLLECTIONS[5])?,
+            open_tree(COLLECTIONS[6])?,
+        ];
+        let dir = SledDirectory {
             db,
-        })
+            trees,
+            sealer: std::sync::Arc::new(sealer),
+            blind: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, blind_key.as_ref()),
+        };
+        dir.migrate()?;
+        Ok(dir)
     }
+
+    /// Fails if another process (a running relay) holds the directory at `path`; opens
+    /// nothing else and needs no key.
+    pub fn check_not_in_use(path: &Path) -> Result<(), DirError> {
+        drop(sled::Config::new().path(path).open()?);
+        Ok(())
+    }
+
+    /// The format check and, for a format 1 directory, its migration (see [`Self::open`]).
+    fn migrate(&self) -> Result<(), DirError> {
+        let meta = &self.trees[META];
+        let format_aad = aad(META, FORMAT_KEY);
+        if let Some(sealed) = meta.get(FORMAT_KEY)? {
+            match self.sealer.open(&format_aad, &sealed) {
+                Ok(v) if v == FORMAT => {}
+                Ok(_) => {
+                    return Err(DirError::Decode(
+                        "the directory was written by a newer relay (unknown format)".into(),
+                    ));
+                }
+                Err(_) => return Err(DirError::WrongKey),
+            }
+            // A migration that recorded the format but stopped before dropping the plain
+            // trees.
+            return self.drop_plain_trees();
+        }
+        // Not migrated (or a migration stopped halfway): start again from the plain trees.
+        for t in &self.trees {
+            t.clear()?;
+        }
+        let names = self.db.tree_names();
+        let mut plain: Vec<RawRecord> = Vec::new();
+        for name in COLLECTIONS {
+            if !names.iter().any(|n| n.as_ref() == name.as_bytes()) {
+                continue;
+            }
+            for kv in self.db.open_tree(name)?.iter() {
+                let (k, v) = kv?;
+                plain.push((name.to_string(), k.to_vec(), v.to_vec()));
+            }
+        }
+        let migrated = plain.len();
+        self.import_records(&plain)?;
+        drop(plain);
+        let sealed = self.sealer.seal(&format_aad, FORMAT).map_err(sealing)?;
+        meta.insert(FORMAT_KEY, sealed)?;
+        self.db.flush()?;
+        if migrated > 0 {
+            tracing::info!(
+                records = migrated,
+                "directory migrated to format 2: every record sealed with the store key"
+            );
+        }
+        self.drop_plain_trees()
+    }
+
+    fn drop_plain_trees(&self) -> Result<(), DirError> {
+        let names = self.db.tree_names();
+        let mut dropped = false;
+        for name in COLLECTIONS {
+            if names.iter().any(|n| n.as_ref() == name.as_bytes()) {
+                self.db.drop_tree(name)?;
+                dropped = true;
+            }
+        }
+        if dropped {
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The key a named value is stored under: a keyed hash of its name.
+    fn meta_key(&self, name: &str) -> Vec<u8> {
+        ring::hmac::sign(&self.blind, name.as_bytes())
+            .as_ref()
+            .to_vec()
+    }
+
+    fn seal(&self, tree: usize, key: &[u8], plain: &[u8]) -> Result<Vec<u8>, DirError> {
+        self.sealer.seal(&aad(tree, key), plain).map_err(sealing)
+    }
+
+    fn open_value(&self, tree: usize, key: &[u8], sealed: &[u8]) -> Result<Vec<u8>, DirError> {
+        self.sealer
+            .open(&aad(tree, key), sealed)
+            .map_err(|_| DirError::Tampered(COLLECTIONS[tree]))
+    }
+
+    fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: usize,
+        key: &[u8],
+    ) -> Result<Option<T>, DirError> {
+        match self.trees[tree].get(key)? {
+            Some(v) => Ok(Some(serde_json::from_slice(
+                &self.open_value(tree, key, &v)?,
+            )?)),
+            None => Ok(None),
+        }
+    }
+
+    fn all<T: serde::de::DeserializeOwned>(&self, tree: usize) -> Result<Vec<T>, DirError> {
+        self.trees[tree]
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok(serde_json::from_slice(&self.open_value(tree, &k, &v)?)?)
+            })
+            .collect()
+    }
+
+    fn put<T: Serialize>(&self, tree: usize, key: &[u8], value: &T) -> Result<(), DirError> {
+        let sealed = self.seal(tree, key, &serde_json::to_vec(value)?)?;
+        self.trees[tree].insert(key, sealed)?;
+        Ok(())
+    }
+
+    fn roles(&self, tree: usize, prefix: &[u8]) -> Result<Vec<(uuid::Uuid, Role)>, DirError> {
+        self.trees[tree]
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                let other = id_from(k.get(16..).unwrap_or_default())?;
+                Ok((other, byte_role(&self.open_value(tree, &k, &v)?)))
+            })
+            .collect()
+    }
+}
+
+/// What a sealed value is bound to: its collection and its key.
+fn aad(tree: usize, key: &[u8]) -> Vec<u8> {
+    let name = COLLECTIONS[tree].as_bytes();
+    let mut a = Vec::with_capacity(name.len() + 1 + key.len());
+    a.extend_from_slice(name);
+    a.push(0);
+    a.extend_from_slice(key);
+    a
+}
+
+fn sealing(e: kizuna_core::StoreError) -> DirError {
+    DirError::Storage(format!("sealing a directory record: {e}"))
+}
+
+/// A named value's plaintext: its name's length (2 bytes), its name, the value.
+fn meta_plain(name: &str, value: &[u8]) -> Result<Vec<u8>, DirError> {
+    let len = u16::try_from(name.len())
+        .map_err(|_| DirError::Decode("a named value's name is too long".into()))?;
+    let mut p = Vec::with_capacity(2 + name.len() + value.len());
+    p.extend_from_slice(&len.to_be_bytes());
+    p.extend_from_slice(name.as_bytes());
+    p.extend_from_slice(value);
+    Ok(p)
+}
+
+fn meta_split(plain: &[u8]) -> Result<(String, Vec<u8>), DirError> {
+    let bad = || DirError::Decode("a named value's record is malformed".into());
+    let len = plain.get(..2).ok_or_else(bad)?;
+    let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+    let name = plain.get(2..2 + len).ok_or_else(bad)?;
+    let name = String::from_utf8(name.to_vec()).map_err(|_| bad())?;
+    Ok((name, plain[2 + len..].to_vec()))
 }
 
 fn pair(a: &[u8; 16], b: &[u8; 16]) -> [u8; 32] {
@@ -233,28 +466,6 @@ fn pair(a: &[u8; 16], b: &[u8; 16]) -> [u8; 32] {
     k[..16].copy_from_slice(a);
     k[16..].copy_from_slice(b);
     k
-}
-
-fn get<T: serde::de::DeserializeOwned>(
-    tree: &sled::Tree,
-    key: &[u8],
-) -> Result<Option<T>, DirError> {
-    match tree.get(key)? {
-        Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
-        None => Ok(None),
-    }
-}
-
-fn all<T: serde::de::DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<T>, DirError> {
-    tree.iter()
-        .values()
-        .map(|v| Ok(serde_json::from_slice(&v?)?))
-        .collect()
-}
-
-fn put<T: Serialize>(tree: &sled::Tree, key: &[u8], value: &T) -> Result<(), DirError> {
-    tree.insert(key, serde_json::to_vec(value)?)?;
-    Ok(())
 }
 
 fn role_byte(role: Role) -> u8 {
@@ -278,31 +489,31 @@ fn id_from(bytes: &[u8]) -> Result<uuid::Uuid, DirError> {
 
 impl Directory for SledDirectory {
     fn put_professional(&self, p: &Professional) -> Result<(), DirError> {
-        put(&self.professionals, p.id.as_bytes(), p)
+        self.put(PROFESSIONALS, p.id.as_bytes(), p)
     }
     fn professional(&self, id: ProfessionalId) -> Result<Option<Professional>, DirError> {
-        get(&self.professionals, id.as_bytes())
+        self.get(PROFESSIONALS, id.as_bytes())
     }
     fn professionals(&self) -> Result<Vec<Professional>, DirError> {
-        all(&self.professionals)
+        self.all(PROFESSIONALS)
     }
     fn put_device(&self, d: &Device) -> Result<(), DirError> {
-        put(&self.devices, d.id.as_bytes(), d)
+        self.put(DEVICES, d.id.as_bytes(), d)
     }
     fn device(&self, id: DeviceId) -> Result<Option<Device>, DirError> {
-        get(&self.devices, id.as_bytes())
+        self.get(DEVICES, id.as_bytes())
     }
     fn devices(&self) -> Result<Vec<Device>, DirError> {
-        all(&self.devices)
+        self.all(DEVICES)
     }
     fn put_room(&self, r: &Room) -> Result<(), DirError> {
-        put(&self.rooms, r.id.as_bytes(), r)
+        self.put(ROOMS, r.id.as_bytes(), r)
     }
     fn room(&self, id: RoomId) -> Result<Option<Room>, DirError> {
-        get(&self.rooms, id.as_bytes())
+        self.get(ROOMS, id.as_bytes())
     }
     fn rooms(&self) -> Result<Vec<Room>, DirError> {
-        all(&self.rooms)
+        self.all(ROOMS)
     }
     fn set_membership(
         &self,
@@ -314,10 +525,14 @@ impl Directory for SledDirectory {
         let by_room = pair(room.as_bytes(), professional.as_bytes());
         let by_prof = pair(professional.as_bytes(), room.as_bytes());
         let r = [role_byte(role)];
-        (&self.members, &self.member_index)
+        let (rv, iv) = (
+            self.seal(MEMBERS, &by_room, &r)?,
+            self.seal(MEMBER_INDEX, &by_prof, &r)?,
+        );
+        (&self.trees[MEMBERS], &self.trees[MEMBER_INDEX])
             .transaction(|(m, i)| {
-                m.insert(&by_room[..], &r[..])?;
-                i.insert(&by_prof[..], &r[..])?;
+                m.insert(&by_room[..], rv.as_slice())?;
+                i.insert(&by_prof[..], iv.as_slice())?;
                 Ok(())
             })
             .map_err(|e: sled::transaction::TransactionError<()>| {
@@ -332,7 +547,7 @@ impl Directory for SledDirectory {
         use sled::Transactional;
         let by_room = pair(room.as_bytes(), professional.as_bytes());
         let by_prof = pair(professional.as_bytes(), room.as_bytes());
-        (&self.members, &self.member_index)
+        (&self.trees[MEMBERS], &self.trees[MEMBER_INDEX])
             .transaction(|(m, i)| {
                 let was = m.remove(&by_room[..])?;
                 i.remove(&by_prof[..])?;
@@ -346,37 +561,47 @@ impl Directory for SledDirectory {
         &self,
         professional: ProfessionalId,
     ) -> Result<Vec<(RoomId, Role)>, DirError> {
-        self.member_index
-            .scan_prefix(professional.as_bytes())
-            .map(|kv| {
-                let (k, v) = kv?;
-                Ok((RoomId(id_from(&k[16..])?), byte_role(&v)))
-            })
-            .collect()
+        Ok(self
+            .roles(MEMBER_INDEX, professional.as_bytes())?
+            .into_iter()
+            .map(|(id, role)| (RoomId(id), role))
+            .collect())
     }
     fn members_of(&self, room: RoomId) -> Result<Vec<(ProfessionalId, Role)>, DirError> {
-        self.members
-            .scan_prefix(room.as_bytes())
-            .map(|kv| {
-                let (k, v) = kv?;
-                Ok((ProfessionalId(id_from(&k[16..])?), byte_role(&v)))
-            })
-            .collect()
+        Ok(self
+            .roles(MEMBERS, room.as_bytes())?
+            .into_iter()
+            .map(|(id, role)| (ProfessionalId(id), role))
+            .collect())
     }
     fn put_enroll_code(&self, hash: [u8; 32], code: &EnrollCode) -> Result<(), DirError> {
-        put(&self.codes, &hash, code)
+        self.put(CODES, &hash, code)
     }
     fn take_enroll_code(&self, hash: [u8; 32]) -> Result<Option<EnrollCode>, DirError> {
-        match self.codes.remove(hash)? {
-            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+        match self.trees[CODES].remove(hash)? {
+            Some(v) => Ok(Some(serde_json::from_slice(
+                &self.open_value(CODES, &hash, &v)?,
+            )?)),
             None => Ok(None),
         }
     }
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, DirError> {
-        Ok(self.meta.get(key.as_bytes())?.map(|v| v.to_vec()))
+        let k = self.meta_key(key);
+        match self.trees[META].get(&k)? {
+            Some(v) => {
+                let (name, value) = meta_split(&self.open_value(META, &k, &v)?)?;
+                if name != key {
+                    return Err(DirError::Tampered(COLLECTIONS[META]));
+                }
+                Ok(Some(value))
+            }
+            None => Ok(None),
+        }
     }
     fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), DirError> {
-        self.meta.insert(key.as_bytes(), value)?;
+        let k = self.meta_key(key);
+        let sealed = self.seal(META, &k, &meta_plain(key, value)?)?;
+        self.trees[META].insert(k, sealed)?;
         Ok(())
     }
     fn flush(&self) -> Result<(), DirError> {
@@ -385,10 +610,19 @@ impl Directory for SledDirectory {
     }
     fn export_records(&self) -> Result<Vec<RawRecord>, DirError> {
         let mut out = Vec::new();
-        for (name, tree) in self.named_trees() {
-            for kv in tree.iter() {
+        for (t, name) in COLLECTIONS.iter().enumerate() {
+            for kv in self.trees[t].iter() {
                 let (k, v) = kv?;
-                out.push((name.to_string(), k.to_vec(), v.to_vec()));
+                if t == META && k.as_ref() == FORMAT_KEY {
+                    continue;
+                }
+                let plain = self.open_value(t, &k, &v)?;
+                if t == META {
+                    let (key, value) = meta_split(&plain)?;
+                    out.push((name.to_string(), key.into_bytes(), value));
+                } else {
+                    out.push((name.to_string(), k.to_vec(), plain));
+                }
             }
         }
         Ok(out)
@@ -396,28 +630,23 @@ impl Directory for SledDirectory {
 }
 
 impl SledDirectory {
-    fn named_trees(&self) -> [(&'static str, &sled::Tree); 7] {
-        [
-            ("professionals", &self.professionals),
-            ("devices", &self.devices),
-            ("rooms", &self.rooms),
-            ("members", &self.members),
-            ("member_index", &self.member_index),
-            ("enroll_codes", &self.codes),
-            ("meta", &self.meta),
-        ]
-    }
-
-    /// Puts records from [`Directory::export_records`] back (a restore into an empty store).
+    /// Puts records from [`Directory::export_records`] back, sealing each (a restore into
+    /// an empty store, and the migration of a format 1 directory).
     pub fn import_records(&self, records: &[RawRecord]) -> Result<(), DirError> {
-        let trees = self.named_trees();
         for (name, k, v) in records {
-            let Some((_, tree)) = trees.iter().find(|(n, _)| n == name) else {
+            let Some(t) = COLLECTIONS.iter().position(|c| c == name) else {
                 return Err(DirError::Decode(format!(
                     "a backup holds an unknown directory collection {name:?}"
                 )));
             };
-            tree.insert(k.as_slice(), v.as_slice())?;
+            if t == META {
+                let key = std::str::from_utf8(k)
+                    .map_err(|_| DirError::Decode("a named value's name is not text".into()))?;
+                self.set_meta(key, v)?;
+            } else {
+                let sealed = self.seal(t, k, v)?;
+                self.trees[t].insert(k.as_slice(), sealed)?;
+            }
         }
         self.db.flush()?;
         Ok(())
@@ -537,13 +766,15 @@ pub(crate) mod conformance {
 mod tests {
     use super::*;
 
+    const KEY: [u8; 32] = [7; 32];
+
     #[test]
     fn sled_directory_passes_the_conformance_suite() {
         let dir = tempfile::tempdir().unwrap();
         let n = std::cell::Cell::new(0);
         conformance::run_all(&|| {
             n.set(n.get() + 1);
-            Box::new(SledDirectory::open(&dir.path().join(n.get().to_string())).unwrap())
+            Box::new(SledDirectory::open(&dir.path().join(n.get().to_string()), &KEY).unwrap())
         });
     }
 
@@ -553,7 +784,7 @@ mod tests {
         let path = dir.path().join("dir");
         let id = ProfessionalId::new();
         {
-            let d = SledDirectory::open(&path).unwrap();
+            let d = SledDirectory::open(&path, &KEY).unwrap();
             d.put_professional(&Professional {
                 id,
                 name: "佐藤 美咲".into(),
@@ -570,8 +801,284 @@ mod tests {
             d.set_membership(RoomId::new(), id, Role::Reader).unwrap();
             d.flush().unwrap();
         }
-        let d = SledDirectory::open(&path).unwrap();
+        let d = SledDirectory::open(&path, &KEY).unwrap();
         assert_eq!(d.professional(id).unwrap().unwrap().name, "佐藤 美咲");
         assert_eq!(d.memberships_of(id).unwrap().len(), 1);
+    }
+
+    fn nurse(id: ProfessionalId) -> Professional {
+        Professional {
+            id,
+            name: "佐藤 美咲".into(),
+            kana: "さとう みさき".into(),
+            profession: Profession::Nurse,
+            organisation: Organisation {
+                name: "みどり訪問看護".into(),
+                office_number: None,
+            },
+            registered_at: Timestamp(1),
+            removed_at: None,
+        }
+    }
+
+    fn patient_room() -> Room {
+        Room {
+            id: RoomId::new(),
+            kind: RoomKind::Patient,
+            display_name: "小林 トメ".into(),
+            consent: Some(Consent {
+                given_by: "長女 小林 花子".into(),
+                relation: "長女".into(),
+                date: kizuna_core::Date::new(2026, 4, 1).unwrap(),
+                obtained_by: "市 介護支援課".into(),
+                obtained_by_id: None,
+                form: None,
+            }),
+            created_at: Timestamp(4),
+            archived_at: None,
+        }
+    }
+
+    const SECRETS: [&str; 6] = [
+        "佐藤 美咲",
+        "さとう みさき",
+        "みどり訪問看護",
+        "小林 トメ",
+        "長女 小林 花子",
+        "console:login:sato",
+    ];
+
+    /// The files under `dir` that hold any of `needles` as raw bytes.
+    fn plaintext_in(dir: &Path, needles: &[&str]) -> Vec<String> {
+        let mut hits = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let bytes = std::fs::read(&p).unwrap();
+                for n in needles {
+                    if bytes.windows(n.len()).any(|w| w == n.as_bytes()) {
+                        hits.push(format!("{} in {}", n, p.display()));
+                    }
+                }
+            }
+        }
+        hits
+    }
+
+    /// Writes a directory the way the relay did before values were sealed (format 1): plain
+    /// JSON in trees named like the collections, role bytes, named values under their name.
+    fn write_format_1(path: &Path, p: &Professional, room: &Room) -> RoomId {
+        let db = sled::open(path).unwrap();
+        let t = |n: &str| db.open_tree(n).unwrap();
+        t("professionals")
+            .insert(p.id.as_bytes(), serde_json::to_vec(p).unwrap())
+            .unwrap();
+        t("rooms")
+            .insert(room.id.as_bytes(), serde_json::to_vec(room).unwrap())
+            .unwrap();
+        t("members")
+            .insert(&pair(room.id.as_bytes(), p.id.as_bytes())[..], &b"w"[..])
+            .unwrap();
+        t("member_index")
+            .insert(&pair(p.id.as_bytes(), room.id.as_bytes())[..], &b"w"[..])
+            .unwrap();
+        let code = EnrollCode {
+            professional: p.id,
+            created_at: Timestamp(1),
+            expires_at: Timestamp(2),
+        };
+        t("enroll_codes")
+            .insert([3u8; 32], serde_json::to_vec(&code).unwrap())
+            .unwrap();
+        t("devices");
+        let notices = RoomId::new();
+        t("meta")
+            .insert("room:city_notices", &notices.as_bytes()[..])
+            .unwrap();
+        t("meta")
+            .insert("console:login:sato", &p.id.as_bytes()[..])
+            .unwrap();
+        db.flush().unwrap();
+        notices
+    }
+
+    fn assert_migrated(d: &SledDirectory, p: &Professional, room: &Room, notices: RoomId) {
+        assert_eq!(d.professional(p.id).unwrap().as_ref(), Some(p));
+        assert_eq!(d.professionals().unwrap().len(), 1, "nothing doubled");
+        assert_eq!(d.room(room.id).unwrap().as_ref(), Some(room));
+        assert_eq!(d.members_of(room.id).unwrap(), vec![(p.id, Role::Writer)]);
+        assert_eq!(
+            d.memberships_of(p.id).unwrap(),
+            vec![(room.id, Role::Writer)]
+        );
+        assert_eq!(
+            d.meta("room:city_notices").unwrap(),
+            Some(notices.as_bytes().to_vec())
+        );
+        assert_eq!(
+            d.meta("console:login:sato").unwrap(),
+            Some(p.id.as_bytes().to_vec())
+        );
+        assert!(d.take_enroll_code([3; 32]).unwrap().is_some());
+        let names = d.db.tree_names();
+        for c in COLLECTIONS {
+            assert!(
+                !names.iter().any(|n| n.as_ref() == c.as_bytes()),
+                "the plain tree {c} is gone"
+            );
+        }
+    }
+
+    /// A fresh directory never writes a name, kana, organisation, room name, consent or
+    /// console login to disk in the clear; it opens again with its key only.
+    #[test]
+    fn a_fresh_directory_holds_no_plaintext_and_refuses_another_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("dir");
+        let p = nurse(ProfessionalId::new());
+        let room = patient_room();
+        {
+            let d = SledDirectory::open(&path, &KEY).unwrap();
+            // Enough writes that sled's log holds many pages, not one buffered write.
+            for _ in 0..200 {
+                d.put_professional(&p).unwrap();
+                d.put_room(&room).unwrap();
+            }
+            d.set_membership(room.id, p.id, Role::Writer).unwrap();
+            d.set_meta("console:login:sato", p.id.as_bytes()).unwrap();
+            d.set_meta("console:cred:x", "佐藤 美咲".as_bytes())
+                .unwrap();
+            d.flush().unwrap();
+            assert_eq!(plaintext_in(&path, &SECRETS), Vec::<String>::new());
+        }
+        assert_eq!(plaintext_in(&path, &SECRETS), Vec::<String>::new());
+        let err = SledDirectory::open(&path, &[8; 32]).unwrap_err();
+        assert!(matches!(err, DirError::WrongKey), "{err}");
+        assert!(err.to_string().contains("store.key"), "{err}");
+        let d = SledDirectory::open(&path, &KEY).unwrap();
+        assert_eq!(d.professional(p.id).unwrap(), Some(p.clone()));
+        assert_eq!(d.members_of(room.id).unwrap(), vec![(p.id, Role::Writer)]);
+        assert_eq!(
+            d.meta("console:login:sato").unwrap(),
+            Some(p.id.as_bytes().to_vec())
+        );
+        // A backup's export gives back the names of named values.
+        let exported = d.export_records().unwrap();
+        assert!(
+            exported
+                .iter()
+                .any(|(c, k, _)| c == "meta" && k == b"console:login:sato")
+        );
+        assert_eq!(exported.len(), 6);
+    }
+
+    /// A sealed value copied onto another record's key does not open.
+    #[test]
+    fn a_value_moved_to_another_record_does_not_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = SledDirectory::open(&tmp.path().join("dir"), &KEY).unwrap();
+        let (a, b) = (nurse(ProfessionalId::new()), ProfessionalId::new());
+        d.put_professional(&a).unwrap();
+        let sealed = d.trees[PROFESSIONALS]
+            .get(a.id.as_bytes())
+            .unwrap()
+            .unwrap();
+        d.trees[PROFESSIONALS]
+            .insert(b.as_bytes(), sealed.clone())
+            .unwrap();
+        assert!(matches!(d.professional(b), Err(DirError::Tampered(_))));
+        // Nor in another collection under the same key.
+        d.trees[DEVICES].insert(a.id.as_bytes(), sealed).unwrap();
+        assert!(d.device(DeviceId(a.id.0)).is_err());
+        assert_eq!(d.professional(a.id).unwrap(), Some(a));
+    }
+
+    /// A directory written by the previous version (plain JSON values) is migrated at open:
+    /// every record reads back, the plain trees are gone, the format is recorded, and a
+    /// wrong key is refused afterwards.
+    #[test]
+    fn a_plain_directory_of_the_previous_version_is_migrated_at_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("dir");
+        let p = nurse(ProfessionalId::new());
+        let room = patient_room();
+        let notices = write_format_1(&path, &p, &room);
+        assert!(
+            !plaintext_in(&path, &SECRETS).is_empty(),
+            "the old format is plain, and the scan sees it"
+        );
+        {
+            let d = SledDirectory::open(&path, &KEY).unwrap();
+            assert_migrated(&d, &p, &room, notices);
+            assert!(d.trees[META].get(FORMAT_KEY).unwrap().is_some());
+        }
+        assert!(matches!(
+            SledDirectory::open(&path, &[8; 32]),
+            Err(DirError::WrongKey)
+        ));
+        let d = SledDirectory::open(&path, &KEY).unwrap();
+        assert_eq!(d.professional(p.id).unwrap(), Some(p));
+    }
+
+    /// A migration that stopped before it recorded the format (sealed trees half filled)
+    /// starts again from the plain trees; one that stopped after (plain trees still there)
+    /// only drops them.
+    #[test]
+    fn a_migration_stopped_halfway_is_finished_at_the_next_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("dir");
+        let p = nurse(ProfessionalId::new());
+        let room = patient_room();
+        let notices = write_format_1(&path, &p, &room);
+        {
+            // Stopped before the format was recorded: part of the sealed copy is there,
+            // including a record the plain trees do not have.
+            let db = sled::open(&path).unwrap();
+            let sealer = kizuna_core::store::Sealer::new(&KEY).unwrap();
+            let k = p.id.as_bytes();
+            let v = sealer
+                .seal(&aad(PROFESSIONALS, k), &serde_json::to_vec(&p).unwrap())
+                .unwrap();
+            db.open_tree("sealed/professionals")
+                .unwrap()
+                .insert(k, v)
+                .unwrap();
+            db.open_tree("sealed/rooms")
+                .unwrap()
+                .insert([1u8; 16], &b"half"[..])
+                .unwrap();
+            db.flush().unwrap();
+        }
+        {
+            let d = SledDirectory::open(&path, &KEY).unwrap();
+            assert_migrated(&d, &p, &room, notices);
+            assert_eq!(
+                d.rooms().unwrap().len(),
+                1,
+                "the half-written record is gone"
+            );
+        }
+        {
+            // Stopped after the format was recorded: a plain tree is still there.
+            let db = sled::open(&path).unwrap();
+            db.open_tree("professionals")
+                .unwrap()
+                .insert([2u8; 16], &b"{}"[..])
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let d = SledDirectory::open(&path, &KEY).unwrap();
+        assert!(
+            !d.db
+                .tree_names()
+                .iter()
+                .any(|n| n.as_ref() == b"professionals")
+        );
+        assert_eq!(d.professionals().unwrap(), vec![p]);
     }
 }

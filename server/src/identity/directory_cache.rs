@@ -223,7 +223,7 @@ mod tests {
     use std::sync::mpsc::{Receiver, Sender, channel};
 
     fn sled(tmp: &tempfile::TempDir, name: &str) -> SledDirectory {
-        SledDirectory::open(&tmp.path().join(name)).unwrap()
+        SledDirectory::open(&tmp.path().join(name), &[7; 32]).unwrap()
     }
 
     #[test]

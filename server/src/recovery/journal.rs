@@ -1,6 +1,11 @@
 //! The directory's journal: every change to the directory (professionals, devices and their
-//! revocations, rooms, memberships, enrollment codes, named values) as one JSON line in
+//! revocations, rooms, memberships, enrollment codes, named values) as one line in
 //! `DIR/journal/directory.jsonl`, on disk before the change is made.
+//!
+//! Each line is `{"sealed":"<hex>"}`: the change as JSON, sealed (AES-256-GCM) with the store
+//! key and bound to its line number, so lines cannot be moved or swapped. Journals written by
+//! an older relay hold the change's JSON in plain; they are still read, and the relay seals
+//! them at start ([`Journal::seal_plain_lines`], one atomic rename).
 //!
 //! A backup records how many lines the journal had; a restore puts the backup's directory
 //! back and then replays every line after that, so a device revoked, a professional removed
@@ -12,12 +17,13 @@
 //! restored relay learns it again at the next sync.
 
 use crate::identity::directory::{Device, DirError, Directory, EnrollCode, Professional, Room};
+use kizuna_core::store::Sealer;
 use kizuna_core::{ProfessionalId, Role, RoomId};
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Named values not worth a journal line: when each device last synced.
 const UNJOURNALED_META: &str = "seen:";
@@ -123,23 +129,81 @@ impl DirectoryOp {
     }
 }
 
+/// A journal line as written: the sealed change, hex.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealedLine {
+    sealed: String,
+}
+
+/// What the line at `position` is bound to.
+fn line_aad(position: u64) -> Vec<u8> {
+    let mut a = b"kizuna directory journal\0".to_vec();
+    a.extend_from_slice(&position.to_be_bytes());
+    a
+}
+
+/// Whether a line is an older relay's plain JSON change.
+fn is_plain(line: &[u8]) -> bool {
+    !line.starts_with(b"{\"sealed\":")
+}
+
+fn seal_line(sealer: &Sealer, position: u64, op_json: &[u8]) -> Result<Vec<u8>, DirError> {
+    let sealed = sealer
+        .seal(&line_aad(position), op_json)
+        .map_err(|e| DirError::Storage(format!("sealing a journal line: {e}")))?;
+    let mut line = serde_json::to_vec(&SealedLine {
+        sealed: to_hex(&sealed),
+    })?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+/// The change a line holds (`position` counts from 0).
+fn read_line(sealer: &Sealer, position: u64, line: &str) -> Result<DirectoryOp, DirError> {
+    if is_plain(line.as_bytes()) {
+        return Ok(serde_json::from_str(line)?);
+    }
+    let sealed: SealedLine = serde_json::from_str(line)?;
+    let plain = sealer
+        .open(&line_aad(position), &from_hex(&sealed.sealed)?)
+        .map_err(|_| {
+            DirError::Storage(format!(
+                "directory journal: line {} does not open with the store key \
+                 (changed, moved, or sealed with another store.key)",
+                position + 1
+            ))
+        })?;
+    Ok(serde_json::from_slice(&plain)?)
+}
+
 /// The journal file, appended to and flushed line by line.
-#[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
     out: Mutex<(File, u64)>,
+    sealer: Arc<Sealer>,
+    /// Whether `open` saw a plain line (only an older relay's journal has them).
+    has_plain: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("path", &self.path).finish()
+    }
 }
 
 impl Journal {
-    /// Opens (or creates, owner-only) the journal at `path`. A torn last line (a crash while
-    /// it was written, before the change was made) is cut off.
-    pub fn open(path: &Path) -> std::io::Result<Journal> {
+    /// Opens (or creates, owner-only) the journal at `path`, whose lines are sealed with
+    /// `sealer` (the store key). A torn last line (a crash while it was written, before the
+    /// change was made) is cut off.
+    pub fn open(path: &Path, sealer: Arc<Sealer>) -> std::io::Result<Journal> {
         use std::os::unix::fs::OpenOptionsExt;
         if let Some(parent) = path.parent() {
             super::ledger::owner_only_dir(parent)?;
         }
         let mut lines = 0u64;
         let mut keep = 0u64;
+        let mut has_plain = false;
         if let Ok(f) = File::open(path) {
             let mut r = std::io::BufReader::new(f);
             let mut line = Vec::new();
@@ -151,6 +215,7 @@ impl Journal {
                 }
                 keep += n as u64;
                 lines += 1;
+                has_plain |= line.len() > 1 && is_plain(&line);
             }
         }
         let file = OpenOptions::new()
@@ -165,7 +230,69 @@ impl Journal {
         Ok(Journal {
             path: path.to_path_buf(),
             out: Mutex::new((file, lines)),
+            sealer,
+            has_plain: has_plain.into(),
         })
+    }
+
+    /// Seals the lines an older relay wrote in plain, each at its own position: the whole
+    /// file is written anew beside the journal, made durable, and renamed over it, so a crash
+    /// leaves either the old file or the new one. Returns how many lines were sealed. To be
+    /// called once the store key is known to be the right one.
+    pub fn seal_plain_lines(&self) -> Result<u64, DirError> {
+        let io = |e: std::io::Error| DirError::Storage(format!("directory journal: {e}"));
+        use std::sync::atomic::Ordering;
+        let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+        if !self.has_plain.load(Ordering::Acquire) {
+            return Ok(0);
+        }
+        let text = std::fs::read(&self.path).map_err(io)?;
+        let mut sealed_now = 0u64;
+        let mut new = Vec::with_capacity(text.len() * 2);
+        for (i, line) in text.split_inclusive(|b| *b == b'\n').enumerate() {
+            let body = line.strip_suffix(b"\n").unwrap_or(line);
+            if body.is_empty() || !is_plain(body) {
+                new.extend_from_slice(line);
+                continue;
+            }
+            // Checked to be a change before it is sealed: a line that is not stays an error
+            // at replay rather than becoming one that opens.
+            serde_json::from_slice::<DirectoryOp>(body)?;
+            new.extend_from_slice(&seal_line(&self.sealer, i as u64, body)?);
+            sealed_now += 1;
+        }
+        if sealed_now == 0 {
+            self.has_plain.store(false, Ordering::Release);
+            return Ok(0);
+        }
+        let tmp = self.path.with_extension("jsonl.sealing");
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(io)?;
+            f.write_all(&new).map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        if let Some(parent) = self.path.parent() {
+            File::open(parent).and_then(|d| d.sync_all()).map_err(io)?;
+        }
+        out.0 = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(io)?;
+        self.has_plain.store(false, Ordering::Release);
+        Ok(sealed_now)
+    }
+
+    /// The sealer of the journal's lines (the store key), also the backup's.
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
     }
 
     /// How many lines the journal holds (the position a backup records).
@@ -178,11 +305,11 @@ impl Journal {
         &self.path
     }
 
-    /// Appends `op` and makes it durable.
+    /// Appends `op`, sealed and bound to its line number, and makes it durable.
     pub fn write(&self, op: &DirectoryOp) -> Result<(), DirError> {
-        let mut line = serde_json::to_vec(op)?;
-        line.push(b'\n');
+        let json = serde_json::to_vec(op)?;
         let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+        let line = seal_line(&self.sealer, out.1, &json)?;
         let io = |e: std::io::Error| DirError::Storage(format!("directory journal: {e}"));
         out.0.write_all(&line).map_err(io)?;
         out.0.sync_data().map_err(io)?;
@@ -190,8 +317,14 @@ impl Journal {
         Ok(())
     }
 
-    /// Applies every line from position `from` on to `dir`; returns how many.
-    pub fn replay(path: &Path, from: u64, dir: &dyn Directory) -> Result<u64, DirError> {
+    /// Applies every line from position `from` on to `dir`, opening sealed lines with
+    /// `sealer`; returns how many.
+    pub fn replay(
+        path: &Path,
+        from: u64,
+        dir: &dyn Directory,
+        sealer: &Sealer,
+    ) -> Result<u64, DirError> {
         let f = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -203,7 +336,7 @@ impl Journal {
             if (i as u64) < from || line.is_empty() {
                 continue;
             }
-            let op: DirectoryOp = serde_json::from_str(&line)?;
+            let op = read_line(sealer, i as u64, &line)?;
             op.redo(dir)?;
             n += 1;
         }
@@ -328,13 +461,39 @@ impl Directory for JournaledDirectory {
 mod tests {
     use super::*;
     use crate::identity::directory::SledDirectory;
+    use kizuna_core::{Organisation, Profession, Timestamp};
+
+    const KEY: [u8; 32] = [9; 32];
+
+    fn sealer() -> Arc<Sealer> {
+        Arc::new(Sealer::new(&KEY).unwrap())
+    }
+
+    fn nurse() -> Professional {
+        Professional {
+            id: ProfessionalId::new(),
+            name: "佐藤 美咲".into(),
+            kana: "さとう みさき".into(),
+            profession: Profession::Nurse,
+            organisation: Organisation {
+                name: "みどり訪問看護".into(),
+                office_number: None,
+            },
+            registered_at: Timestamp(1),
+            removed_at: None,
+        }
+    }
+
+    fn contains(hay: &[u8], needle: &str) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+    }
 
     #[test]
     fn replaying_the_journal_after_a_position_redoes_later_changes_only_once() {
         let dir = tempfile::tempdir().unwrap();
-        let journal = std::sync::Arc::new(Journal::open(&dir.path().join("j.jsonl")).unwrap());
+        let journal = Arc::new(Journal::open(&dir.path().join("j.jsonl"), sealer()).unwrap());
         let live = JournaledDirectory::new(
-            Box::new(SledDirectory::open(&dir.path().join("live")).unwrap()),
+            Box::new(SledDirectory::open(&dir.path().join("live"), &KEY).unwrap()),
             journal.clone(),
         );
         let room = RoomId::new();
@@ -347,16 +506,115 @@ mod tests {
             "when a device was last seen is not journalled"
         );
         // The backup's copy, taken a moment later than the position it records.
-        let restored = SledDirectory::open(&dir.path().join("restored")).unwrap();
+        let restored = SledDirectory::open(&dir.path().join("restored"), &KEY).unwrap();
         restored.set_membership(room, a, Role::Writer).unwrap();
         live.set_membership(room, b, Role::Reader).unwrap();
         restored.set_membership(room, b, Role::Reader).unwrap();
         live.remove_membership(room, a).unwrap();
         live.set_meta("k", &[0, 255]).unwrap();
         drop(live);
-        let n = Journal::replay(&dir.path().join("j.jsonl"), at_backup, &restored).unwrap();
+        let n =
+            Journal::replay(&dir.path().join("j.jsonl"), at_backup, &restored, &sealer()).unwrap();
         assert_eq!(n, 3);
         assert_eq!(restored.members_of(room).unwrap(), vec![(b, Role::Reader)]);
         assert_eq!(restored.meta("k").unwrap(), Some(vec![0, 255]));
+    }
+
+    /// Every line is sealed: the names of a professional are not in the file, the line
+    /// replays with the right key only, and two lines swapped no longer open.
+    #[test]
+    fn lines_are_sealed_and_bound_to_their_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let journal = Journal::open(&path, sealer()).unwrap();
+        let p = nurse();
+        journal
+            .write(&DirectoryOp::Professional { value: p.clone() })
+            .unwrap();
+        journal
+            .write(&DirectoryOp::Meta {
+                key: "console:login:sato".into(),
+                value: "00".into(),
+            })
+            .unwrap();
+        let text = std::fs::read(&path).unwrap();
+        for name in [
+            "佐藤 美咲",
+            "さとう みさき",
+            "みどり訪問看護",
+            "console:login",
+            "sato",
+        ] {
+            assert!(!contains(&text, name), "{name} is in the journal");
+        }
+        let d = SledDirectory::open(&dir.path().join("d"), &KEY).unwrap();
+        assert_eq!(Journal::replay(&path, 0, &d, &sealer()).unwrap(), 2);
+        assert_eq!(d.professional(p.id).unwrap(), Some(p));
+
+        let other = Sealer::new(&[1; 32]).unwrap();
+        let err = Journal::replay(&path, 0, &d, &other).unwrap_err();
+        assert!(err.to_string().contains("does not open"), "{err}");
+
+        let lines: Vec<&[u8]> = text.split_inclusive(|b| *b == b'\n').collect();
+        std::fs::write(&path, [lines[1], lines[0]].concat()).unwrap();
+        let err = Journal::replay(&path, 0, &d, &sealer()).unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    /// An older relay's journal (plain JSON lines) is read as it is, then sealed in place:
+    /// the same changes replay, at the same positions, and the names are gone from the file.
+    #[test]
+    fn a_plain_journal_from_an_older_relay_is_sealed_at_its_positions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let p = nurse();
+        let room = RoomId::new();
+        let mut old = serde_json::to_vec(&DirectoryOp::Professional { value: p.clone() }).unwrap();
+        old.push(b'\n');
+        old.extend_from_slice(
+            &serde_json::to_vec(&DirectoryOp::Member {
+                room,
+                professional: p.id,
+                role: Role::Writer,
+            })
+            .unwrap(),
+        );
+        old.push(b'\n');
+        std::fs::write(&path, &old).unwrap();
+        assert!(contains(&old, "佐藤 美咲"));
+
+        let journal = Journal::open(&path, sealer()).unwrap();
+        assert_eq!(journal.lines(), 2);
+        // Plain lines still replay before they are sealed.
+        let before = SledDirectory::open(&dir.path().join("before"), &KEY).unwrap();
+        assert_eq!(Journal::replay(&path, 0, &before, &sealer()).unwrap(), 2);
+
+        assert_eq!(journal.seal_plain_lines().unwrap(), 2);
+        assert_eq!(
+            journal.seal_plain_lines().unwrap(),
+            0,
+            "nothing left to seal"
+        );
+        journal
+            .write(&DirectoryOp::Unmember {
+                room,
+                professional: p.id,
+            })
+            .unwrap();
+        let text = std::fs::read(&path).unwrap();
+        assert!(!contains(&text, "佐藤 美咲"));
+        assert!(!contains(&text, "\"op\""));
+        assert_eq!(journal.lines(), 3);
+
+        let after = SledDirectory::open(&dir.path().join("after"), &KEY).unwrap();
+        assert_eq!(Journal::replay(&path, 1, &after, &sealer()).unwrap(), 2);
+        assert_eq!(
+            after.professional(p.id).unwrap(),
+            None,
+            "line 0 was skipped"
+        );
+        assert_eq!(after.members_of(room).unwrap(), vec![]);
+        assert_eq!(Journal::replay(&path, 0, &after, &sealer()).unwrap(), 3);
+        assert_eq!(after.professional(p.id).unwrap(), Some(p));
     }
 }

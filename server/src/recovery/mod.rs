@@ -118,10 +118,12 @@ pub struct Recovery {
 pub const RECOVERY_DAYS: i64 = 30;
 
 impl Recovery {
-    /// Opens the journal and the ledger of data directory `data`, and reads what a restore
-    /// left, if anything.
-    pub fn open(data: &Path) -> std::io::Result<Recovery> {
-        let journal = Arc::new(Journal::open(&journal_path(data))?);
+    /// Opens the journal (sealed with `store_key`) and the ledger of data directory `data`,
+    /// and reads what a restore left, if anything.
+    pub fn open(data: &Path, store_key: &[u8]) -> std::io::Result<Recovery> {
+        let sealer = kizuna_core::store::Sealer::new(store_key)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+        let journal = Arc::new(Journal::open(&journal_path(data), Arc::new(sealer))?);
         let restored: Option<Restored> = match std::fs::read(restored_path(data)) {
             Ok(b) => Some(serde_json::from_slice(&b).map_err(|e| {
                 std::io::Error::new(

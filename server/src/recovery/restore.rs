@@ -17,9 +17,11 @@ use crate::blobs::{BlobLimits, Blobs};
 use crate::identity::directory::{Directory, SledDirectory};
 use crate::startup::StartError;
 use crate::sync::documents::{Documents, MemoryBudget};
+use kizuna_core::store::Sealer;
 use kizuna_core::{DeviceId, ProfessionalId, Timestamp};
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The key under which the relay keeps its author identity (see `state`).
 pub const META_AUTHOR: &str = "relay:author";
@@ -66,22 +68,30 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// Reads the whole backup once without writing anything: a file cut short, or not a backup,
-/// is refused before the data directory is touched.
-fn check(from: &Path) -> Result<Manifest, StartError> {
-    let mut r =
-        Reader::new(BufReader::new(std::fs::File::open(from).map_err(|e| {
-            format!("cannot read the backup {}: {e}", from.display())
-        })?))?;
+fn open_backup(
+    from: &Path,
+    sealer: Option<Arc<Sealer>>,
+) -> Result<Reader<BufReader<std::fs::File>>, StartError> {
+    Ok(Reader::new(
+        BufReader::new(
+            std::fs::File::open(from)
+                .map_err(|e| format!("cannot read the backup {}: {e}", from.display()))?,
+        ),
+        sealer,
+    )?)
+}
+
+/// Reads the whole backup once without writing anything, opening every sealed frame: a
+/// file cut short, changed, sealed with another key, or not a backup, is refused before the
+/// data directory is touched.
+fn check(from: &Path, sealer: Option<Arc<Sealer>>) -> Result<Manifest, StartError> {
+    let mut r = open_backup(from, sealer)?;
     let mut manifest = None;
     loop {
         match r.next_frame()? {
             Frame::Manifest(m) => manifest = Some(m),
-            Frame::Blob(_, _, size) => {
-                let skipped = std::io::copy(&mut r.inner().take(size), &mut std::io::sink())?;
-                if skipped != size {
-                    return Err("the backup was cut short inside an attachment".into());
-                }
+            Frame::Blob(_, _, len) => {
+                r.copy_blob(len, &mut std::io::sink())?;
             }
             Frame::End(_) => break,
             _ => {}
@@ -90,10 +100,32 @@ fn check(from: &Path) -> Result<Manifest, StartError> {
     manifest.ok_or_else(|| "the backup has no manifest".into())
 }
 
+/// The store key a format 2 backup is opened with: the data directory's `store.key`, which
+/// the operator keeps apart from the backups and puts back first.
+fn store_key_for(data: &Path) -> Result<Vec<u8>, StartError> {
+    let path = data.join("store.key");
+    if !path.exists() {
+        return Err(format!(
+            "the backup is sealed with the store key, and {} is missing: copy the store.key \
+             kept apart from the backups there (chmod 600), then run the restore again",
+            path.display()
+        )
+        .into());
+    }
+    Ok(crate::sync::documents::load_or_create_key(&path)?)
+}
+
 /// Restores the backup `from` into the data directory `data` (see the module's docs).
 pub fn restore(data: &Path, from: &Path, older_than_ledger: bool) -> Result<Summary, StartError> {
-    let manifest = check(from)?;
-    if manifest.format != 1 {
+    let format = open_backup(from, None)?.format();
+    let sealer = match format {
+        2 => Some(Arc::new(
+            Sealer::new(&store_key_for(data)?).map_err(|e| e.to_string())?,
+        )),
+        _ => None,
+    };
+    let manifest = check(from, sealer.clone())?;
+    if manifest.format != format {
         return Err(format!(
             "backup format {} is not one this relay reads",
             manifest.format
@@ -103,13 +135,13 @@ pub fn restore(data: &Path, from: &Path, older_than_ledger: bool) -> Result<Summ
     crate::startup::ensure_dir(data)?;
     // sled locks its store: if this fails, a relay is running on the directory.
     if data.join("directory").exists() {
-        drop(SledDirectory::open(&data.join("directory")).map_err(|e| {
+        SledDirectory::check_not_in_use(&data.join("directory")).map_err(|e| {
             format!(
                 "cannot open {} ({e}): is the relay running? Stop it first \
                  (systemctl stop kizuna)",
                 data.join("directory").display()
             )
-        })?);
+        })?;
     }
     // The ledger must still hold what was stored after the backup, or the phones' teammates'
     // work since then could not be told from forgeries: only on request.
@@ -129,6 +161,10 @@ pub fn restore(data: &Path, from: &Path, older_than_ledger: bool) -> Result<Summ
     let aside = data.join(format!("before-restore-{}", Timestamp::now().0));
     std::fs::create_dir(&aside)?;
     for name in REPLACED.iter().chain(["demo"].iter()) {
+        // A sealed backup holds no store key: the one in place opens it and stays.
+        if format == 2 && *name == "store.key" {
+            continue;
+        }
         let p = data.join(name);
         if p.exists() {
             std::fs::rename(&p, aside.join(name))?;
@@ -136,7 +172,7 @@ pub fn restore(data: &Path, from: &Path, older_than_ledger: bool) -> Result<Summ
     }
     let audit_from_backup = !data.join("audit").join("log.jsonl").exists();
 
-    let mut r = Reader::new(BufReader::new(std::fs::File::open(from)?))?;
+    let mut r = open_backup(from, sealer.clone())?;
     let mut records = Vec::new();
     let mut rooms = Vec::new();
     let mut blobs_seen: Vec<(super::backup::BlobName, PathBuf)> = Vec::new();
@@ -153,24 +189,29 @@ pub fn restore(data: &Path, from: &Path, older_than_ledger: bool) -> Result<Summ
             }
             Frame::Record(rec) => records.push(rec),
             Frame::Document(name, bytes) => rooms.push((name, bytes)),
-            Frame::Blob(name, _, size) => {
+            Frame::Blob(name, _, len) => {
                 let p = staging.join(format!("blob-{}", blobs_seen.len()));
                 let mut f = std::fs::File::create(&p)?;
-                std::io::copy(&mut r.inner().take(size), &mut f)?;
+                r.copy_blob(len, &mut f)?;
                 blobs_seen.push((name, p));
             }
+            Frame::Sealed(_) => return Err("a sealed frame was not opened".into()),
             Frame::End(_) => break,
         }
     }
     let key = std::fs::read(data.join("store.key"))
         .map_err(|e| format!("the backup holds no store.key: {e}"))?;
+    let sealer = match sealer {
+        Some(s) => s,
+        None => Arc::new(Sealer::new(&key).map_err(|e| e.to_string())?),
+    };
 
-    let dir = SledDirectory::open(&data.join("directory"))?;
+    let dir = SledDirectory::open(&data.join("directory"), &key)?;
     dir.import_records(&records)?;
-    let replayed = Journal::replay(&journal_path(data), manifest.journal_lines, &dir)?;
+    let replayed = Journal::replay(&journal_path(data), manifest.journal_lines, &dir, &sealer)?;
     // The old author's sequence numbers were used after the backup: changes the relay writes
     // from now on carry a new one, so they never collide with those the phones bring back.
-    let journal = Journal::open(&journal_path(data))?;
+    let journal = Journal::open(&journal_path(data), sealer.clone())?;
     let mut author = ProfessionalId::new().as_bytes().to_vec();
     author.extend_from_slice(DeviceId::new().as_bytes());
     let op = DirectoryOp::Meta {

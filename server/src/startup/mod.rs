@@ -22,7 +22,7 @@
 use crate::audit::AuditLog;
 use crate::blobs::{BlobLimits, Blobs};
 use crate::identity::NewProfessional;
-use crate::identity::directory::{Professional, SledDirectory};
+use crate::identity::directory::{DirError, Professional, SledDirectory};
 use crate::identity::pki::{self, Ca};
 use crate::identity::server_cert::{self, ServerCerts};
 use crate::recovery::Recovery;
@@ -106,13 +106,8 @@ pub fn prepare(
     )?;
     ensure_dir(data)?;
     let ca = Arc::new(Ca::load_or_create(data)?);
-    let dir = SledDirectory::open(&data.join("directory")).map_err(|e| {
-        format!(
-            "cannot open the directory store in {} (is another kizuna running on it?): {e}",
-            data.display()
-        )
-    })?;
-    let recovery = Arc::new(Recovery::open(data).map_err(|e| {
+    let key = documents::load_or_create_key(&data.join("store.key"))?;
+    let recovery = Arc::new(Recovery::open(data, &key).map_err(|e| {
         format!(
             "cannot open the journal in {}: {e}",
             data.join(crate::recovery::JOURNAL_DIR).display()
@@ -125,9 +120,8 @@ pub fn prepare(
             "restored from a backup: taking back from the phones what was acknowledged after it"
         );
     }
-    let dir = JournaledDirectory::new(Box::new(dir), recovery.journal.clone());
-    let url = public_url(listen, hostname);
-    let key = documents::load_or_create_key(&data.join("store.key"))?;
+    // The room store first: its check record refuses a wrong store key before the directory
+    // and the journal of an older relay are sealed with it.
     let documents = Documents::open_with(
         &data.join("rooms"),
         &key,
@@ -135,6 +129,29 @@ pub fn prepare(
         Some(recovery.stored_hook()),
     )
     .map_err(|e| format!("cannot open the room store in {}: {e}", data.display()))?;
+    let dir = SledDirectory::open(&data.join("directory"), &key).map_err(|e| match e {
+        DirError::WrongKey => format!(
+            "{}: {e}. The directory, the journal and the room store are sealed with \
+             {}; a backup does not hold it — it is the copy kept apart from the backups",
+            data.join("directory").display(),
+            data.join("store.key").display()
+        ),
+        e => format!(
+            "cannot open the directory store in {} (is another kizuna running on it?): {e}",
+            data.display()
+        ),
+    })?;
+    let sealed = recovery.journal.seal_plain_lines().map_err(|e| {
+        format!(
+            "cannot seal the journal {}: {e}",
+            recovery.journal.path().display()
+        )
+    })?;
+    if sealed > 0 {
+        tracing::info!(lines = sealed, "journal lines of an older relay sealed");
+    }
+    let dir = JournaledDirectory::new(Box::new(dir), recovery.journal.clone());
+    let url = public_url(listen, hostname);
     let audit = AuditLog::open(&data.join("audit"))
         .map_err(|e| format!("cannot open the audit log in {}: {e}", data.display()))?;
     let blobs = Blobs::open(&data.join("blobs"), &key, BlobLimits::default())?;

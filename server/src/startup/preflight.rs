@@ -185,8 +185,10 @@ pub fn check(data: &Path, checks: &Checks) -> Result<Found, Refusal> {
         refuse(
             store_key.clone(),
             format!(
-                "{} is missing: without it the room documents and attachments cannot be read, \
-                 and a new key would read none of them. {restore}",
+                "{} is missing: without it the room documents, attachments and the \
+                 directory cannot be read, and a new key would read none of them. Put back \
+                 the copy kept apart from the backups (a backup does not hold it; \
+                 docs/operations.md, \"Back up and restore\")",
                 store_key.display()
             ),
         );

@@ -182,7 +182,7 @@ fn backup_and_restore_from_the_command_line() {
     assert!(ok, "{err}");
     assert!(out.contains("backup written"), "{out}");
     let bytes = std::fs::read(&file).unwrap();
-    assert!(bytes.starts_with(b"KIZUNA-BACKUP/1\n"));
+    assert!(bytes.starts_with(b"KIZUNA-BACKUP/2\n"));
     assert_eq!(
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
         0o600,

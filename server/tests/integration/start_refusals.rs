@@ -326,3 +326,36 @@ fn the_config_file_gives_what_flags_and_environment_do_not() {
         "{err}"
     );
 }
+
+/// A `store.key` that is not the one the data directory was sealed with (another relay's,
+/// or a mistaken copy) is refused at start: the rooms, the directory and the journal are
+/// never read with it, and the message names the key file.
+#[test]
+fn a_wrong_store_key_is_refused() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let (_tmp, data) = used_directory();
+    let key = data.join("store.key");
+    let right = std::fs::read(&key).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    let wrong: Vec<u8> = right.iter().map(|b| b ^ 0x5a).collect();
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&key)
+            .unwrap();
+        f.write_all(&wrong).unwrap();
+    }
+    let journal = std::fs::read(data.join("journal").join("directory.jsonl")).unwrap();
+    let out = refused_start(serve_on(&data));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("store key does not open"), "{err}");
+    assert_eq!(
+        std::fs::read(data.join("journal").join("directory.jsonl")).unwrap(),
+        journal,
+        "the journal was not rewritten with the wrong key"
+    );
+}
