@@ -5,7 +5,7 @@
 //! length + bytes, data: u64 length + bytes, big-endian), ending with an `E` frame that
 //! counts what came before (a file without it was cut short and is refused whole). Frames:
 //! `M` the manifest (JSON, first), `F` a file of the data directory (the CA, the store key,
-//! the administrator's identity, the audit log up to its last complete record), `D` a
+//! the administrator's identity, every file of the audit log up to its last complete record), `D` a
 //! directory record, `R` a room document (a whole Automerge save, still holding patient
 //! data), `B` a finished attachment (its plain bytes). The file holds the CA key, the store
 //! key and patient data in the clear: encrypt it (`age`, `gpg`) before it leaves the host.
@@ -198,10 +198,17 @@ impl Relay {
             }
             counts.blobs += 1;
         }
-        let (log, head) = self.audit().complete_prefix().map_err(io)?;
-        frame(out, b'F', b"audit/log.jsonl", &log).map_err(io)?;
+        // Every file of the audit log (closed segments, then the live file) up to its last
+        // complete record, and the head line naming that record.
+        let (files, head) = self.audit().complete_files().map_err(internal)?;
+        for f in files {
+            let mut bytes = vec![0u8; usize::try_from(f.len).unwrap_or(usize::MAX)];
+            std::os::unix::fs::FileExt::read_exact_at(&f.file, &mut bytes, 0).map_err(io)?;
+            frame(out, b'F', format!("audit/{}", f.name).as_bytes(), &bytes).map_err(io)?;
+            counts.files += 1;
+        }
         frame(out, b'F', b"audit/head", head.as_bytes()).map_err(io)?;
-        counts.files += 2;
+        counts.files += 1;
         frame(
             out,
             b'E',

@@ -118,7 +118,7 @@ pub fn restore(data: &Path, from: &Path) -> Result<Summary, StartError> {
             std::fs::rename(&p, aside.join(name))?;
         }
     }
-    let audit_from_backup = !data.join("audit").join("log.jsonl").exists();
+    let audit_from_backup = !crate::audit::AuditLog::exists_in(&data.join("audit"));
 
     let mut r = Reader::new(BufReader::new(std::fs::File::open(from)?))?;
     let mut records = Vec::new();

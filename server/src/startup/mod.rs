@@ -135,7 +135,7 @@ pub fn prepare(
         Some(recovery.stored_hook()),
     )
     .map_err(|e| format!("cannot open the room store in {}: {e}", data.display()))?;
-    let audit = AuditLog::open(&data.join("audit"))
+    let audit = AuditLog::open_rotating(&data.join("audit"), config.audit_rotate_bytes)
         .map_err(|e| format!("cannot open the audit log in {}: {e}", data.display()))?;
     let blobs = Blobs::open(&data.join("blobs"), &key, BlobLimits::default())?;
     let storage = Storage {
