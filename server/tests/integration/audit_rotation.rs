@@ -276,3 +276,39 @@ fn a_rotation_torn_by_a_crash_is_finished_at_the_next_start() {
     assert!(err.contains("log.jsonl is missing"), "{err}");
     assert!(!audit.join("log.jsonl").exists());
 }
+
+#[test]
+fn a_backup_keeps_every_segment_and_a_restore_without_a_log_puts_them_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("relay");
+    let audit = data.join("audit");
+    let relay = Serve::start(&data, &["--audit-rotate-mb", "0.004"]);
+    for i in 0..20 {
+        add_professional(&data, &format!("試験 三郎{i}"));
+    }
+    let (ok, out, err) = admin(&data, &["audit", "rotate"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("closed as audit/log-"), "{out}");
+    let segs = segments(&audit);
+    assert!(segs.len() >= 2, "{segs:?}");
+    let records = admin_json(&data, &["audit", "verify"])["records"]
+        .as_u64()
+        .unwrap();
+    let backup = tmp.path().join("backup.kzb");
+    let (ok, _, err) = admin(&data, &["backup", "--to", backup.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    relay.stop();
+
+    // The directory lost its audit log: the restore takes the backup's, every file of it.
+    std::fs::rename(&audit, tmp.path().join("audit-lost")).unwrap();
+    let (ok, out, err) = admin(&data, &["restore", "--from", backup.to_str().unwrap()]);
+    assert!(ok, "{out} {err}");
+    assert!(out.contains("the audit log came from the backup"), "{out}");
+    assert_eq!(segments(&audit), segs);
+    let relay = Serve::start(&data, &[]);
+    let v = admin_json(&data, &["audit", "verify"]);
+    assert_eq!(v["intact"], true, "{v}");
+    // The backup's records, and the restore's own record after them.
+    assert!(v["records"].as_u64().unwrap() > records, "{v}");
+    relay.stop();
+}
