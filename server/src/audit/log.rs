@@ -437,7 +437,10 @@ impl AuditLog {
     /// Why no record can be appended now, if so (for `/readyz`): a failed write that could
     /// not be cut off, or a log file the relay may no longer open for writing.
     pub fn unwritable(&self) -> Option<String> {
-        if self.tail().stuck {
+        // Held while looking, so a rotation (whose renames leave no `log.jsonl` for a moment)
+        // is never taken for a lost file.
+        let tail = self.tail();
+        if tail.stuck {
             return Some("the audit log could not undo a failed write; restart the relay".into());
         }
         match OpenOptions::new().append(true).open(self.dir.join(LOG)) {

@@ -312,3 +312,81 @@ fn a_backup_keeps_every_segment_and_a_restore_without_a_log_puts_them_back() {
     assert!(v["records"].as_u64().unwrap() > records, "{v}");
     relay.stop();
 }
+
+/// Every kind of record a day of care writes — the first start's, the administrator's acts,
+/// an enrollment, a phone's writes and reads, a refused restricted report — holds ids only:
+/// no name, no report text, in any file of a log that rotated on the way.
+#[test]
+fn no_audit_record_of_a_day_of_care_holds_a_name_or_report_text() {
+    use kizuna_core::{Profession, ProfessionalId, Role};
+    use kizuna_testkit::{LoopbackRelay, Phone, RelayOptions, generous};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("relay");
+    let relay = LoopbackRelay::launch_blocking(RelayOptions {
+        data: Some(data.clone()),
+        config: kizuna_server::state::RelayConfig {
+            audit_rotate_bytes: 2048,
+            ..generous()
+        },
+        ..RelayOptions::default()
+    })
+    .unwrap();
+    let nurse = relay.blocking_add("佐藤 美咲", Profession::Nurse).unwrap();
+    let reader = relay.blocking_add("高橋 健一", Profession::Doctor).unwrap();
+    let room = relay.blocking_patient_room("小林 トメ").unwrap();
+    relay.blocking_invite(room, nurse.id, Role::Writer).unwrap();
+    relay
+        .blocking_invite(room, reader.id, Role::Reader)
+        .unwrap();
+    let phone = relay.enroll_phone(&nurse, &tmp.path().join("p1")).unwrap();
+    let doctor = relay.enroll_phone(&reader, &tmp.path().join("p2")).unwrap();
+    phone.sync().unwrap();
+    doctor.sync().unwrap();
+    phone
+        .post(room, &Phone::text("小林トメ様 血圧 132/84 佐藤訪問", None))
+        .unwrap();
+    phone.sync().unwrap();
+    // A reader's restricted report: refused by the relay's scope rule.
+    let _ = doctor.post(
+        room,
+        &Phone::text(
+            "高橋より内密の所見",
+            Some(vec![ProfessionalId(reader.id), ProfessionalId(nurse.id)]),
+        ),
+    );
+    let _ = doctor.sync();
+    doctor.sync().unwrap();
+
+    let audit = data.join("audit");
+    assert!(!segments(&audit).is_empty(), "the log rotated");
+    let log = relay.relay.audit();
+    let v = log.verify().unwrap();
+    assert!(v.intact, "{v:?}");
+    let records = log
+        .export(&kizuna_server::audit::Filter::default(), 100_000)
+        .unwrap();
+    let actions: std::collections::BTreeSet<&str> =
+        records.iter().map(|r| r.action.as_str()).collect();
+    for kind in [
+        "relay.city_room.created",
+        "admin.professional.add",
+        "admin.member.invite",
+        "device.enrolled",
+        "write",
+        "read",
+        "refused",
+    ] {
+        assert!(actions.contains(kind), "{kind} missing from {actions:?}");
+    }
+    assert!(records.iter().any(|r| r.action == "write"
+        && r.room.is_some()
+        && r.professional == Some(ProfessionalId(nurse.id))));
+    // The search finds what is there (so its silence below means something).
+    assert!(any_file_holds(&audit, "device.enrolled").is_some());
+    for text in [
+        "佐藤", "美咲", "高橋", "健一", "小林", "トメ", "血圧", "132/84", "内密",
+    ] {
+        assert_eq!(any_file_holds(&audit, text), None, "{text}");
+    }
+    relay.stop();
+}
