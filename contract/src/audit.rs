@@ -116,7 +116,8 @@ pub struct Verdict {
     /// record 1. The archived segments are checked against it, not lost from view.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_kept: Option<u64>,
-    /// Files of the log checked: the closed segments kept and the live file.
-    #[serde(default)]
-    pub files: u64,
+    /// Files of the log checked: the closed segments kept and the live file (absent from a
+    /// relay older than the segments, whose log was one file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<u64>,
 }

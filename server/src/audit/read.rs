@@ -46,7 +46,7 @@ pub(super) fn verify_parts(
         first_broken: Some(seq),
         problem: Some(why),
         first_kept: None,
-        files,
+        files: Some(files),
     };
     // Files out of order (renamed) are named as such before the walk finds the jump.
     let firsts: Vec<Option<u64>> = parts.iter().map(first_seq).collect();
@@ -194,7 +194,7 @@ pub(super) fn verify_parts(
         first_broken: None,
         problem: None,
         first_kept,
-        files,
+        files: Some(files),
     })
 }
 

@@ -362,11 +362,13 @@ pub(super) async fn run_admin(
                     Some(first) => println!(
                         "intact: {} records in {} files, chain unbroken from record {first} \
                          (the segments before it were archived)",
-                        v.records, v.files
+                        v.records,
+                        v.files.unwrap_or(1)
                     ),
                     None => println!(
                         "intact: {} records in {} files, chain unbroken",
-                        v.records, v.files
+                        v.records,
+                        v.files.unwrap_or(1)
                     ),
                 }
             } else {
