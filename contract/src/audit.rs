@@ -89,6 +89,16 @@ pub fn to_json_lines(records: &[AuditRecord]) -> String {
     body
 }
 
+/// `POST /v1/admin/audit/rotate`: the audit log's live file closed as a segment on request
+/// (before archiving the segments, docs/operations.md), whatever its size.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Rotated {
+    /// The file the live records went to (`log-000003.jsonl`); absent when the live file
+    /// held no record (the record of this request goes into it, so it never is empty then).
+    pub segment: Option<String>,
+}
+
 /// `GET /v1/admin/audit/verify`: whether the hash chain is whole.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -99,6 +109,15 @@ pub struct Verdict {
     pub records: u64,
     /// The first record that fails, by its position in the log.
     pub first_broken: Option<u64>,
-    /// What is wrong with it.
+    /// What is wrong with it, naming the file of the log it is in.
     pub problem: Option<String>,
+    /// The position of the first record kept on the relay, when the operator archived the
+    /// oldest segments of the log (docs/operations.md); absent when the chain starts at
+    /// record 1. The archived segments are checked against it, not lost from view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_kept: Option<u64>,
+    /// Files of the log checked: the closed segments kept and the live file (absent from a
+    /// relay older than the segments, whose log was one file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<u64>,
 }

@@ -56,6 +56,7 @@ const MTLS: &str = "deviceCertificate";
     events::Changed,
     audit::AuditRecord,
     audit::Verdict,
+    audit::Rotated,
 )))]
 struct Schemas;
 

@@ -35,6 +35,9 @@ pub struct RelayConfig {
     /// Free space (bytes) the relay keeps on its data directory's filesystem: below it acts
     /// and writing syncs are refused with `storage-full` and `/readyz` fails.
     pub min_free_bytes: u64,
+    /// The audit log's live file is closed as a segment when it holds this many bytes
+    /// (`--audit-rotate-mb`; 0: never), so no one file grows without end.
+    pub audit_rotate_bytes: u64,
     /// The time certificates are issued and renewed by: the system clock, unless a test
     /// moves it (never settable from the network).
     pub clock: Arc<Clock>,
@@ -47,6 +50,7 @@ impl Default for RelayConfig {
             enroll_window: Duration::from_secs(600),
             code_ttl: Duration::from_secs(24 * 3600),
             min_free_bytes: crate::watch::disk::DEFAULT_MIN_FREE_BYTES,
+            audit_rotate_bytes: crate::audit::DEFAULT_ROTATE_BYTES,
             clock: Arc::new(Clock::system()),
         }
     }

@@ -2,7 +2,7 @@
 
 use super::{Access as A, Body, Method as M, Query, Reply, Route, name, route};
 use crate::ProblemKind as P;
-use crate::audit::{AuditRecord, Verdict};
+use crate::audit::{AuditRecord, Rotated, Verdict};
 use crate::blobs::UploadStatus;
 use crate::careplans::{CarePlanImportView, CarePlanUploadRequest, ImportSummary};
 use crate::console::{ConsoleSetup, CredentialsRequest};
@@ -404,6 +404,17 @@ pub const ROUTES: &[Route] = &[
             "verify_audit",
             "audit",
             "Checks the audit log's hash chain.",
+            A::Admin,
+        )
+    },
+    Route {
+        reply: Reply::Json(name::<Rotated>),
+        ..route(
+            M::Post,
+            "/v1/admin/audit/rotate",
+            "rotate_audit",
+            "audit",
+            "Closes the audit log's live file as its next segment now.",
             A::Admin,
         )
     },

@@ -77,6 +77,11 @@ fn audit_verdict() {
     roundtrip::<kizuna_contract::audit::Verdict>(
         r##"{"intact":false,"records":10,"first_broken":4,"problem":"hash mismatch"}"##,
     );
+    // Since the log rotates into segments: the files checked, and where a chain whose
+    // oldest segments were archived starts.
+    roundtrip::<kizuna_contract::audit::Verdict>(
+        r##"{"intact":true,"records":10,"first_broken":null,"problem":null,"first_kept":91,"files":3}"##,
+    );
 }
 
 #[test]

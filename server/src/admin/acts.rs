@@ -320,6 +320,17 @@ pub fn import_care_plan(
     )
 }
 
+/// Closes the audit log's live file as its next segment (`kizuna admin audit rotate`), after
+/// recording the act, so the closed segment ends with the record of its closing. Returns the
+/// segment's name.
+pub fn audit_rotate(relay: &Relay, actor: &Actor) -> Result<Option<String>, RelayError> {
+    audit(relay, actor, "admin.audit.rotate", None, "audit")?;
+    relay
+        .audit()
+        .rotate()
+        .map_err(|e| RelayError::Internal(e.to_string()))
+}
+
 /// Reads the audit records matching `filter`, oldest first, at most `limit` (the caller takes
 /// it from the contract: `AuditQuery::effective_limit` for the API, `MAX_EXPORT_LIMIT` for the
 /// console's download), as the export body: the contract's one JSON-lines writer over the

@@ -90,6 +90,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/admin/devices/{id}/revoke", post(revoke_device))
         .route("/v1/admin/audit", get(audit_export))
         .route("/v1/admin/audit/verify", get(audit_verify))
+        .route("/v1/admin/audit/rotate", post(audit_rotate))
         .route(
             "/v1/admin/professionals/{id}/profile",
             put(update_professional),
@@ -407,6 +408,17 @@ async fn audit_export(
         body,
     )
         .into_response())
+}
+
+async fn audit_rotate(
+    State(relay): State<AppState>,
+    admin: Admin,
+) -> Result<Json<kizuna_contract::audit::Rotated>, Problem> {
+    let actor: Actor = (&admin).into();
+    let segment = tokio::task::spawn_blocking(move || admin::audit_rotate(&relay, &actor))
+        .await
+        .map_err(|_| RelayError::Internal("the audit task failed".into()))??;
+    Ok(Json(kizuna_contract::audit::Rotated { segment }))
 }
 
 async fn audit_verify(State(relay): State<AppState>, _: Admin) -> Result<Json<Verdict>, Problem> {

@@ -1,20 +1,22 @@
-//! The log file itself: where its end is, appending a batch with one shared flush, the hash
-//! chain's arithmetic, reading the file forwards and backwards, and copying an old sled log
-//! in once. Reading the log back (verify, export) is in [`super::read`].
+//! The live log file: where its end is, appending a batch with one shared flush, rotating
+//! it into a closed segment when it grows past its size (the files are in
+//! [`super::segments`]), the hash chain's arithmetic, reading a file forwards and backwards,
+//! and copying an old sled log in once. Reading the log back (verify, export) is in
+//! [`super::read`].
 
 use super::record::{AuditError, AuditRecord, Entry};
+use super::segments::{self, Part};
 use kizuna_core::Timestamp;
 use kizuna_core::store::group_commit::GroupCommit;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub(super) const ZERO: [u8; 32] = [0; 32];
-/// The records, one JSON object per line.
-pub(super) const LOG: &str = "log.jsonl";
+pub(super) use super::segments::{LOG, NEXT};
 /// `{seq:020} {hash}\n` of the last record known durable.
 pub(super) const HEAD: &str = "head";
 /// Where the files of an old sled log are moved once copied.
@@ -28,17 +30,31 @@ pub(super) struct Tail {
     pub(super) seq: u64,
     /// Its hash.
     pub(super) prev: [u8; 32],
-    /// Bytes of complete records in the file.
+    /// Bytes of complete records in the live file.
     pub(super) bytes: u64,
     /// A failed write could not be cut off; no more appends.
     pub(super) stuck: bool,
+    /// The live file, opened for appending; every write is a whole batch of lines. Replaced
+    /// when the log rotates.
+    pub(super) file: Arc<File>,
+}
+
+/// One file of the log as a backup copies it: every file is needed for the chain to verify.
+#[derive(Debug)]
+pub struct LogFile {
+    /// Its name in `DIR/audit/` (`log-000001.jsonl` … `log.jsonl`).
+    pub name: String,
+    /// Open for reading.
+    pub file: File,
+    /// The length of its complete records: the bytes to copy.
+    pub len: u64,
 }
 
 /// The hash-chained log.
 pub struct AuditLog {
     pub(super) dir: PathBuf,
-    /// Opened for appending; every write is a whole batch of lines.
-    pub(super) file: File,
+    /// The live file is closed as a segment once it holds this many bytes (0: never).
+    pub(super) rotate_bytes: u64,
     /// Rewritten in place after each flush.
     pub(super) head: File,
     pub(super) tail: Mutex<Tail>,
@@ -269,16 +285,44 @@ pub(super) fn migrate_from_sled(dir: &Path) -> Result<(), AuditError> {
     Ok(())
 }
 
+/// The position and hash of the last record in `file`'s first `len` bytes, if any.
+fn last_record(file: &File, len: u64) -> Result<Option<(u64, [u8; 32])>, AuditError> {
+    match Backwards::new(file, len).next_line()? {
+        Some(line) => {
+            let r: AuditRecord =
+                serde_json::from_slice(&line).map_err(|_| AuditError::UnreadableEnd)?;
+            Ok(Some((
+                r.seq,
+                unhex(&r.hash).ok_or(AuditError::UnreadableEnd)?,
+            )))
+        }
+        None => Ok(None),
+    }
+}
+
 impl AuditLog {
-    /// Opens (or creates) the log in `dir`. An old sled log there is copied into the file
-    /// first; a torn last line (a crash mid-write, never acknowledged) is cut off.
+    /// Opens (or creates) the log in `dir`, never rotating. See [`AuditLog::open_rotating`].
     pub fn open(dir: &Path) -> Result<AuditLog, AuditError> {
+        AuditLog::open_rotating(dir, 0)
+    }
+
+    /// Opens (or creates) the log in `dir`, closing the live file as a segment whenever it
+    /// holds `rotate_bytes` or more (0: never). An old sled log there is copied into the file
+    /// first; a rotation a crash interrupted is finished or undone; a torn last line (a
+    /// crash mid-write, never acknowledged) is cut off. A live file missing beside closed
+    /// segments is an error, not a new chain.
+    pub fn open_rotating(dir: &Path, rotate_bytes: u64) -> Result<AuditLog, AuditError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(LOG);
         if !path.exists() && dir.join("db").exists() {
             migrate_from_sled(dir)?;
         }
+        segments::finish_rotation(dir)?;
+        let closed = segments::segments(dir)?;
         let fresh = !path.exists();
+        if fresh && let Some((n, _)) = closed.last() {
+            return Err(AuditError::LiveMissing(segments::segment_name(*n)));
+        }
         let file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -288,14 +332,16 @@ impl AuditLog {
             File::open(dir)?.sync_all()?;
         }
         let len = complete_length(&file)?;
-        let (seq, prev) = match Backwards::new(&file, len).next_line()? {
-            Some(line) => {
-                let r: AuditRecord =
-                    serde_json::from_slice(&line).map_err(|_| AuditError::UnreadableEnd)?;
-                (r.seq, unhex(&r.hash).ok_or(AuditError::UnreadableEnd)?)
-            }
-            None => (0, ZERO),
-        };
+        let mut last = last_record(&file, len)?;
+        if last.is_none()
+            && let Some((_, seg)) = closed.last()
+        {
+            // Just rotated: the chain goes on from the last segment's last record.
+            let f = File::open(seg)?;
+            let seg_len = f.metadata()?.len();
+            last = last_record(&f, seg_len)?;
+        }
+        let (seq, prev) = last.unwrap_or((0, ZERO));
         let head = OpenOptions::new()
             .write(true)
             .create(true)
@@ -307,13 +353,14 @@ impl AuditLog {
         }
         Ok(AuditLog {
             dir: dir.to_path_buf(),
-            file,
+            rotate_bytes,
             head,
             tail: Mutex::new(Tail {
                 seq,
                 prev,
                 bytes: len,
                 stuck: false,
+                file: Arc::new(file),
             }),
             commit: GroupCommit::default(),
             appended: AtomicU64::new(0),
@@ -321,15 +368,37 @@ impl AuditLog {
         })
     }
 
-    /// The files a log that was opened before must still have in `dir`: `log.jsonl` and
-    /// `head`, or the sled log of a relay from before November 2026 (copied on opening). A
-    /// start checks them before it creates anything, so a lost log is never silently
-    /// replaced by an empty one.
+    /// The files a log that was opened before must still have in `dir`: `log.jsonl` (or,
+    /// after a rotation a crash interrupted, `log.jsonl.next`, which becomes it), `head`,
+    /// and the closed segments `log-NNNNNN.jsonl` there are; or the sled log of a relay from
+    /// before November 2026 (copied on opening). A start checks them before it creates
+    /// anything, so a lost log is never silently replaced by an empty one. Closed segments
+    /// the operator archived (moved away) are not needed: `verify` says where the kept chain
+    /// starts.
     pub fn files_needed(dir: &Path) -> Vec<PathBuf> {
         if !dir.join(LOG).exists() && dir.join("db").exists() {
             return vec![dir.join("db")];
         }
-        vec![dir.join(LOG), dir.join(HEAD)]
+        let live = if !dir.join(LOG).exists() && dir.join(NEXT).exists() {
+            dir.join(NEXT)
+        } else {
+            dir.join(LOG)
+        };
+        let mut files: Vec<PathBuf> = segments::segments(dir)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        files.push(live);
+        files.push(dir.join(HEAD));
+        files
+    }
+
+    /// Whether `dir` holds an audit log at all (any of its files, or an old sled log): a
+    /// restore keeps the directory's own, newer log and takes the backup's only when not.
+    pub fn exists_in(dir: &Path) -> bool {
+        [LOG, NEXT, "db"].iter().any(|f| dir.join(f).exists())
+            || segments::segments(dir).is_ok_and(|s| !s.is_empty())
     }
 
     pub(super) fn tail(&self) -> std::sync::MutexGuard<'_, Tail> {
@@ -368,7 +437,10 @@ impl AuditLog {
     /// Why no record can be appended now, if so (for `/readyz`): a failed write that could
     /// not be cut off, or a log file the relay may no longer open for writing.
     pub fn unwritable(&self) -> Option<String> {
-        if self.tail().stuck {
+        // Held while looking, so a rotation (whose renames leave no `log.jsonl` for a moment)
+        // is never taken for a lost file.
+        let tail = self.tail();
+        if tail.stuck {
             return Some("the audit log could not undo a failed write; restart the relay".into());
         }
         match OpenOptions::new().append(true).open(self.dir.join(LOG)) {
@@ -408,9 +480,9 @@ impl AuditLog {
             lines.push(b'\n');
             prev = hash;
         }
-        if let Err(e) = (&self.file).write_all(&lines) {
+        if let Err(e) = (&*tail.file).write_all(&lines) {
             // Part of a batch on disk would break the chain for every later record.
-            if self.file.set_len(tail.bytes).is_err() {
+            if tail.file.set_len(tail.bytes).is_err() {
                 tail.stuck = true;
             }
             return Err(e.into());
@@ -418,6 +490,13 @@ impl AuditLog {
         tail.seq = seq;
         tail.prev = prev;
         tail.bytes += lines.len() as u64;
+        if self.rotate_bytes > 0 && tail.bytes >= self.rotate_bytes {
+            // The batch is written; a rotation that fails leaves it in the live file, which
+            // is tried again after the next batch.
+            if let Err(e) = self.rotate_locked(&mut tail) {
+                tracing::warn!(error = %e, "the audit log could not be rotated");
+            }
+        }
         // Flushed after the lock is released, by one caller for all who are waiting (group
         // commit). A crash before the flush loses only records whose callers had not
         // answered yet.
@@ -426,27 +505,66 @@ impl AuditLog {
         Ok(())
     }
 
+    /// Closes the live file as the next segment now (`kizuna admin audit rotate`, before
+    /// archiving), unless it holds no record; returns the segment's name.
+    pub fn rotate(&self) -> Result<Option<String>, AuditError> {
+        let mut tail = self.tail();
+        if tail.stuck {
+            return Err(AuditError::Stuck);
+        }
+        if tail.bytes == 0 {
+            return Ok(None);
+        }
+        self.rotate_locked(&mut tail).map(Some)
+    }
+
+    /// With the appends held: makes every record of the live file durable (a closed segment
+    /// is complete, so the next file's first record never chains to one a crash could
+    /// lose), names the last one in `head`, and rotates.
+    fn rotate_locked(&self, tail: &mut Tail) -> Result<String, AuditError> {
+        tail.file.sync_all()?;
+        self.head
+            .write_all_at(head_line(tail.seq, &tail.prev).as_bytes(), 0)?;
+        match segments::rotate(&self.dir) {
+            Ok((file, name)) => {
+                tail.file = Arc::new(file);
+                tail.bytes = 0;
+                tracing::info!(segment = %name, last = tail.seq, "audit log rotated");
+                Ok(name)
+            }
+            Err(AuditError::Stuck) => {
+                tail.stuck = true;
+                Err(AuditError::Stuck)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Makes every record written so far durable, then records the last one in `head`.
     pub(super) fn sync(&self) -> std::io::Result<()> {
-        let (seq, prev) = {
+        let (seq, prev, file) = {
             let t = self.tail();
-            (t.seq, t.prev)
+            (t.seq, t.prev, t.file.clone())
         };
-        self.file.sync_data()?;
+        file.sync_data()?;
         // Not synced itself: after a crash `head` may lag behind, never run ahead.
         self.head.write_all_at(head_line(seq, &prev).as_bytes(), 0)
     }
 
-    /// The log as far as it is complete now, for a backup: the bytes of `log.jsonl` up to
-    /// its last complete record, and the head line that names that record.
-    pub fn complete_prefix(&self) -> std::io::Result<(Vec<u8>, String)> {
-        let (seq, prev, bytes) = {
-            let t = self.tail();
-            (t.seq, t.prev, t.bytes)
-        };
-        let mut out = vec![0u8; usize::try_from(bytes).unwrap_or(usize::MAX)];
-        std::os::unix::fs::FileExt::read_exact_at(&self.file, &mut out, 0)?;
-        Ok((out, head_line(seq, &prev)))
+    /// The log as far as it is complete now, for a backup: each file (closed segments
+    /// oldest first, then `log.jsonl`) with an open handle and the length of its complete
+    /// records, and the head line that names the last record.
+    pub fn complete_files(&self) -> Result<(Vec<LogFile>, String), AuditError> {
+        let (parts, seq, prev) = self.parts()?;
+        let files = parts
+            .into_iter()
+            .map(|p| LogFile {
+                name: p.name,
+                file: p.file,
+                len: p.len,
+            })
+            .collect();
+        Ok((files, head_line(seq, &prev)))
     }
 
     /// Appends one record.
@@ -454,12 +572,19 @@ impl AuditLog {
         self.append(vec![entry])
     }
 
-    /// A reader of the log, the length of its complete records now, and the last position.
-    pub(super) fn snapshot(&self) -> Result<(File, u64, u64), AuditError> {
-        let (len, seq) = {
-            let t = self.tail();
-            (t.bytes, t.seq)
-        };
-        Ok((File::open(self.dir.join(LOG))?, len, seq))
+    /// Readers of every file of the log (closed segments oldest first, then the live file
+    /// with the length of its complete records), and the last position and hash, all taken
+    /// with the appends held so they agree. A rotation afterwards does not disturb them: the
+    /// handles follow the files they opened.
+    pub(super) fn parts(&self) -> Result<(Vec<Part>, u64, [u8; 32]), AuditError> {
+        let t = self.tail();
+        let mut parts = segments::open_segments(&self.dir)?;
+        parts.push(Part {
+            name: LOG.to_string(),
+            number: None,
+            file: File::open(self.dir.join(LOG))?,
+            len: t.bytes,
+        });
+        Ok((parts, t.seq, t.prev))
     }
 }

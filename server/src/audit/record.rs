@@ -22,6 +22,13 @@ pub enum AuditError {
          the relay does not continue a chain it cannot read"
     )]
     UnreadableEnd,
+    /// The live file `log.jsonl` is gone while closed segments are there: a new one would
+    /// start a chain that hides what the lost file held.
+    #[error(
+        "audit/log.jsonl is missing beside the closed segments (the last is {0}); restore it \
+         from the backup: the relay does not start a new chain"
+    )]
+    LiveMissing(String),
     /// A failed write could not be cut off again; appending more would break the chain.
     #[error("the audit log could not undo a failed write; restart the relay")]
     Stuck,

@@ -262,3 +262,240 @@ fn export_filters_by_room_and_time() {
         .unwrap();
     assert!(later.is_empty());
 }
+
+/// A log rotating every `bytes`, with `n` records appended one by one.
+fn rotating_log_with(n: usize, bytes: u64) -> (tempfile::TempDir, AuditLog) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open_rotating(dir.path(), bytes).unwrap();
+    for i in 0..n {
+        log.record(Entry {
+            professional: Some(ProfessionalId::new()),
+            action: "write",
+            room: Some(RoomId::new()),
+            changes: vec![format!("{i:064x}")],
+            ..Entry::default()
+        })
+        .unwrap();
+    }
+    (dir, log)
+}
+
+fn segment_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("log-"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn rotation_keeps_one_chain_across_the_files() {
+    let (dir, log) = rotating_log_with(40, 2000);
+    let segs = segment_files(dir.path());
+    assert!(segs.len() >= 4, "{segs:?}");
+    assert_eq!(segs[0], "log-000001.jsonl");
+    let v = log.verify().unwrap();
+    assert!(v.intact, "{v:?}");
+    assert_eq!(v.records, 40);
+    assert_eq!(v.files, Some(segs.len() as u64 + 1));
+    assert_eq!(v.first_kept, None);
+    // The first record of each file chains to the last of the one before.
+    let second = std::fs::read_to_string(dir.path().join(&segs[1])).unwrap();
+    let first_of_second: AuditRecord =
+        serde_json::from_str(second.lines().next().unwrap()).unwrap();
+    let first = std::fs::read_to_string(dir.path().join(&segs[0])).unwrap();
+    let last_of_first: AuditRecord = serde_json::from_str(first.lines().last().unwrap()).unwrap();
+    assert_eq!(first_of_second.prev, last_of_first.hash);
+    assert_eq!(first_of_second.seq, last_of_first.seq + 1);
+    // Export and the newest-first view read every file, in order.
+    let all = log.export(&Filter::default(), 1000).unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=40).collect::<Vec<_>>()
+    );
+    let after = log
+        .export(
+            &Filter {
+                after: Some(last_of_first.seq + 2),
+                ..Filter::default()
+            },
+            5,
+        )
+        .unwrap();
+    assert_eq!(
+        after.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (last_of_first.seq + 3..last_of_first.seq + 8).collect::<Vec<_>>()
+    );
+    let newest = log.newest(&Filter::default(), 1000).unwrap();
+    assert_eq!(
+        newest.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=40).rev().collect::<Vec<_>>()
+    );
+    drop(log);
+    let log = AuditLog::open_rotating(dir.path(), 2000).unwrap();
+    assert_eq!(log.len(), 40);
+    drop(log);
+    reopen_append_and_verify(dir.path(), 41);
+}
+
+#[test]
+fn rotate_on_command_closes_the_live_file_unless_it_is_empty() {
+    let (dir, log) = log_with(3);
+    assert_eq!(log.rotate().unwrap().as_deref(), Some("log-000001.jsonl"));
+    assert_eq!(log.rotate().unwrap(), None, "nothing to close");
+    log.record(Entry {
+        action: "read",
+        ..Entry::default()
+    })
+    .unwrap();
+    assert_eq!(log.rotate().unwrap().as_deref(), Some("log-000002.jsonl"));
+    let v = log.verify().unwrap();
+    assert!(v.intact, "{v:?}");
+    assert_eq!((v.records, v.files), (4, Some(3)));
+    assert_eq!(std::fs::metadata(dir.path().join(LOG)).unwrap().len(), 0);
+}
+
+#[test]
+fn a_missing_middle_segment_is_named() {
+    let (dir, log) = rotating_log_with(40, 2000);
+    std::fs::remove_file(dir.path().join("log-000002.jsonl")).unwrap();
+    let v = log.verify().unwrap();
+    assert!(!v.intact);
+    let problem = v.problem.unwrap();
+    assert!(problem.contains("log-000002.jsonl is missing"), "{problem}");
+}
+
+#[test]
+fn an_altered_segment_is_named() {
+    let (dir, log) = rotating_log_with(40, 2000);
+    let path = dir.path().join("log-000002.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("\"write\"", "\"read\"", 1)).unwrap();
+    let v = log.verify().unwrap();
+    assert!(!v.intact);
+    let problem = v.problem.unwrap();
+    assert!(
+        problem.starts_with("log-000002.jsonl:") && problem.contains("changed"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn a_segment_cut_short_is_named() {
+    let (dir, log) = rotating_log_with(40, 2000);
+    let path = dir.path().join("log-000002.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let kept: String = lines[..lines.len() - 1]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, kept).unwrap();
+    let v = log.verify().unwrap();
+    assert!(!v.intact);
+    let problem = v.problem.unwrap();
+    assert!(
+        problem.contains("log-000002.jsonl was cut short") && problem.contains("log-000003.jsonl"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn reordered_segments_are_named() {
+    let (dir, log) = rotating_log_with(40, 2000);
+    let (a, b, t) = (
+        dir.path().join("log-000002.jsonl"),
+        dir.path().join("log-000003.jsonl"),
+        dir.path().join("swap"),
+    );
+    std::fs::rename(&a, &t).unwrap();
+    std::fs::rename(&b, &a).unwrap();
+    std::fs::rename(&t, &b).unwrap();
+    let v = log.verify().unwrap();
+    assert!(!v.intact);
+    let problem = v.problem.unwrap();
+    assert!(
+        problem.contains("log-000002.jsonl and log-000003.jsonl are out of order"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn archived_first_segments_leave_a_kept_chain_that_says_where_it_starts() {
+    let (dir, log) = rotating_log_with(40, 2000);
+    let seg2 = std::fs::read_to_string(dir.path().join("log-000002.jsonl")).unwrap();
+    let start: AuditRecord = serde_json::from_str(seg2.lines().next().unwrap()).unwrap();
+    std::fs::remove_file(dir.path().join("log-000001.jsonl")).unwrap();
+    let v = log.verify().unwrap();
+    assert!(v.intact, "{v:?}");
+    assert_eq!(v.first_kept, Some(start.seq));
+    assert_eq!(v.records, 40 - (start.seq - 1));
+    // Numbering goes on after the newest segment kept.
+    drop(log);
+    let log = AuditLog::open_rotating(dir.path(), 2000).unwrap();
+    let next = segment_files(dir.path()).last().cloned().unwrap();
+    log.record(Entry {
+        action: "read",
+        ..Entry::default()
+    })
+    .unwrap();
+    log.rotate().unwrap();
+    assert!(segment_files(dir.path()).last().unwrap() > &next);
+    // The live file alone never starts a kept chain after record 1.
+    for s in segment_files(dir.path()) {
+        std::fs::remove_file(dir.path().join(s)).unwrap();
+    }
+    log.record(Entry {
+        action: "read",
+        ..Entry::default()
+    })
+    .unwrap();
+    assert!(!log.verify().unwrap().intact);
+}
+
+#[test]
+fn a_rotation_torn_before_the_live_file_was_closed_is_undone() {
+    let (dir, log) = rotating_log_with(10, 0);
+    drop(log);
+    // Step 1 done, the crash before step 2: an empty next file beside the live one.
+    std::fs::write(dir.path().join(NEXT), b"").unwrap();
+    let log = AuditLog::open_rotating(dir.path(), 0).unwrap();
+    assert!(!dir.path().join(NEXT).exists());
+    assert!(segment_files(dir.path()).is_empty());
+    assert!(log.verify().unwrap().intact);
+    drop(log);
+    reopen_append_and_verify(dir.path(), 11);
+}
+
+#[test]
+fn a_rotation_torn_after_the_live_file_was_closed_is_finished() {
+    let (dir, log) = rotating_log_with(10, 0);
+    drop(log);
+    // Step 2 done, the crash before step 3: the live file is a segment, the next file
+    // not yet in its place.
+    std::fs::write(dir.path().join(NEXT), b"").unwrap();
+    std::fs::rename(dir.path().join(LOG), dir.path().join("log-000001.jsonl")).unwrap();
+    let needed = AuditLog::files_needed(dir.path());
+    assert!(needed.contains(&dir.path().join(NEXT)), "{needed:?}");
+    assert!(needed.iter().all(|f| f.exists()), "{needed:?}");
+    let log = AuditLog::open_rotating(dir.path(), 0).unwrap();
+    assert_eq!(log.len(), 10);
+    assert!(dir.path().join(LOG).exists() && !dir.path().join(NEXT).exists());
+    drop(log);
+    let log = reopen_append_and_verify(dir.path(), 11);
+    assert_eq!(log.verify().unwrap().files, Some(2));
+}
+
+#[test]
+fn a_live_file_lost_beside_segments_is_refused_not_replaced() {
+    let (dir, log) = rotating_log_with(20, 2000);
+    drop(log);
+    std::fs::remove_file(dir.path().join(LOG)).unwrap();
+    let needed = AuditLog::files_needed(dir.path());
+    assert!(needed.contains(&dir.path().join(LOG)));
+    let e = AuditLog::open_rotating(dir.path(), 2000).unwrap_err();
+    assert!(matches!(e, AuditError::LiveMissing(_)), "{e}");
+    assert!(!dir.path().join(LOG).exists(), "nothing created");
+}

@@ -362,7 +362,19 @@ pub(super) async fn run_admin(
             if json {
                 print_json(&v)?;
             } else if v.intact {
-                println!("intact: {} records, chain unbroken", v.records);
+                match v.first_kept {
+                    Some(first) => println!(
+                        "intact: {} records in {} files, chain unbroken from record {first} \
+                         (the segments before it were archived)",
+                        v.records,
+                        v.files.unwrap_or(1)
+                    ),
+                    None => println!(
+                        "intact: {} records in {} files, chain unbroken",
+                        v.records,
+                        v.files.unwrap_or(1)
+                    ),
+                }
             } else {
                 println!(
                     "BROKEN at record {}: {}",
@@ -372,6 +384,17 @@ pub(super) async fn run_admin(
             }
             if !v.intact {
                 return Err("the audit log is not intact".into());
+            }
+        }
+        AdminCmd::Audit(AuditCmd::Rotate) => {
+            let r = client.audit_rotate().await?;
+            if json {
+                print_json(&r)?;
+            } else {
+                match &r.segment {
+                    Some(s) => println!("the live audit file was closed as audit/{s}"),
+                    None => println!("the live audit file held no record; nothing closed"),
+                }
             }
         }
         AdminCmd::Audit(AuditCmd::Export {

@@ -385,6 +385,16 @@ impl Client {
         Ok(n)
     }
 
+    /// Closes the audit log's live file as its next segment.
+    pub async fn audit_rotate(&self) -> Result<kizuna_contract::audit::Rotated, ClientError> {
+        self.send(
+            self.http
+                .post(format!("{}/v1/admin/audit/rotate", self.base))
+                .header(reqwest::header::CONTENT_TYPE, "application/json"),
+        )
+        .await
+    }
+
     /// Checks the audit log's hash chain.
     pub async fn audit_verify(&self) -> Result<Verdict, ClientError> {
         self.get("/v1/admin/audit/verify").await

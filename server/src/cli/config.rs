@@ -31,6 +31,44 @@ pub struct ServeFile {
     pub metrics_listen: Option<SocketAddr>,
     /// Free space (MiB) kept on the data directory's filesystem.
     pub min_free_mb: Option<u64>,
+    /// Size (MiB, fractions allowed) at which the audit log's live file becomes a segment.
+    pub audit_rotate_mb: Option<Mebibytes>,
+}
+
+/// A size given in MiB, fractions allowed (`64`, `0.5`), kept in bytes: the audit log's
+/// rotation size, which a test sets to a few KiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mebibytes(pub u64);
+
+impl Mebibytes {
+    fn from_mib(mib: f64) -> Result<Mebibytes, String> {
+        if !mib.is_finite() || !(0.0..=1e9).contains(&mib) {
+            return Err(format!("{mib} is not a size in MiB (0 or more)"));
+        }
+        // In range after the check above: at most 1e9 MiB, about 2^50 bytes.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Ok(Mebibytes((mib * 1024.0 * 1024.0).round() as u64))
+    }
+}
+
+impl std::str::FromStr for Mebibytes {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Mebibytes, String> {
+        let mib: f64 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?} is not a number of MiB"))?;
+        Mebibytes::from_mib(mib)
+    }
+}
+
+impl<'de> Deserialize<'de> for Mebibytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Mebibytes, D::Error> {
+        // TOML gives 64 as an integer and 0.5 as a float; f64 takes both.
+        let mib = f64::deserialize(d)?;
+        Mebibytes::from_mib(mib).map_err(serde::de::Error::custom)
+    }
 }
 
 impl ServeFile {
@@ -75,6 +113,8 @@ pub struct ServeSettings {
     pub metrics_listen: Option<SocketAddr>,
     /// Free space (MiB) kept on the data directory's filesystem.
     pub min_free_mb: u64,
+    /// Size at which the audit log's live file becomes a closed segment (0: never).
+    pub audit_rotate: Mebibytes,
 }
 
 /// Merges flag-or-environment values (`data` from the global `--data`) with the config
@@ -106,6 +146,10 @@ pub(super) fn resolve(data: Option<PathBuf>, args: &ServeArgs) -> Result<ServeSe
             .min_free_mb
             .or(file.min_free_mb)
             .unwrap_or(crate::watch::disk::DEFAULT_MIN_FREE_BYTES / (1024 * 1024)),
+        audit_rotate: args
+            .audit_rotate_mb
+            .or(file.audit_rotate_mb)
+            .unwrap_or(Mebibytes(crate::audit::DEFAULT_ROTATE_BYTES)),
     })
 }
 
@@ -123,6 +167,19 @@ mod tests {
         assert_eq!(f.log_format, Some(crate::cli::LogFormat::Json));
         assert_eq!(f.metrics_listen, Some("127.0.0.1:9464".parse().unwrap()));
         assert_eq!(f.min_free_mb, Some(256));
+        assert_eq!(f.audit_rotate_mb, Some(Mebibytes(64 * 1024 * 1024)));
+    }
+
+    #[test]
+    fn the_rotation_size_takes_fractions_and_refuses_nonsense() {
+        let f = ServeFile::parse("audit_rotate_mb = 0.5\n", Path::new("k.toml")).unwrap();
+        assert_eq!(f.audit_rotate_mb, Some(Mebibytes(512 * 1024)));
+        assert_eq!("0".parse::<Mebibytes>(), Ok(Mebibytes(0)));
+        assert_eq!("0.004".parse::<Mebibytes>(), Ok(Mebibytes(4194)));
+        assert!("-1".parse::<Mebibytes>().is_err());
+        assert!("lots".parse::<Mebibytes>().is_err());
+        let e = ServeFile::parse("audit_rotate_mb = -3\n", Path::new("k.toml")).unwrap_err();
+        assert!(e.0.contains("MiB"), "{e}");
     }
 
     #[test]
@@ -149,6 +206,7 @@ mod tests {
             log_format: None,
             metrics_listen: None,
             min_free_mb: None,
+            audit_rotate_mb: None,
         };
         let s = resolve(None, &args(None, None)).unwrap();
         assert_eq!(s.data, dir.path().join("state"));
@@ -169,6 +227,10 @@ mod tests {
         let s = resolve(Some("/d".into()), &bare).unwrap();
         assert_eq!(s.listen, DEFAULT_LISTEN.parse().unwrap());
         assert_eq!(s.hostname, None);
+        assert_eq!(
+            s.audit_rotate,
+            Mebibytes(crate::audit::DEFAULT_ROTATE_BYTES)
+        );
         assert!(resolve(None, &bare).is_err());
     }
 }

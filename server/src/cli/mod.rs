@@ -100,6 +100,10 @@ struct ServeArgs {
     /// acts and writing syncs (`storage-full`) and `/readyz` fails [default: 256].
     #[arg(long, env = "KIZUNA_MIN_FREE_MB")]
     min_free_mb: Option<u64>,
+    /// Close the audit log's live file as a segment (audit/log-000001.jsonl, …) when it
+    /// holds this many MiB; fractions allowed, 0 never rotates [default: 64].
+    #[arg(long, env = "KIZUNA_AUDIT_ROTATE_MB", value_name = "MIB")]
+    audit_rotate_mb: Option<config::Mebibytes>,
 }
 
 /// The format of the relay's log lines.
@@ -241,8 +245,12 @@ enum CareplanCmd {
 
 #[derive(Subcommand, Debug)]
 enum AuditCmd {
-    /// Check the hash chain: prints "intact" or the first broken record (exit status 1).
+    /// Check the hash chain across every file of the log: prints "intact" or the first
+    /// broken record and the file it is in (exit status 1).
     Verify,
+    /// Close the live file (audit/log.jsonl) as the next segment now, e.g. before archiving
+    /// the segments (docs/operations.md).
+    Rotate,
     /// Print records as JSON lines, oldest first, at most --limit of them. When it stops
     /// at the limit it says so on stderr, with the --after that continues.
     Export {
@@ -485,6 +493,7 @@ fn run(cli: Cli) -> Result<(), crate::startup::StartError> {
             let w = serve::Watch {
                 metrics_listen: s.metrics_listen,
                 min_free_bytes: s.min_free_mb.saturating_mul(1024 * 1024),
+                audit_rotate_bytes: s.audit_rotate.0,
             };
             rt.block_on(serve::run_relay(
                 s.data, s.listen, s.hostname, false, w, checks,

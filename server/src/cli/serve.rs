@@ -25,13 +25,16 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// How `kizuna serve` is watched (`--metrics-listen`, `--min-free-mb`).
+/// How `kizuna serve` is watched and kept (`--metrics-listen`, `--min-free-mb`,
+/// `--audit-rotate-mb`).
 #[derive(Clone, Debug)]
 pub struct Watch {
     /// The loopback address of the plain-HTTP `/metrics` listener, if any.
     pub metrics_listen: Option<SocketAddr>,
     /// The free space the relay keeps on its data directory's filesystem.
     pub min_free_bytes: u64,
+    /// The size at which the audit log's live file becomes a closed segment (0: never).
+    pub audit_rotate_bytes: u64,
 }
 
 impl Default for Watch {
@@ -39,6 +42,7 @@ impl Default for Watch {
         Watch {
             metrics_listen: None,
             min_free_bytes: crate::watch::disk::DEFAULT_MIN_FREE_BYTES,
+            audit_rotate_bytes: crate::audit::DEFAULT_ROTATE_BYTES,
         }
     }
 }
@@ -82,6 +86,7 @@ pub async fn run_relay(
     };
     let config = RelayConfig {
         min_free_bytes: watch.min_free_bytes,
+        audit_rotate_bytes: watch.audit_rotate_bytes,
         ..RelayConfig::default()
     };
     let prepared = startup::prepare(&data_dir, addr, hostname.as_deref(), config)?;

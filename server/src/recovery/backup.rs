@@ -5,8 +5,9 @@
 //! length + bytes, data: u64 length + bytes, big-endian), ending with an `E` frame that
 //! counts what came before (a file without it was cut short and is refused whole). Frames:
 //! `M` the manifest (JSON, first), `F` a file of the data directory (the CA, the
-//! administrator's identity, the audit log up to its last complete record), `D` a directory
-//! record, `R` a room document (a whole Automerge save), `B` a finished attachment.
+//! administrator's identity, every file of the audit log up to its last complete record),
+//! `D` a directory record, `R` a room document (a whole Automerge save), `B` a finished
+//! attachment.
 //!
 //! Sealed with the store key: the data of every `F`, `D` and `R` frame is sealed
 //! (AES-256-GCM, `kizuna_core::store::Sealer`) and bound to the frame's position, kind and
@@ -290,10 +291,17 @@ impl Relay {
             out.index += 1;
             counts.blobs += 1;
         }
-        let (log, head) = self.audit().complete_prefix().map_err(io)?;
-        out.sealed(b'F', b"audit/log.jsonl", &log)?;
+        // Every file of the audit log (closed segments, then the live file) up to its last
+        // complete record, and the head line naming that record.
+        let (files, head) = self.audit().complete_files().map_err(internal)?;
+        for f in files {
+            let mut bytes = vec![0u8; usize::try_from(f.len).unwrap_or(usize::MAX)];
+            std::os::unix::fs::FileExt::read_exact_at(&f.file, &mut bytes, 0).map_err(io)?;
+            out.sealed(b'F', format!("audit/{}", f.name).as_bytes(), &bytes)?;
+            counts.files += 1;
+        }
         out.sealed(b'F', b"audit/head", head.as_bytes())?;
-        counts.files += 2;
+        counts.files += 1;
         out.plain(
             b'E',
             b"end",

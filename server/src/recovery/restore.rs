@@ -170,7 +170,7 @@ pub fn restore(data: &Path, from: &Path, older_than_ledger: bool) -> Result<Summ
             std::fs::rename(&p, aside.join(name))?;
         }
     }
-    let audit_from_backup = !data.join("audit").join("log.jsonl").exists();
+    let audit_from_backup = !crate::audit::AuditLog::exists_in(&data.join("audit"));
 
     let mut r = open_backup(from, sealer.clone())?;
     let mut records = Vec::new();

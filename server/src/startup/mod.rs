@@ -152,7 +152,7 @@ pub fn prepare(
     }
     let dir = JournaledDirectory::new(Box::new(dir), recovery.journal.clone());
     let url = public_url(listen, hostname);
-    let audit = AuditLog::open(&data.join("audit"))
+    let audit = AuditLog::open_rotating(&data.join("audit"), config.audit_rotate_bytes)
         .map_err(|e| format!("cannot open the audit log in {}: {e}", data.display()))?;
     let blobs = Blobs::open(&data.join("blobs"), &key, BlobLimits::default())?;
     let storage = Storage {

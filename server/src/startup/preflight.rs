@@ -350,6 +350,24 @@ mod tests {
     }
 
     #[test]
+    fn the_audit_segments_are_known() {
+        let t = used_dir();
+        let audit = t.path().join("audit");
+        std::fs::write(audit.join("log-000001.jsonl"), "").unwrap();
+        assert_eq!(check(t.path(), &serve(t.path())), Ok(Found::Existing));
+        // A rotation a crash cut short (the live file closed, the next one not yet in its
+        // place) is finished by the start, not refused.
+        std::fs::rename(audit.join("log.jsonl"), audit.join("log-000002.jsonl")).unwrap();
+        std::fs::write(audit.join("log.jsonl.next"), "").unwrap();
+        assert_eq!(check(t.path(), &serve(t.path())), Ok(Found::Existing));
+        // Without the next file the live one is lost: refused, named.
+        std::fs::remove_file(audit.join("log.jsonl.next")).unwrap();
+        let r = check(t.path(), &serve(t.path())).unwrap_err();
+        assert_eq!(r.problems.len(), 1, "{r}");
+        assert_eq!(r.problems[0].path, audit.join("log.jsonl"), "{r}");
+    }
+
+    #[test]
     fn new_ca_needs_the_old_pair_and_admin_identity_moved_aside() {
         let t = used_dir();
         let mut c = serve(t.path());

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod at_rest;
+mod audit_rotation;
 mod certificates;
 mod cli;
 mod console;
