@@ -30,9 +30,13 @@ pub const MAGIC: &[u8] = b"KIZUNA-BACKUP/1\n";
 const MAX_NAME: u32 = 64 * 1024;
 
 /// Files of the data directory a backup holds, when present.
-pub const FILES: [&str; 7] = [
+pub const FILES: [&str; 11] = [
     "ca.crt",
     "ca.key",
+    "ca-next.crt",
+    "ca-next.key",
+    "ca-next.cross.crt",
+    "ca.cross.crt",
     "store.key",
     "admin/admin.crt",
     "admin/admin.key",
