@@ -2,6 +2,7 @@
 //! TLS, real certificates and a real sled store; no verification is disabled anywhere.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod ca_rotation;
 mod certificates;
 mod cli;
 mod console;
