@@ -293,7 +293,7 @@ impl Authorities {
                 }
             }
         }
-        retired.sort_by(|a, b| a.not_after.cmp(&b.not_after));
+        retired.sort_by_key(|a| a.not_after);
         let set = if next_crt.exists() {
             let next = Ca::from_pem(&read(&next_crt)?, &read(&next_key)?)?;
             let cross = CertificateDer::from_pem_slice(read(&dir.join(NEXT_CROSS))?.as_bytes())
