@@ -90,3 +90,50 @@ pub struct RenewResponse {
     /// The relay's CA certificate in PEM.
     pub ca_pem: String,
 }
+
+/// The response header the relay adds to answers of a device whose certificate was issued by
+/// a CA being retired (a CA rotation's overlap period): its value is [`RENEW_NOW`], and the
+/// phone renews its certificate (`POST /v1/renew`) in the same sync, even far from expiry.
+pub const CERTIFICATE_HEADER: &str = "kizuna-certificate";
+
+/// The value of [`CERTIFICATE_HEADER`]: renew now.
+pub const RENEW_NOW: &str = "renew";
+
+/// One of the relay's certificate authorities, as the administrator sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CaView {
+    /// `sha256:<hex>` of its certificate: what enrollment QR codes pin.
+    pub fingerprint: String,
+    /// Its subject's common name ("Kizuna relay CA", "Kizuna relay CA 2", …).
+    pub name: String,
+    /// When it expires (ms since 1970).
+    pub expires_at: Millis,
+}
+
+/// `GET /v1/admin/ca` (and the answer to rotating or retiring): the relay's certificate
+/// authorities and who is still on the one being retired.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CaStatus {
+    /// The CA that issues every new certificate (enrollment, renewal, the server's).
+    pub issuing: CaView,
+    /// During a rotation's overlap: the old CA, still trusted for devices' certificates and
+    /// cross-signing the issuing one for phones that trust only it. `null` outside a rotation.
+    pub retiring: Option<CaView>,
+    /// CAs retired earlier: their certificates are refused (`certificate-retired`).
+    pub retired: Vec<CaView>,
+    /// Devices (not revoked) whose current certificate the retiring CA issued: each moves to
+    /// the issuing CA at its next sync. Empty outside a rotation.
+    pub devices_on_retiring: Vec<crate::directory::DeviceView>,
+}
+
+/// `POST /v1/admin/ca/retire-old`: end the overlap period.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RetireRequest {
+    /// Retire even though devices are still on the retiring CA (they must enroll again).
+    #[serde(default)]
+    pub force: bool,
+}

@@ -32,6 +32,9 @@ const MTLS: &str = "deviceCertificate";
     enrollment::EnrollResponse,
     enrollment::RenewRequest,
     enrollment::RenewResponse,
+    enrollment::CaView,
+    enrollment::CaStatus,
+    enrollment::RetireRequest,
     me::MeResponse,
     me::DirectRequest,
     directory::NewProfessional,
@@ -86,6 +89,10 @@ const TAGS: &[(&str, &str)] = &[
     (
         "backup",
         "Online backup of the running relay (administrators).",
+    ),
+    (
+        "ca",
+        "The relay's certificate authorities and their rotation (administrators).",
     ),
     ("sync", "Document sync (binary)."),
     ("events", "The live channel (long poll)."),

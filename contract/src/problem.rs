@@ -83,6 +83,9 @@ pub enum ProblemKind {
     UploadCut,
     /// 401: the route needs the device certificate issued at enrollment.
     ClientCertificateRequired,
+    /// 401: the device's certificate was issued by a CA the relay has retired (after a CA
+    /// rotation's overlap ended): the device must enroll again with a new code.
+    CertificateRetired,
     /// 403: the device was revoked; `wipe` says whether to erase local data.
     DeviceRevoked,
     /// 403: the caller may not do this (not an administrator, not a member…).
@@ -119,12 +122,13 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// Every kind, for tests and the OpenAPI document.
-    pub const ALL: [ProblemKind; 20] = [
+    pub const ALL: [ProblemKind; 21] = [
         ProblemKind::Invalid,
         ProblemKind::ProtocolVersion,
         ProblemKind::InvalidCsr,
         ProblemKind::UploadCut,
         ProblemKind::ClientCertificateRequired,
+        ProblemKind::CertificateRetired,
         ProblemKind::DeviceRevoked,
         ProblemKind::Forbidden,
         ProblemKind::EnrollmentCodeInvalid,
@@ -150,6 +154,7 @@ impl ProblemKind {
             ProblemKind::InvalidCsr => "invalid-csr",
             ProblemKind::UploadCut => "upload-cut",
             ProblemKind::ClientCertificateRequired => "client-certificate-required",
+            ProblemKind::CertificateRetired => "certificate-retired",
             ProblemKind::DeviceRevoked => "device-revoked",
             ProblemKind::Forbidden => "forbidden",
             ProblemKind::EnrollmentCodeInvalid => "enrollment-code-invalid",
@@ -186,7 +191,7 @@ impl ProblemKind {
             | ProblemKind::ProtocolVersion
             | ProblemKind::InvalidCsr
             | ProblemKind::UploadCut => 400,
-            ProblemKind::ClientCertificateRequired => 401,
+            ProblemKind::ClientCertificateRequired | ProblemKind::CertificateRetired => 401,
             ProblemKind::DeviceRevoked
             | ProblemKind::Forbidden
             | ProblemKind::EnrollmentCodeInvalid
@@ -212,6 +217,7 @@ impl ProblemKind {
             ProblemKind::InvalidCsr => "Invalid certificate signing request",
             ProblemKind::UploadCut => "Upload cut",
             ProblemKind::ClientCertificateRequired => "Client certificate required",
+            ProblemKind::CertificateRetired => "Certificate authority retired",
             ProblemKind::DeviceRevoked => "Device revoked",
             ProblemKind::Forbidden => "Forbidden",
             ProblemKind::EnrollmentCodeInvalid => "Enrollment code not accepted",

@@ -21,6 +21,10 @@ pub enum RelayError {
     /// The connection carried no (usable) client certificate.
     #[error("a client certificate is required")]
     Unauthenticated,
+    /// The client certificate was issued by a CA the relay retired after a rotation: the
+    /// device must enroll again.
+    #[error("this device's certificate was issued by a retired certificate authority")]
+    CertificateRetired,
     /// The device was revoked; `wipe` tells it to erase its local data.
     #[error("this device has been revoked")]
     Revoked {
@@ -64,6 +68,7 @@ impl RelayError {
             RelayError::NotFound(_) => "not-found",
             RelayError::Conflict(_) => "conflict",
             RelayError::Unauthenticated => "unauthenticated",
+            RelayError::CertificateRetired => "certificate-retired",
             RelayError::Revoked { .. } => "revoked",
             RelayError::Forbidden(_) => "forbidden",
             RelayError::BadCode => "bad-code",

@@ -31,6 +31,11 @@ pub fn router(state: AppState) -> Router {
             cross_site_guard,
         ))
         .layer(axum::middleware::from_fn(ensure_problem))
+        // Devices still on a CA being retired are told to renew (identity::authorities).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::identity::rotation::advise_renewal,
+        ))
         // `/readyz` answers 503 with its own JSON reasons, not a problem.
         .merge(crate::watch::routes::routes())
         // The browser console: its own body limits and HTML errors, the same request log.

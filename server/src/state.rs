@@ -6,6 +6,7 @@
 use crate::audit::AuditLog;
 use crate::blobs::store::Blobs;
 use crate::error::RelayError;
+use crate::identity::authorities::Authorities;
 use crate::identity::clock::Clock;
 use crate::identity::directory::Directory;
 use crate::identity::directory_cache::CachedDirectory;
@@ -111,7 +112,7 @@ pub(crate) type FallbackStates =
 /// The relay: the directory, the CA, the room documents, the audit log and the rules.
 pub struct Relay {
     pub(crate) dir: Arc<dyn Directory>,
-    pub(crate) ca: Arc<Ca>,
+    pub(crate) authorities: Arc<Authorities>,
     pub(crate) public_url: String,
     pub(crate) config: RelayConfig,
     pub(crate) limiter: RateLimiter,
@@ -140,13 +141,14 @@ impl std::fmt::Debug for Relay {
 }
 
 impl Relay {
-    /// A relay over `dir` signing with `ca`, reachable by devices at `public_url`. The relay
+    /// A relay over `dir` signing with the CAs of `authorities`, reachable by devices at
+    /// `public_url`. The relay
     /// owns `dir` and caches its lookups, so nothing else may write to it. Holding state is
     /// all this does: the city rooms are made by [`Relay::ensure_city_rooms`], which
     /// `startup::prepare` calls next.
     pub fn new(
         dir: Box<dyn Directory>,
-        ca: Arc<Ca>,
+        authorities: Arc<Authorities>,
         public_url: String,
         config: RelayConfig,
         storage: Storage,
@@ -155,7 +157,7 @@ impl Relay {
         let metrics = Metrics::new(&storage.data_dir, config.min_free_bytes);
         let relay = Relay {
             dir: Arc::new(CachedDirectory::new(dir)),
-            ca,
+            authorities,
             public_url,
             config,
             limiter: RateLimiter::default(),
@@ -179,9 +181,15 @@ impl Relay {
         &self.dir
     }
 
-    /// The CA.
-    pub fn ca(&self) -> &Arc<Ca> {
-        &self.ca
+    /// The CA issuing certificates now (the new one during a CA rotation).
+    pub fn ca(&self) -> Arc<Ca> {
+        self.authorities.issuing()
+    }
+
+    /// All the relay's CAs: issuing, retiring during a rotation, retired
+    /// (`identity::authorities`).
+    pub fn authorities(&self) -> &Arc<Authorities> {
+        &self.authorities
     }
 
     /// The clock certificates are issued and renewed by (see `identity::clock`).

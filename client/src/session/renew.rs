@@ -4,6 +4,10 @@
 //! /v1/renew`, over mTLS with the current certificate). The new certificate and key are
 //! sealed in the device store before anything uses them; a failed renewal is logged and the
 //! sync goes on with the current certificate (it is tried again at the next sync).
+//!
+//! During a CA rotation the relay answers a device whose certificate the retiring CA issued
+//! with `kizuna-certificate: renew`; the sync then renews at once, whatever the expiry, and
+//! the renewal's answer brings the new CA, which the phone adds to the CAs it trusts.
 
 use super::open::{Enrolment, Open, https_of, make_enrolment};
 use super::record;
@@ -42,6 +46,29 @@ impl Shared {
         }
     }
 
+    /// Renews the certificate at once if the relay asked for it during the sync just made
+    /// (a CA rotation: `kizuna-certificate: renew`), however far its expiry; the enrolment
+    /// to go on with. A failure is logged: the relay asks again at the next sync.
+    pub(crate) fn renew_if_asked(
+        self: &Arc<Self>,
+        open: &Open,
+        e: Arc<Enrolment>,
+    ) -> Arc<Enrolment> {
+        if !e.https.take_renewal_asked() {
+            return e;
+        }
+        match self.renew(open, &e) {
+            Ok(next) => {
+                tracing::info!("device certificate renewed onto the relay's new CA");
+                next
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "device certificate not renewed although the relay asked; it asks again at the next sync");
+                e
+            }
+        }
+    }
+
     fn renew(self: &Arc<Self>, open: &Open, e: &Enrolment) -> Result<Arc<Enrolment>, ClientError> {
         let (key, csr) = new_key_and_csr()?;
         let resp = e.https.renew(&csr)?;
@@ -54,11 +81,14 @@ impl Shared {
         let mut record = e.record.clone();
         record.enrolled.cert_pem = resp.certificate_pem;
         record.enrolled.key_pem = key.serialize_pem();
-        // A relay moving to a new CA (docs/operations.md) sends it here: trust it beside the
-        // one pinned at enrollment. The answer came over TLS to the pinned relay.
+        // The answer names the CA that issued the new certificate, which also issues the
+        // relay's server certificate: from now on the phone trusts that CA only. During a CA
+        // rotation (docs/operations.md) this is the new CA, and the old one, maybe rotated
+        // away because its key leaked, is trusted no more. The answer came over TLS to the
+        // relay this phone already trusted.
         let ca = resp.ca_pem.trim();
-        if !ca.is_empty() && !record.enrolled.ca_pem.contains(ca) {
-            record.enrolled.ca_pem = format!("{}\n{ca}\n", record.enrolled.ca_pem.trim_end());
+        if !ca.is_empty() {
+            record.enrolled.ca_pem = format!("{ca}\n");
         }
         // Builds the TLS configuration: a certificate that does not match the key fails here,
         // before anything is stored.

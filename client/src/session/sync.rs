@@ -53,7 +53,8 @@ impl Shared {
                 return Err(err);
             }
         };
-        let mut e = e;
+        // A relay retiring the CA of this certificate asked for a renewal during the sync.
+        let mut e = self.renew_if_asked(&open, e);
         let names_missing = open
             .store
             .rooms()?

@@ -22,6 +22,9 @@ pub struct HttpsTransport {
     blob_http: reqwest::Client,
     base: String,
     runtime: Arc<tokio::runtime::Runtime>,
+    /// Set when an answer carried `kizuna-certificate: renew`: the relay is retiring the CA
+    /// of this device's certificate, and the session renews it ([`Self::take_renewal_asked`]).
+    renewal_asked: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for HttpsTransport {
@@ -107,6 +110,7 @@ impl HttpsTransport {
             blob_http,
             base: base.trim_end_matches('/').to_string(),
             runtime: crate::runtime::get(),
+            renewal_asked: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -129,12 +133,32 @@ impl HttpsTransport {
             .send()
             .await
             .map_err(offline)?;
+        self.note_renewal_advice(&resp);
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.map_err(offline)?;
         if !(200..300).contains(&status) {
             return Err(problem(status, &bytes));
         }
         Ok(bytes.to_vec())
+    }
+
+    fn note_renewal_advice(&self, resp: &reqwest::Response) {
+        use kizuna_contract::enrollment::{CERTIFICATE_HEADER, RENEW_NOW};
+        if resp
+            .headers()
+            .get(CERTIFICATE_HEADER)
+            .is_some_and(|v| v.as_bytes() == RENEW_NOW.as_bytes())
+        {
+            self.renewal_asked
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Whether the relay asked (since the last call) that this device renew its certificate
+    /// now: it is retiring the CA that issued it (docs/protocol.md, "Certificate renewal").
+    pub fn take_renewal_asked(&self) -> bool {
+        self.renewal_asked
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
     }
 }
 

@@ -10,8 +10,8 @@ use crate::directory::{
     DeviceView, DirectoryView, NewProfessional, ProfessionalView, RevokeRequest,
 };
 use crate::enrollment::{
-    EnrollCodeRequest, EnrollCodeResponse, EnrollRequest, EnrollResponse, RenewRequest,
-    RenewResponse,
+    CaStatus, EnrollCodeRequest, EnrollCodeResponse, EnrollRequest, EnrollResponse, RenewRequest,
+    RenewResponse, RetireRequest,
 };
 use crate::events::Changed;
 use crate::me::{DirectRequest, MeResponse, MeRoom};
@@ -393,6 +393,42 @@ pub const ROUTES: &[Route] = &[
             "backup",
             "backup",
             "Streams a consistent backup of the running relay.",
+            A::Admin,
+        )
+    },
+    Route {
+        reply: Reply::Json(name::<CaStatus>),
+        ..route(
+            M::Get,
+            "/v1/admin/ca",
+            "ca_status",
+            "ca",
+            "The relay's CAs and the devices still on one being retired.",
+            A::Admin,
+        )
+    },
+    Route {
+        reply: Reply::Json(name::<CaStatus>),
+        problems: &[P::Conflict, P::UnsupportedMediaType],
+        ..route(
+            M::Post,
+            "/v1/admin/ca/rotate",
+            "ca_rotate",
+            "ca",
+            "Makes a new CA and starts the overlap period: both CAs trusted, the new one issuing.",
+            A::Admin,
+        )
+    },
+    Route {
+        body: Body::Json(name::<RetireRequest>),
+        reply: Reply::Json(name::<CaStatus>),
+        problems: &[P::Conflict],
+        ..route(
+            M::Post,
+            "/v1/admin/ca/retire-old",
+            "ca_retire_old",
+            "ca",
+            "Ends the overlap: the old CA's certificates are refused from now on.",
             A::Admin,
         )
     },

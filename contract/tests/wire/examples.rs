@@ -49,6 +49,7 @@ fn problem_kinds_have_the_relays_status_and_title() {
             401,
             "Client certificate required",
         ),
+        ("certificate-retired", 401, "Certificate authority retired"),
         ("device-revoked", 403, "Device revoked"),
         ("forbidden", 403, "Forbidden"),
         (

@@ -13,7 +13,7 @@ use crate::error::RelayError;
 use crate::identity::directory::Professional;
 use crate::identity::{NewProfessional, NewRoom};
 use crate::state::Relay;
-use kizuna_contract::enrollment::EnrollCodeResponse;
+use kizuna_contract::enrollment::{CaStatus, EnrollCodeResponse};
 use kizuna_contract::notices::CityRoom;
 use kizuna_contract::rooms::RoomView;
 use kizuna_core::careplan::ImportSummary;
@@ -284,6 +284,34 @@ pub fn revoke_device(
     };
     act(relay, actor, action, None, Some(id.to_string()), || {
         relay.revoke_device(id, wipe)
+    })
+}
+
+/// Starts a CA rotation's overlap period (`identity::authorities`). The record names the CA
+/// that was issuing until now.
+pub fn rotate_ca(relay: &Relay, actor: &Actor) -> Result<CaStatus, RelayError> {
+    let old = relay.ca().fingerprint();
+    act(relay, actor, "admin.ca.rotate", None, Some(old), || {
+        relay.rotate_ca()
+    })
+}
+
+/// Ends a CA rotation's overlap period: the old CA's certificates are refused from now on.
+/// `force` retires it although devices are still on it (the record says so).
+pub fn retire_old_ca(relay: &Relay, actor: &Actor, force: bool) -> Result<CaStatus, RelayError> {
+    let old = relay
+        .authorities()
+        .current()
+        .retiring
+        .as_ref()
+        .map(|r| r.ca.fingerprint.clone());
+    let action = if force {
+        "admin.ca.retire_old_forced"
+    } else {
+        "admin.ca.retire_old"
+    };
+    act(relay, actor, action, None, old, || {
+        relay.retire_old_ca(force)
     })
 }
 

@@ -25,7 +25,7 @@ use kizuna_contract::console::{ConsoleSetup, CredentialsRequest};
 use kizuna_contract::directory::{
     DeviceView, DirectoryView, NewProfessional, ProfessionalView, RevokeRequest,
 };
-use kizuna_contract::enrollment::{EnrollCodeRequest, EnrollCodeResponse};
+use kizuna_contract::enrollment::{CaStatus, EnrollCodeRequest, EnrollCodeResponse, RetireRequest};
 use kizuna_contract::notices::{CityRoom, NewNotice, NoticeView, PostedNotice};
 use kizuna_contract::rooms::{ArchiveRequest, InviteRequest, NewRoom, RoomActivity, RoomView};
 use kizuna_core::model::NoticeContent;
@@ -88,6 +88,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/admin/devices", get(list_devices))
         .route("/v1/admin/devices/{id}/revoke", post(revoke_device))
+        .route("/v1/admin/ca", get(ca_status))
+        .route("/v1/admin/ca/rotate", post(ca_rotate))
+        .route("/v1/admin/ca/retire-old", post(ca_retire_old))
         .route("/v1/admin/audit", get(audit_export))
         .route("/v1/admin/audit/verify", get(audit_verify))
         .route("/v1/admin/audit/rotate", post(audit_rotate))
@@ -357,6 +360,23 @@ async fn revoke_device(
     let wipe = optional_json::<RevokeRequest>(&body)?.wipe;
     admin::revoke_device(&relay, &(&admin).into(), id, wipe)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn ca_status(State(relay): State<AppState>, _: Admin) -> Result<Json<CaStatus>, Problem> {
+    Ok(Json(relay.ca_status()?))
+}
+
+async fn ca_rotate(State(relay): State<AppState>, admin: Admin) -> Result<Json<CaStatus>, Problem> {
+    Ok(Json(admin::rotate_ca(&relay, &(&admin).into())?))
+}
+
+async fn ca_retire_old(
+    State(relay): State<AppState>,
+    admin: Admin,
+    body: axum::body::Bytes,
+) -> Result<Json<CaStatus>, Problem> {
+    let force = optional_json::<RetireRequest>(&body)?.force;
+    Ok(Json(admin::retire_old_ca(&relay, &(&admin).into(), force)?))
 }
 
 fn parse_time(s: &str, what: &str) -> Result<Timestamp, Problem> {

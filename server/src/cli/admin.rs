@@ -1,10 +1,10 @@
 //! `kizuna admin …`: each subcommand calls the relay's admin API through [`super::client`]
 //! and prints the answer for people (or JSON with `--json`).
 
-use super::client::Client;
+use super::client::{self, Client};
 use super::failure::Usage;
 use super::{
-    AdminArgs, AdminCmd, AuditCmd, CareplanCmd, CityRoomArg, DeviceCmd, KindArg, NoticeCmd,
+    AdminArgs, AdminCmd, AuditCmd, CaCmd, CareplanCmd, CityRoomArg, DeviceCmd, KindArg, NoticeCmd,
     ProfessionalCmd, RoleArg, RoomCmd,
 };
 use crate::identity::{NewProfessional, NewRoom};
@@ -92,6 +92,63 @@ fn print_room(r: &RoomView) {
     }
 }
 
+/// Renews the administrator's certificate when [`client::admin_renewal_due`] says so, telling
+/// the operator on stderr; a failure is told too, and the command goes on with the current
+/// certificate.
+async fn renew_admin_if_due(data: &std::path::Path, relay: Option<&str>) {
+    let now = Timestamp::now().0 / 1000;
+    let Some(why) = client::admin_renewal_due(data, now) else {
+        return;
+    };
+    match client::renew_admin_identity(data, relay).await {
+        Ok(r) => eprintln!(
+            "administrator certificate renewed ({why}); it expires {}",
+            ts(r.expires_at)
+        ),
+        Err(e) => eprintln!("administrator certificate not renewed ({why}): {e}"),
+    }
+}
+
+fn print_ca_status(s: &kizuna_contract::enrollment::CaStatus) {
+    let line = |role: &str, c: &kizuna_contract::enrollment::CaView| {
+        println!(
+            "{role:<9} {}  {}  expires {}",
+            c.name,
+            c.fingerprint,
+            ts(c.expires_at)
+        );
+    };
+    line("issuing", &s.issuing);
+    if let Some(r) = &s.retiring {
+        line("retiring", r);
+    }
+    for r in &s.retired {
+        line("retired", r);
+    }
+    match &s.retiring {
+        None => println!("no CA rotation in progress"),
+        Some(_) if s.devices_on_retiring.is_empty() => {
+            println!("no device is on the retiring CA: kizuna admin ca retire-old ends the overlap")
+        }
+        Some(_) => {
+            println!(
+                "{} device(s) still on the retiring CA (each moves at its next sync):",
+                s.devices_on_retiring.len()
+            );
+            for d in &s.devices_on_retiring {
+                let synced = d.last_seen.map_or_else(
+                    || "never synced".to_string(),
+                    |t| format!("last sync {}", ts(t)),
+                );
+                println!(
+                    "  {}  {}  professional {}  {synced}",
+                    d.id, d.label, d.professional
+                );
+            }
+        }
+    }
+}
+
 /// Runs one `kizuna admin` subcommand against the relay named by the data directory `data`,
 /// printing JSON with `json`.
 pub(super) async fn run_admin(
@@ -132,9 +189,39 @@ pub(super) async fn run_admin(
         }
         return Ok(());
     }
-    let client = Client::admin_from_data_dir(&data, args.relay.as_deref())?;
+    let relay = args.relay.as_deref();
+    if matches!(args.cmd, AdminCmd::Renew) {
+        let r = client::renew_admin_identity(&data, relay).await?;
+        if json {
+            print_json(&serde_json::json!({ "renewed": true, "expires_at": r.expires_at }))?;
+        } else {
+            println!(
+                "administrator certificate renewed; it expires {}",
+                ts(r.expires_at)
+            );
+        }
+        return Ok(());
+    }
+    renew_admin_if_due(&data, relay).await;
+    let client = Client::admin_from_data_dir(&data, relay)?;
     match args.cmd {
-        AdminCmd::Restore { .. } => {}
+        AdminCmd::Restore { .. } | AdminCmd::Renew => {}
+        AdminCmd::Ca(cmd) => {
+            let status = match cmd {
+                CaCmd::Status => client.ca_status().await?,
+                CaCmd::Rotate => client.ca_rotate().await?,
+                CaCmd::RetireOld { force } => client.ca_retire_old(force).await?,
+            };
+            // The administrator's own identity moves at once during an overlap.
+            if status.retiring.is_some() {
+                renew_admin_if_due(&data, relay).await;
+            }
+            if json {
+                print_json(&status)?;
+            } else {
+                print_ca_status(&status);
+            }
+        }
         AdminCmd::Backup { to } => {
             let bytes = client.backup_to(&to).await?;
             if json {

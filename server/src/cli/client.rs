@@ -2,6 +2,7 @@
 //! The admin CLI uses it with the administrator's certificate; the tests use it as devices.
 //! Every body it sends or reads is a `kizuna_contract` type, the same the relay's handlers use.
 
+use crate::identity::pki;
 use crate::identity::{NewProfessional, NewRoom};
 use crate::startup;
 use kizuna_contract::Health;
@@ -10,7 +11,8 @@ use kizuna_contract::careplans::{CarePlanUpload, CarePlanUploadRequest, ImportSu
 use kizuna_contract::console::{ConsoleSetup, CredentialsRequest};
 use kizuna_contract::directory::{DeviceView, DirectoryView, ProfessionalView, RevokeRequest};
 use kizuna_contract::enrollment::{
-    EnrollCodeRequest, EnrollCodeResponse, EnrollRequest, EnrollResponse,
+    CaStatus, EnrollCodeRequest, EnrollCodeResponse, EnrollRequest, EnrollResponse, RenewRequest,
+    RenewResponse, RetireRequest,
 };
 use kizuna_contract::me::{DirectRequest, MeResponse, MeRoom};
 use kizuna_contract::notices::{CityRoom, NewNotice, NoticeView, PostedNotice};
@@ -19,7 +21,7 @@ use kizuna_contract::{Problem, Role};
 use kizuna_core::{DeviceId, ProfessionalId, RoomId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 /// An id the client puts in a path or body: core's typed ids (what the relay's records hold)
@@ -121,25 +123,22 @@ impl Client {
         })
     }
 
-    /// The administrator's client for the relay serving `data`: `ca.crt`, the admin identity
-    /// (`admin/` or `demo/`) and the URL from `relay.json` unless `relay` overrides it.
+    /// The administrator's client for the relay serving `data`: trusting `ca.crt` (and, during
+    /// a CA rotation, `ca-next.crt`), presenting the admin identity (`admin/` or `demo/`, see
+    /// [`admin_identity`]), at the URL from `relay.json` unless `relay` overrides it.
     pub fn admin_from_data_dir(data: &Path, relay: Option<&str>) -> Result<Client, ClientError> {
-        let ca = std::fs::read_to_string(data.join("ca.crt")).map_err(|e| {
+        let mut ca = std::fs::read_to_string(data.join("ca.crt")).map_err(|e| {
             ClientError::Setup(format!(
                 "cannot read {}: {e} (has the relay been started with --data {}?)",
                 data.join("ca.crt").display(),
                 data.display()
             ))
         })?;
-        let (crt, key) = startup::admin_identity_paths(data)
-            .into_iter()
-            .find(|(c, k)| c.exists() && k.exists())
-            .ok_or_else(|| {
-                ClientError::Setup(format!(
-                    "no administrator identity in {0}/admin or {0}/demo",
-                    data.display()
-                ))
-            })?;
+        if let Ok(next) = std::fs::read_to_string(data.join("ca-next.crt")) {
+            ca.push('\n');
+            ca.push_str(&next);
+        }
+        let (crt, key) = admin_identity(data)?;
         let read = |p: &Path| {
             std::fs::read_to_string(p)
                 .map_err(|e| ClientError::Setup(format!("cannot read {}: {e}", p.display())))
@@ -317,6 +316,35 @@ impl Client {
         self.post(
             &format!("/v1/admin/devices/{id}/revoke"),
             &RevokeRequest { wipe },
+        )
+        .await
+    }
+
+    /// `GET /v1/admin/ca`: the relay's CAs and the devices still on a retiring one.
+    pub async fn ca_status(&self) -> Result<CaStatus, ClientError> {
+        self.get("/v1/admin/ca").await
+    }
+
+    /// `POST /v1/admin/ca/rotate`: a new CA, and the overlap period begins.
+    pub async fn ca_rotate(&self) -> Result<CaStatus, ClientError> {
+        self.post("/v1/admin/ca/rotate", &serde_json::json!({}))
+            .await
+    }
+
+    /// `POST /v1/admin/ca/retire-old`: the overlap ends (refused while devices remain on the
+    /// old CA unless `force`).
+    pub async fn ca_retire_old(&self, force: bool) -> Result<CaStatus, ClientError> {
+        self.post("/v1/admin/ca/retire-old", &RetireRequest { force })
+            .await
+    }
+
+    /// `POST /v1/renew`: a new certificate of the calling device for the key of `csr_pem`.
+    pub async fn renew(&self, csr_pem: &str) -> Result<RenewResponse, ClientError> {
+        self.post(
+            "/v1/renew",
+            &RenewRequest {
+                csr_pem: csr_pem.to_string(),
+            },
         )
         .await
     }
@@ -524,4 +552,87 @@ impl Client {
     ) -> Result<ConsoleSetup, ClientError> {
         self.put("/v1/admin/console/credentials", req).await
     }
+}
+
+/// The administrator's identity files in `data` (certificate, key): the first pair present of
+/// [`startup::admin_identity_paths`]. A renewal cut between its two renames
+/// ([`renew_admin_identity`]) is finished first.
+pub fn admin_identity(data: &Path) -> Result<(PathBuf, PathBuf), ClientError> {
+    for (crt, key) in startup::admin_identity_paths(data) {
+        let (crt_new, key_new) = (with_suffix(&crt, ".new"), with_suffix(&key, ".new"));
+        if crt_new.exists() && !key_new.exists() {
+            // The key was renamed into place, the certificate not yet.
+            std::fs::rename(&crt_new, &crt)
+                .map_err(|e| ClientError::Setup(format!("cannot finish {}: {e}", crt.display())))?;
+        } else if crt_new.exists() && key_new.exists() {
+            // A renewal stopped before its renames: the old pair is still whole and still
+            // accepted by the relay.
+            let _ = std::fs::remove_file(&crt_new);
+            let _ = std::fs::remove_file(&key_new);
+        }
+        if crt.exists() && key.exists() {
+            return Ok((crt, key));
+        }
+    }
+    Err(ClientError::Setup(format!(
+        "no administrator identity in {0}/admin or {0}/demo",
+        data.display()
+    )))
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// The administrator's certificate is renewed when fewer days than this remain.
+pub const ADMIN_RENEW_DAYS: i64 = 30;
+
+/// Why the administrator's certificate in `data` is due for renewal, if it is: fewer than
+/// [`ADMIN_RENEW_DAYS`] left at `now_s` (seconds since 1970), or a CA rotation is in its
+/// overlap period (`ca-next.crt` exists) and the certificate is not of the new CA.
+pub fn admin_renewal_due(data: &Path, now_s: i64) -> Option<&'static str> {
+    let (crt, _) = admin_identity(data).ok()?;
+    let pem = std::fs::read_to_string(crt).ok()?;
+    let der = {
+        use rustls::pki_types::pem::PemObject;
+        rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).ok()?
+    };
+    if let Ok(next) = std::fs::read_to_string(data.join("ca-next.crt")) {
+        let next = {
+            use rustls::pki_types::pem::PemObject;
+            rustls::pki_types::CertificateDer::from_pem_slice(next.as_bytes()).ok()?
+        };
+        if pki::name_sha256(&der, true) != pki::name_sha256(&next, false) {
+            return Some("a CA rotation is under way and it is from the old CA");
+        }
+    }
+    let left = pki::cert_not_after(&der)?.saturating_sub(now_s);
+    (left < ADMIN_RENEW_DAYS * 86_400).then_some("it expires within 30 days")
+}
+
+/// Renews the administrator's certificate in `data` over mTLS with the current one: a new
+/// key made here, the relay's certificate for it, both written beside the old
+/// (`admin.key.new`, `admin.crt.new`, 0600) and renamed over them, key first. Returns the
+/// relay's answer.
+pub async fn renew_admin_identity(
+    data: &Path,
+    relay: Option<&str>,
+) -> Result<RenewResponse, ClientError> {
+    let client = Client::admin_from_data_dir(data, relay)?;
+    let (crt, key) = admin_identity(data)?;
+    let (new_key, csr) =
+        pki::new_device_key_and_csr().map_err(|e| ClientError::Setup(e.to_string()))?;
+    let resp = client.renew(&csr).await?;
+    let io = |p: &Path, e: std::io::Error| ClientError::Setup(format!("{}: {e}", p.display()));
+    let (crt_new, key_new) = (with_suffix(&crt, ".new"), with_suffix(&key, ".new"));
+    pki::write_private(&key_new, &new_key.serialize_pem()).map_err(|e| io(&key_new, e))?;
+    pki::write_private(&crt_new, &resp.certificate_pem).map_err(|e| io(&crt_new, e))?;
+    std::fs::rename(&key_new, &key).map_err(|e| io(&key, e))?;
+    std::fs::rename(&crt_new, &crt).map_err(|e| io(&crt, e))?;
+    if let Some(dir) = crt.parent() {
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(resp)
 }

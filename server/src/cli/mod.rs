@@ -167,6 +167,14 @@ enum AdminCmd {
         #[arg(long)]
         older_than_ledger: bool,
     },
+    /// Rotate the relay's CA with an overlap period: phones move to the new CA as they sync,
+    /// without enrolling again (docs/operations.md, "Rotate the CA").
+    #[command(subcommand)]
+    Ca(CaCmd),
+    /// Renew this administrator's own certificate now (new key, same device). Every other
+    /// admin command does it by itself when fewer than 30 days remain or during a CA
+    /// rotation.
+    Renew,
     /// Post or list city notices and disaster/infection alerts.
     #[command(subcommand)]
     Notice(NoticeCmd),
@@ -201,6 +209,21 @@ impl CityRoomArg {
             CityRoomArg::Alerts => CityRoom::Alerts,
         }
     }
+}
+
+#[derive(Subcommand, Debug)]
+enum CaCmd {
+    /// Show the CAs (issuing, retiring, retired) and the devices still on a retiring CA.
+    Status,
+    /// Make a new CA and start the overlap period: both CAs trusted, the new one issuing.
+    Rotate,
+    /// End the overlap period: the old CA's certificates are refused from now on. Refused
+    /// while devices are still on it, unless --force.
+    RetireOld {
+        /// Retire although devices are still on the old CA (they must enroll again).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

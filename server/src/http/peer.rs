@@ -27,6 +27,9 @@ pub struct PeerCert {
     pub identity: DeviceIdentity,
     /// SHA-256 of the certificate's DER.
     pub sha256: [u8; 32],
+    /// SHA-256 of the certificate's issuer name (DER): which of the relay's CAs issued it,
+    /// during and after a CA rotation (`identity::authorities`).
+    pub issuer: [u8; 32],
 }
 
 impl PeerCert {
@@ -36,7 +39,15 @@ impl PeerCert {
         let d = ring::digest::digest(&ring::digest::SHA256, der);
         let mut sha256 = [0u8; 32];
         sha256.copy_from_slice(d.as_ref());
-        Some(PeerCert { identity, sha256 })
+        let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+        let d = ring::digest::digest(&ring::digest::SHA256, cert.issuer().as_raw());
+        let mut issuer = [0u8; 32];
+        issuer.copy_from_slice(d.as_ref());
+        Some(PeerCert {
+            identity,
+            sha256,
+            issuer,
+        })
     }
 
     /// The fingerprint as lower-case hex, as stored with the device.

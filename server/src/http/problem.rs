@@ -63,6 +63,14 @@ impl From<RelayError> for Problem {
                 ProblemKind::ClientCertificateRequired,
                 Some("connect with the device certificate issued at enrollment".into()),
             ),
+            RelayError::CertificateRetired => Problem::new(
+                ProblemKind::CertificateRetired,
+                Some(
+                    "this device's certificate was issued by a certificate authority the relay \
+                     has retired: enroll the device again with a new code from the administrator"
+                        .into(),
+                ),
+            ),
             RelayError::Revoked { wipe } => {
                 Problem::from_body(kizuna_contract::Problem::revoked(wipe))
             }

@@ -6,6 +6,7 @@ use crate::error::RelayError;
 use crate::http::extract::PeerInfo;
 use crate::http::peer::PeerCert;
 use crate::http::problem::Problem;
+use crate::identity::authorities::Generation;
 use crate::identity::directory::{Device, Professional};
 use crate::state::{AppState, Relay};
 use axum::extract::FromRequestParts;
@@ -53,12 +54,18 @@ impl Relay {
     /// exist, belong to the professional its certificate names, present the very certificate
     /// issued at its enrollment or last renewal (or the one it renewed with; see
     /// `identity::renewal`), so even a stolen CA key cannot impersonate an enrolled device,
-    /// not be revoked, and its professional must still be registered.
+    /// not be revoked, and its professional must still be registered. A certificate of a
+    /// retired CA is refused first, with its own problem (`identity::authorities`).
     pub fn authenticate(
         &self,
         cert: Option<PeerCert>,
     ) -> Result<(Professional, Device), RelayError> {
         let cert = cert.ok_or(RelayError::Unauthenticated)?;
+        match self.authorities().current().generation(&cert.issuer) {
+            Generation::Issuing | Generation::Retiring => {}
+            Generation::Retired => return Err(RelayError::CertificateRetired),
+            Generation::Unknown => return Err(RelayError::Unauthenticated),
+        }
         let id = cert.identity;
         let device = self
             .dir

@@ -89,7 +89,7 @@ impl Relay {
             },
         )?;
         self.dir.flush()?;
-        let fingerprint = self.ca.fingerprint();
+        let fingerprint = self.ca().fingerprint();
         let qr_payload = format!(
             "kizuna://enroll?v=1&relay={}&ca=sha256:{}&code={}",
             pct(&self.public_url),
@@ -179,7 +179,9 @@ impl Relay {
             professional: p.id,
             device: DeviceId::new(),
         };
-        let cert_pem = self.ca.issue_device_cert_at(
+        // One CA for the certificate, its record and the answer, even if a rotation lands now.
+        let ca = self.ca();
+        let cert_pem = ca.issue_device_cert_at(
             csr_pem,
             id,
             &p.name,
@@ -206,13 +208,14 @@ impl Relay {
             ..crate::audit::Entry::default()
         })?;
         self.dir.put_device(&device)?;
+        self.note_issuer(device.id, &ca.fingerprint())?;
         self.dir.flush()?;
         tracing::info!(professional = %p.id, device = %device.id, "device enrolled");
         Ok(EnrollResponse {
             professional: p.id.0,
             device: device.id.0,
             certificate_pem: cert_pem,
-            ca_pem: self.ca.cert_pem().to_string(),
+            ca_pem: ca.cert_pem().to_string(),
         })
     }
 }

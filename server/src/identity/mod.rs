@@ -6,9 +6,11 @@
 //! ([`authed`]), with the enrollment rate limit in [`rate_limit`]. The device-facing routes
 //! are in [`routes`]. Certificates renew themselves: the relay's own TLS certificate
 //! ([`server_cert`]) and, when a device asks over mTLS, its device certificate ([`renewal`]),
-//! both by the relay's [`clock`].
+//! both by the relay's [`clock`]. The CAs themselves rotate with an overlap period
+//! ([`authorities`], its rules in [`rotation`]).
 
 pub mod authed;
+pub mod authorities;
 pub mod clock;
 pub mod directory;
 pub mod directory_cache;
@@ -18,6 +20,7 @@ pub mod professionals;
 pub mod rate_limit;
 pub mod renewal;
 pub mod rooms;
+pub mod rotation;
 pub mod routes;
 pub mod server_cert;
 

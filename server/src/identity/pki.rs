@@ -84,9 +84,7 @@ fn validity_at(params: &mut CertificateParams, now: time::OffsetDateTime, days: 
 }
 
 impl Ca {
-    /// Creates a new CA with a fresh P-256 key.
-    pub fn create(name: &str) -> Result<Ca, PkiError> {
-        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    fn params(name: &str) -> CertificateParams {
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, name);
@@ -100,6 +98,13 @@ impl Ca {
         ];
         params.serial_number = Some(random_serial());
         validity(&mut params, CA_DAYS);
+        params
+    }
+
+    /// Creates a new CA with a fresh P-256 key.
+    pub fn create(name: &str) -> Result<Ca, PkiError> {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let params = Ca::params(name);
         let cert = params.self_signed(&key)?;
         let cert_pem = cert.pem();
         let cert_der = cert.der().clone();
@@ -108,6 +113,41 @@ impl Ca {
             cert_der,
             issuer: Issuer::new(params, key),
         })
+    }
+
+    /// Creates the next CA of a rotation, named `name`, and the same CA certificate signed by
+    /// `self` (the cross-signed certificate): a phone that trusts only `self` verifies a server
+    /// certificate of the new CA through it (`identity::authorities`).
+    pub fn create_cross_signed(
+        &self,
+        name: &str,
+    ) -> Result<(Ca, CertificateDer<'static>), PkiError> {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let mut params = Ca::params(name);
+        let cert = params.self_signed(&key)?;
+        params.serial_number = Some(random_serial());
+        let cross = params.signed_by(&key, &self.issuer)?;
+        params.serial_number = None;
+        let ca = Ca {
+            cert_pem: cert.pem(),
+            cert_der: cert.der().clone(),
+            issuer: Issuer::new(params, key),
+        };
+        Ok((ca, cross.der().clone()))
+    }
+
+    /// Whether `key_pem` is this CA's private key's partner: the key of `cert_pem`.
+    pub fn key_matches(cert_pem: &str, key_pem: &str) -> bool {
+        let Ok(key) = KeyPair::from_pem(key_pem) else {
+            return false;
+        };
+        let Ok(der) = CertificateDer::from_pem_slice(cert_pem.as_bytes()) else {
+            return false;
+        };
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(&der) else {
+            return false;
+        };
+        cert.public_key().subject_public_key.data.as_ref() == key.public_key_raw()
     }
 
     /// Loads a CA from its PEM certificate and PEM private key.
@@ -151,6 +191,22 @@ impl Ca {
     /// The CA private key in PEM; only ever written to a 0600 file.
     pub fn key_pem(&self) -> String {
         self.issuer.key().serialize_pem()
+    }
+
+    /// SHA-256 of the CA's subject name (DER): what a certificate it issued carries as its
+    /// issuer ([`PeerCert::issuer`]), so the relay knows which of its CAs issued a peer's.
+    pub fn subject_sha256(&self) -> [u8; 32] {
+        name_sha256(&self.cert_der, false).unwrap_or([0; 32])
+    }
+
+    /// The CA's common name ("Kizuna relay CA 2").
+    pub fn name(&self) -> String {
+        common_name(&self.cert_der).unwrap_or_default()
+    }
+
+    /// When the CA certificate expires, in seconds since 1970.
+    pub fn not_after(&self) -> i64 {
+        cert_not_after(&self.cert_der).unwrap_or(0)
     }
 
     /// SHA-256 of the CA certificate (lower-case hex). Put in the enrollment QR code so a phone
@@ -308,6 +364,33 @@ pub fn new_device_key_and_csr() -> Result<(KeyPair, String), PkiError> {
     Ok((key, csr.pem()?))
 }
 
+/// SHA-256 of a certificate's subject name (`issuer` false) or issuer name (true), as DER.
+pub fn name_sha256(der: &[u8], issuer: bool) -> Option<[u8; 32]> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let raw = if issuer {
+        cert.issuer().as_raw()
+    } else {
+        cert.subject().as_raw()
+    };
+    let d = ring::digest::digest(&ring::digest::SHA256, raw);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    Some(out)
+}
+
+/// A certificate's subject common name.
+pub fn common_name(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let cn = cert.subject().iter_common_name().next()?;
+    cn.as_str().ok().map(str::to_string)
+}
+
+/// When a certificate (DER) expires, in seconds since 1970.
+pub fn cert_not_after(der: &[u8]) -> Option<i64> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(cert.validity().not_after.timestamp())
+}
+
 /// SHA-256 of `bytes` as lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     ring::digest::digest(&ring::digest::SHA256, bytes)
@@ -358,6 +441,38 @@ pub fn certified_key(
     Ok(certified)
 }
 
+/// A server certificate followed by `tail` (the CA certificates phones may need to build a
+/// path: during a CA rotation the cross-signed certificate, then the issuing CA) with its
+/// signing key.
+pub fn certified_chain(
+    cert: CertificateDer<'static>,
+    tail: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<rustls::sign::CertifiedKey, PkiError> {
+    let key = provider().key_provider.load_private_key(key)?;
+    let mut chain = vec![cert];
+    chain.extend(tail);
+    let certified = rustls::sign::CertifiedKey::new(chain, key);
+    certified.keys_match()?;
+    Ok(certified)
+}
+
+/// Verifies client certificates against `roots`: a presented certificate must chain to one
+/// of them, while no certificate at all passes the handshake (see [`server_config`]).
+pub fn client_verifier(
+    roots: &[CertificateDer<'static>],
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, PkiError> {
+    let mut store = rustls::RootCertStore::empty();
+    for r in roots {
+        store.add(r.clone())?;
+    }
+    Ok(
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(store), provider())
+            .allow_unauthenticated()
+            .build()?,
+    )
+}
+
 /// [`server_config`] with the server certificate chosen by `resolver` at each handshake: the
 /// relay's replaces its certificate before it expires without a restart
 /// (`identity::server_cert`).
@@ -365,15 +480,16 @@ pub fn server_config_resolving(
     ca: &Ca,
     resolver: Arc<dyn rustls::server::ResolvesServerCert>,
 ) -> Result<Arc<rustls::ServerConfig>, PkiError> {
+    server_config_verifying(client_verifier(&[ca.cert_der().clone()])?, resolver)
+}
+
+/// [`server_config_resolving`] with client certificates checked by `verifier`: the relay's
+/// set of CAs, which a CA rotation changes while it serves (`identity::authorities`).
+pub fn server_config_verifying(
+    verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
+) -> Result<Arc<rustls::ServerConfig>, PkiError> {
     let provider = provider();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.cert_der().clone())?;
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .allow_unauthenticated()
-    .build()?;
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)

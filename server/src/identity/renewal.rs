@@ -123,7 +123,10 @@ impl Relay {
             professional: professional.id,
             device: device.id,
         };
-        let cert_pem = self.ca.issue_device_cert_at(
+        // The CA issuing now: during a CA rotation the new one, whose certificate the answer
+        // carries so the phone trusts it from now on.
+        let ca = self.ca();
+        let cert_pem = ca.issue_device_cert_at(
             csr_pem,
             id,
             &professional.name,
@@ -150,6 +153,7 @@ impl Relay {
         })?;
         self.dir
             .set_meta(&format!("{META_CERT}{}", device.id), &bytes)?;
+        self.note_issuer(device.id, &ca.fingerprint())?;
         // Durable before the device gets the certificate it will rely on.
         self.dir.flush()?;
         tracing::info!(device = %device.id, not_after = not_after.0, "device certificate renewed");
@@ -157,7 +161,7 @@ impl Relay {
             device: device.id.0,
             certificate_pem: cert_pem,
             expires_at: not_after.into(),
-            ca_pem: self.ca.cert_pem().to_string(),
+            ca_pem: ca.cert_pem().to_string(),
         })
     }
 }

@@ -8,8 +8,9 @@
 //! moved. Open connections keep the certificate they were made with; new ones get the new
 //! one. Nothing is written to disk: a restart makes a fresh certificate anyway.
 
+use super::authorities::Authorities;
 use super::clock::Clock;
-use super::pki::{self, Ca, PkiError, SERVER_CERT_DAYS, SERVER_CERT_RENEW_DAYS};
+use super::pki::{self, PkiError, SERVER_CERT_DAYS, SERVER_CERT_RENEW_DAYS};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use std::sync::{Arc, PoisonError, RwLock, Weak};
@@ -20,7 +21,7 @@ pub const CHECK_EVERY: Duration = Duration::from_secs(3600);
 
 /// The certificate the relay serves now, with its expiry, replaceable while serving.
 pub struct ServerCerts {
-    ca: Arc<Ca>,
+    cas: Arc<Authorities>,
     names: Vec<String>,
     clock: Arc<Clock>,
     current: RwLock<Current>,
@@ -31,6 +32,9 @@ struct Current {
     key: Arc<CertifiedKey>,
     /// The certificate's notAfter, in seconds since 1970.
     not_after: i64,
+    /// The CAs' generation it was issued under: a rotation or retirement changes the
+    /// issuing CA or the chain, and the next handshake gets a new certificate.
+    generation: u64,
 }
 
 impl std::fmt::Debug for ServerCerts {
@@ -43,11 +47,16 @@ impl std::fmt::Debug for ServerCerts {
 }
 
 impl ServerCerts {
-    /// Issues a first certificate for `names` by `clock`'s time.
-    pub fn new(ca: Arc<Ca>, names: Vec<String>, clock: Arc<Clock>) -> Result<Self, PkiError> {
-        let current = issue(&ca, &names, &clock)?;
+    /// Issues a first certificate for `names` by `clock`'s time, from the CA `cas` issues
+    /// with now.
+    pub fn new(
+        cas: Arc<Authorities>,
+        names: Vec<String>,
+        clock: Arc<Clock>,
+    ) -> Result<Self, PkiError> {
+        let current = issue(&cas, &names, &clock)?;
         Ok(ServerCerts {
-            ca,
+            cas,
             names,
             clock,
             current: RwLock::new(current),
@@ -75,7 +84,7 @@ impl ServerCerts {
         if self.not_after() - now >= SERVER_CERT_RENEW_DAYS * 86_400 {
             return Ok(false);
         }
-        let next = issue(&self.ca, &self.names, &self.clock)?;
+        let next = issue(&self.cas, &self.names, &self.clock)?;
         let not_after = next.not_after;
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = next;
         tracing::info!(not_after, "server certificate renewed");
@@ -83,8 +92,39 @@ impl ServerCerts {
     }
 }
 
+impl ServerCerts {
+    /// Re-issues the certificate if the CAs changed since it was made (a rotation or a
+    /// retirement while serving); a failure is logged and the old one served.
+    fn follow_cas(&self) {
+        let generation = self.cas.generation();
+        let stale = self
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .generation
+            != generation;
+        if !stale {
+            return;
+        }
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        if current.generation == self.cas.generation() {
+            return;
+        }
+        match issue(&self.cas, &self.names, &self.clock) {
+            Ok(next) => {
+                *current = next;
+                tracing::info!("server certificate re-issued by the new CA");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "server certificate not re-issued after a CA change")
+            }
+        }
+    }
+}
+
 impl ResolvesServerCert for ServerCerts {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.follow_cas();
         Some(
             self.current
                 .read()
@@ -95,13 +135,20 @@ impl ResolvesServerCert for ServerCerts {
     }
 }
 
-fn issue(ca: &Ca, names: &[String], clock: &Clock) -> Result<Current, PkiError> {
+fn issue(cas: &Authorities, names: &[String], clock: &Clock) -> Result<Current, PkiError> {
+    // The generation first: a change racing this issue makes the next handshake look again.
+    let generation = cas.generation();
+    let set = cas.current();
     let now = clock.now_utc();
-    let (cert, key) = ca.issue_server_cert_at(names, now)?;
-    let key = Arc::new(pki::certified_key(ca, cert, key)?);
+    let (cert, key) = set.issuing.issue_server_cert_at(names, now)?;
+    let key = Arc::new(pki::certified_chain(cert, set.chain_tail(), key)?);
     // The same arithmetic as `pki::validity_at`, to the second (X.509 keeps seconds).
     let not_after = (now + time::Duration::days(SERVER_CERT_DAYS)).unix_timestamp();
-    Ok(Current { key, not_after })
+    Ok(Current {
+        key,
+        not_after,
+        generation,
+    })
 }
 
 /// Starts the thread that keeps `certs` fresh: it looks at once, then every
@@ -144,9 +191,10 @@ mod tests {
 
     #[test]
     fn renews_only_when_fewer_than_thirty_days_remain() {
-        let ca = Arc::new(Ca::create("test").unwrap());
+        let ca = Arc::new(pki::Ca::create("test").unwrap());
+        let cas = Arc::new(Authorities::single(ca).unwrap());
         let clock = Arc::new(Clock::system());
-        let certs = ServerCerts::new(ca, vec!["localhost".into()], clock.clone()).unwrap();
+        let certs = ServerCerts::new(cas, vec!["localhost".into()], clock.clone()).unwrap();
         let first = certs.not_after();
         // Whole days of a 90-day certificate made this second (89 once a second has passed).
         assert!((SERVER_CERT_DAYS - 1..=SERVER_CERT_DAYS).contains(&certs.days_left()));

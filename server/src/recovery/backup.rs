@@ -46,10 +46,14 @@ pub const BLOB_PIECE: u64 = 4 * 1024 * 1024;
 const KEY_CHECK: &[u8] = b"kizuna-backup/2 key check";
 
 /// Files of the data directory a backup holds, when present. Not `store.key`: it is what
-/// opens the backup, and is kept apart from it.
-pub const FILES: [&str; 6] = [
+/// opens the backup, and is kept apart from it. During a CA rotation, both CAs.
+pub const FILES: [&str; 10] = [
     "ca.crt",
     "ca.key",
+    "ca-next.crt",
+    "ca-next.key",
+    "ca-next.cross.crt",
+    "ca.cross.crt",
     "admin/admin.crt",
     "admin/admin.key",
     "demo/admin.crt",

@@ -44,12 +44,16 @@ pub struct Summary {
 }
 
 /// What the data directory held that a restore replaces (moved aside, never deleted).
-const REPLACED: [&str; 7] = [
+const REPLACED: [&str; 11] = [
     "directory",
     "rooms",
     "blobs",
     "ca.crt",
     "ca.key",
+    "ca-next.crt",
+    "ca-next.key",
+    "ca-next.cross.crt",
+    "ca.cross.crt",
     "store.key",
     "admin",
 ];

@@ -2,7 +2,9 @@
 //! the administrator's first identity.
 //!
 //! Layout of `DIR`:
-//! - `ca.crt`, `ca.key` (0600): the relay's CA;
+//! - `ca.crt`, `ca.key` (0600): the relay's CA; during a CA rotation's overlap also
+//!   `ca-next.crt`, `ca-next.key`, `ca-next.cross.crt`, and after one `ca.cross.crt` and
+//!   `ca-retired/` (`identity::authorities`);
 //! - `directory/`: the sled store (one process at a time);
 //! - `store.key` (0600): the key of the encrypted room store; `rooms/`: the room documents,
 //!   sealed with AES-256-GCM; `blobs/`: attachments, sealed the same way; `audit/`: the
@@ -22,8 +24,9 @@
 use crate::audit::AuditLog;
 use crate::blobs::{BlobLimits, Blobs};
 use crate::identity::NewProfessional;
+use crate::identity::authorities::Authorities;
 use crate::identity::directory::{DirError, Professional, SledDirectory};
-use crate::identity::pki::{self, Ca};
+use crate::identity::pki;
 use crate::identity::server_cert::{self, ServerCerts};
 use crate::recovery::Recovery;
 use crate::recovery::journal::JournaledDirectory;
@@ -105,7 +108,7 @@ pub fn prepare(
         },
     )?;
     ensure_dir(data)?;
-    let ca = Arc::new(Ca::load_or_create(data)?);
+    let cas = Arc::new(Authorities::load(data)?);
     let key = documents::load_or_create_key(&data.join("store.key"))?;
     let recovery = Arc::new(Recovery::open(data, &key).map_err(|e| {
         format!(
@@ -162,7 +165,7 @@ pub fn prepare(
         recovery: Some(recovery),
         data_dir: data.to_path_buf(),
     };
-    let relay = Relay::new(Box::new(dir), ca.clone(), url, config, storage)?;
+    let relay = Relay::new(Box::new(dir), cas.clone(), url, config, storage)?;
     relay.ensure_city_rooms()?;
     let relay = Arc::new(relay);
     spawn_blob_expiry(Arc::downgrade(&relay));
@@ -177,10 +180,10 @@ pub fn prepare(
     if !listen.ip().is_unspecified() && !listen.ip().is_loopback() {
         names.push(listen.ip().to_string());
     }
-    let server_certs = Arc::new(ServerCerts::new(ca.clone(), names, relay.clock().clone())?);
+    let server_certs = Arc::new(ServerCerts::new(cas.clone(), names, relay.clock().clone())?);
     server_cert::spawn_renewal(&server_certs);
     report_server_cert(&relay, &server_certs);
-    let tls = pki::server_config_resolving(&ca, server_certs.clone())?;
+    let tls = pki::server_config_verifying(cas, server_certs.clone())?;
     Ok(Prepared {
         relay,
         tls,

@@ -180,6 +180,24 @@ pub fn check(data: &Path, checks: &Checks) -> Result<Found, Refusal> {
             ),
         ),
     }
+    // A CA rotation's overlap (`kizuna admin ca rotate`): its certificate is written last, so
+    // with it the key and the cross-signed certificate must be there.
+    let next_crt = data.join("ca-next.crt");
+    if next_crt.exists() {
+        for f in ["ca-next.key", "ca-next.cross.crt"] {
+            let f = data.join(f);
+            if !f.exists() {
+                refuse(
+                    f.clone(),
+                    format!(
+                        "{} is missing although {} is there (a CA rotation's overlap): {restore}",
+                        f.display(),
+                        next_crt.display()
+                    ),
+                );
+            }
+        }
+    }
     let store_key = data.join("store.key");
     if !store_key.exists() {
         refuse(
@@ -207,7 +225,7 @@ pub fn check(data: &Path, checks: &Checks) -> Result<Found, Refusal> {
             );
         }
     }
-    let mut keys = vec![key.clone(), store_key.clone()];
+    let mut keys = vec![key.clone(), store_key.clone(), data.join("ca-next.key")];
     if let Some(admin) = &checks.admin_dir {
         let (acrt, akey) = (admin.join("admin.crt"), admin.join("admin.key"));
         let present = acrt.exists() && akey.exists();
@@ -381,6 +399,16 @@ mod tests {
         // Without the flag the same directory is refused.
         let r = check(t.path(), &serve(t.path())).unwrap_err();
         assert!(r.to_string().contains("--new-ca"), "{r}");
+    }
+
+    #[test]
+    fn a_rotation_without_its_new_key_is_refused() {
+        let t = used_dir();
+        std::fs::write(t.path().join("ca-next.crt"), "x").unwrap();
+        std::fs::write(t.path().join("ca-next.cross.crt"), "x").unwrap();
+        let r = check(t.path(), &serve(t.path())).unwrap_err();
+        assert_eq!(r.problems.len(), 1, "{r}");
+        assert_eq!(r.problems[0].path, t.path().join("ca-next.key"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod at_rest;
 mod audit_rotation;
+mod ca_rotation;
 mod certificates;
 mod cli;
 mod console;

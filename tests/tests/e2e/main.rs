@@ -10,6 +10,7 @@
 
 mod bench_smoke;
 mod blobs_e2e;
+mod ca_rotation_e2e;
 mod certs_e2e;
 mod fuzz_regressions;
 mod restore_e2e;
