@@ -7,6 +7,7 @@
 use super::record::{AuditError, AuditRecord, Entry};
 use super::segments::{self, Part};
 use kizuna_core::Timestamp;
+use kizuna_core::store::Sealer;
 use kizuna_core::store::group_commit::GroupCommit;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -64,11 +65,68 @@ pub struct AuditLog {
     pub(super) appended: AtomicU64,
     /// Appends that failed since the log was opened (their act or sync was refused).
     pub(super) failures: AtomicU64,
+    /// Seals each record's details (subject and reason) with the store key, when set.
+    pub(super) sealer: Option<Arc<Sealer>>,
 }
 
 impl std::fmt::Debug for AuditLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AuditLog(..)")
+    }
+}
+
+/// What a sealed detail starts with in the stored record.
+const SEALED: &str = "sealed:";
+
+fn detail_aad(seq: u64, field: &str) -> Vec<u8> {
+    format!("kizuna-audit:{seq}:{field}").into_bytes()
+}
+
+fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+impl AuditLog {
+    /// From now on each record's details (its subject and reason: ids, a login's address,
+    /// a rule's text) are sealed with `sealer` and bound to the record's position. The chain
+    /// is over the stored bytes, so `verify` still needs no key; reading opens them.
+    pub fn sealed_with(mut self, sealer: Arc<Sealer>) -> AuditLog {
+        self.sealer = Some(sealer);
+        self
+    }
+
+    fn seal_detail(&self, seq: u64, field: &str, value: Option<String>) -> Option<String> {
+        let (Some(sealer), Some(v)) = (&self.sealer, &value) else {
+            return value;
+        };
+        match sealer.seal(&detail_aad(seq, field), v.as_bytes()) {
+            Ok(sealed) => Some(format!("{SEALED}{}", hex(&sealed))),
+            // Sealing does not fail with a valid key; a record is never dropped for it.
+            Err(_) => Some(format!("{SEALED}?")),
+        }
+    }
+
+    fn open_detail(&self, seq: u64, field: &str, value: &mut Option<String>) {
+        let Some(sealed) = value.as_deref().and_then(|v| v.strip_prefix(SEALED)) else {
+            return;
+        };
+        let opened = self.sealer.as_ref().and_then(|s| {
+            let bytes = from_hex(sealed)?;
+            String::from_utf8(s.open(&detail_aad(seq, field), &bytes).ok()?).ok()
+        });
+        *value = Some(opened.unwrap_or_else(|| "(sealed: the store key does not open it)".into()));
+    }
+
+    /// `r` with its details opened (as the administrator reads them).
+    pub(super) fn opened(&self, mut r: AuditRecord) -> AuditRecord {
+        self.open_detail(r.seq, "subject", &mut r.subject);
+        self.open_detail(r.seq, "reason", &mut r.reason);
+        r
     }
 }
 
@@ -365,6 +423,7 @@ impl AuditLog {
             commit: GroupCommit::default(),
             appended: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            sealer: None,
         })
     }
 
@@ -469,9 +528,9 @@ impl AuditLog {
                 device: e.device,
                 action: e.action.to_string(),
                 room: e.room,
-                subject: e.subject,
+                subject: self.seal_detail(seq, "subject", e.subject),
                 changes: e.changes,
-                reason: e.reason,
+                reason: self.seal_detail(seq, "reason", e.reason),
                 prev: hex(&prev),
                 hash: String::new(),
             };

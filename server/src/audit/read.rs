@@ -233,7 +233,7 @@ impl AuditLog {
                     serde_json::from_slice(line).map_err(|_| AuditError::Unreadable(at))?;
                 at = r.seq;
                 if filter.accepts(&r) {
-                    out.push(r);
+                    out.push(self.opened(r));
                 }
                 Ok(out.len() < limit)
             })?;
@@ -262,7 +262,7 @@ impl AuditLog {
                     serde_json::from_slice(&line).map_err(|_| AuditError::Unreadable(at))?;
                 at = r.seq;
                 if filter.accepts(&r) {
-                    out.push(r);
+                    out.push(self.opened(r));
                 }
             }
             if out.len() >= limit {

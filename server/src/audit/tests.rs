@@ -499,3 +499,59 @@ fn a_live_file_lost_beside_segments_is_refused_not_replaced() {
     assert!(matches!(e, AuditError::LiveMissing(_)), "{e}");
     assert!(!dir.path().join(LOG).exists(), "nothing created");
 }
+
+#[test]
+fn details_are_sealed_at_rest_opened_on_reading_and_verified_without_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let sealer = std::sync::Arc::new(kizuna_core::store::Sealer::new(&[7u8; 32]).unwrap());
+    let log = AuditLog::open(dir.path()).unwrap().sealed_with(sealer);
+    let subject = "ip:192.0.2.77";
+    let reason = "ログイン失敗の理由";
+    log.record(Entry {
+        action: "console.login.failed",
+        subject: Some(subject.into()),
+        reason: Some(reason.into()),
+        ..Entry::default()
+    })
+    .unwrap();
+    log.record(Entry {
+        action: "admin.backup",
+        ..Entry::default()
+    })
+    .unwrap();
+    let raw = std::fs::read(dir.path().join(LOG)).unwrap();
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(!raw.contains("192.0.2.77"), "{raw}");
+    assert!(!raw.contains(reason), "{raw}");
+    assert!(
+        raw.contains("console.login.failed"),
+        "the action stays readable"
+    );
+    let all = log.export(&Filter::default(), 10).unwrap();
+    assert_eq!(all[0].subject.as_deref(), Some(subject));
+    assert_eq!(all[0].reason.as_deref(), Some(reason));
+    assert_eq!(all[1].subject, None);
+    let newest = log.newest(&Filter::default(), 1).unwrap();
+    assert_eq!(newest[0].action, "admin.backup");
+    drop(log);
+
+    // Without the key (or with another) the chain still verifies; the details stay shut.
+    let keyless = AuditLog::open(dir.path()).unwrap();
+    assert!(keyless.verify().unwrap().intact);
+    let shut = keyless.export(&Filter::default(), 10).unwrap();
+    assert!(shut[0].subject.as_deref().unwrap().starts_with("(sealed"));
+    drop(keyless);
+    let other = std::sync::Arc::new(kizuna_core::store::Sealer::new(&[8u8; 32]).unwrap());
+    let wrong = AuditLog::open(dir.path()).unwrap().sealed_with(other);
+    let shut = wrong.export(&Filter::default(), 10).unwrap();
+    assert!(shut[0].reason.as_deref().unwrap().starts_with("(sealed"));
+    // A sealed detail moved to another record does not open there.
+    let first: AuditRecord = serde_json::from_slice(&wrong.raw_get(1).unwrap()).unwrap();
+    drop(wrong);
+    let sealer = std::sync::Arc::new(kizuna_core::store::Sealer::new(&[7u8; 32]).unwrap());
+    let log = AuditLog::open(dir.path()).unwrap().sealed_with(sealer);
+    let mut second: AuditRecord = serde_json::from_slice(&log.raw_get(2).unwrap()).unwrap();
+    second.subject = first.subject.clone();
+    let opened = log.opened(second);
+    assert!(opened.subject.unwrap().starts_with("(sealed"));
+}

@@ -263,7 +263,7 @@ pub fn restore(data: &Path, from: &Path, older_than_ledger: bool) -> Result<Summ
     std::fs::File::open(&tmp)?.sync_all()?;
     std::fs::rename(&tmp, restored_path(data))?;
 
-    let audit = AuditLog::open(&data.join("audit"))?;
+    let audit = AuditLog::open(&data.join("audit"))?.sealed_with(sealer.clone());
     audit.record(Entry {
         action: "admin.restore",
         subject: Some(format!("backup of {}", manifest.taken_at)),

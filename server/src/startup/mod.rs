@@ -155,8 +155,11 @@ pub fn prepare(
     }
     let dir = JournaledDirectory::new(Box::new(dir), recovery.journal.clone());
     let url = public_url(listen, hostname);
+    // Records' details are sealed with the store key like the directory and the rooms.
+    let audit_sealer = kizuna_core::store::Sealer::new(&key).map_err(|e| e.to_string())?;
     let audit = AuditLog::open_rotating(&data.join("audit"), config.audit_rotate_bytes)
-        .map_err(|e| format!("cannot open the audit log in {}: {e}", data.display()))?;
+        .map_err(|e| format!("cannot open the audit log in {}: {e}", data.display()))?
+        .sealed_with(Arc::new(audit_sealer));
     let blobs = Blobs::open(&data.join("blobs"), &key, BlobLimits::default())?;
     let storage = Storage {
         documents,

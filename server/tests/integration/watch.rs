@@ -388,6 +388,20 @@ fn a_sync_whose_audit_record_cannot_be_written_is_not_merged() {
     let appended_before = t.relay.audit().records_appended();
 
     fill(&audit.join("filler"));
+    // The live file's last page may still have room: use it up, so the next record fails.
+    let mut padding = 0;
+    while t
+        .relay
+        .audit()
+        .record(kizuna_server::audit::Entry {
+            action: "test.padding",
+            ..Default::default()
+        })
+        .is_ok()
+    {
+        padding += 1;
+        assert!(padding < 10_000, "the audit log's filesystem never filled");
+    }
     phone
         .post(room, &Phone::text("褥瘡の処置をしました", None))
         .unwrap();
