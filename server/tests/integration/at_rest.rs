@@ -4,6 +4,7 @@
 //! their names, the console password or the TOTP secret. The relay still serves the names
 //! after a restart.
 
+use crate::admin_process::kizuna_admin as kizuna;
 use kizuna_contract::console::CredentialsRequest;
 use kizuna_core::{Organisation, Profession, Role};
 use kizuna_server::identity::NewProfessional;
@@ -42,20 +43,6 @@ fn found(files: &[PathBuf], secrets: &[&str]) -> Vec<(PathBuf, String)> {
         }
     }
     hits
-}
-
-fn kizuna(data: &Path, args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kizuna"))
-        .arg("admin")
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
@@ -107,7 +94,7 @@ fn names_and_console_secrets_are_in_no_file_of_the_data_directory_or_a_backup() 
     phone.sync().unwrap();
 
     let backup = tmp.path().join("backup.kzb");
-    let (ok, err) = kizuna(&data, &["backup", "--to", backup.to_str().unwrap()]);
+    let (ok, _, err) = kizuna(&data, &["backup", "--to", backup.to_str().unwrap()]);
     assert!(ok, "{err}");
     relay.stop();
     drop(phone);
@@ -142,7 +129,7 @@ fn names_and_console_secrets_are_in_no_file_of_the_data_directory_or_a_backup() 
     // a restore is refused before anything moves.
     let elsewhere = tmp.path().join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();
-    let (ok, err) = kizuna(&elsewhere, &["restore", "--from", backup.to_str().unwrap()]);
+    let (ok, _, err) = kizuna(&elsewhere, &["restore", "--from", backup.to_str().unwrap()]);
     assert!(!ok);
     assert!(
         err.contains("store.key") && err.contains("missing"),
@@ -160,7 +147,7 @@ fn names_and_console_secrets_are_in_no_file_of_the_data_directory_or_a_backup() 
             .write_all(&[5u8; 32])
             .unwrap();
     }
-    let (ok, err) = kizuna(&elsewhere, &["restore", "--from", backup.to_str().unwrap()]);
+    let (ok, _, err) = kizuna(&elsewhere, &["restore", "--from", backup.to_str().unwrap()]);
     assert!(!ok);
     assert!(err.contains("another store key"), "{err}");
     assert_eq!(
@@ -180,7 +167,7 @@ fn names_and_console_secrets_are_in_no_file_of_the_data_directory_or_a_backup() 
     changed[middle] ^= 1;
     let changed_file = tmp.path().join("changed.kzb");
     std::fs::write(&changed_file, &changed).unwrap();
-    let (ok, err) = kizuna(
+    let (ok, _, err) = kizuna(
         &fresh,
         &["restore", "--from", changed_file.to_str().unwrap()],
     );
@@ -194,7 +181,7 @@ fn names_and_console_secrets_are_in_no_file_of_the_data_directory_or_a_backup() 
         1,
         "nothing was written"
     );
-    let (ok, err) = kizuna(&fresh, &["restore", "--from", backup.to_str().unwrap()]);
+    let (ok, _, err) = kizuna(&fresh, &["restore", "--from", backup.to_str().unwrap()]);
     assert!(ok, "{err}");
     let restored = LoopbackRelay::start_blocking(&fresh, None).unwrap();
     let rooms = restored.with_admin(async |c| c.rooms().await).unwrap();

@@ -4,6 +4,7 @@
 //! them in order, a rotation a crash interrupted is finished at the next start, and no file
 //! of the log holds a name the administrator registered.
 
+use crate::admin_process::kizuna_admin as admin;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -64,21 +65,6 @@ impl Drop for Serve {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn admin(data: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kizuna"))
-        .arg("admin")
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn admin_json(data: &Path, args: &[&str]) -> serde_json::Value {

@@ -7,6 +7,7 @@
 //! that a certificate of the old CA gets the `certificate-retired` problem. Verification
 //! stays on everywhere.
 
+use crate::admin_process::{kizuna_admin_status as kizuna, kizuna_admin_status_async as run};
 use kizuna_contract::enrollment::{CERTIFICATE_HEADER, RENEW_NOW};
 use kizuna_contract::{Problem, ProblemKind};
 use kizuna_core::Profession;
@@ -26,32 +27,6 @@ async fn handshake(t: &LoopbackRelay, ca_pem: &str) -> Result<usize, String> {
         .await
         .map_err(|e| e.to_string())?;
     Ok(tls.get_ref().1.peer_certificates().unwrap().len())
-}
-
-fn kizuna(data: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kizuna"))
-        .arg("admin")
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-async fn run(data: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let data = data.to_path_buf();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        kizuna(&data, &refs)
-    })
-    .await
-    .unwrap()
 }
 
 async fn json(data: &Path, args: &[&str]) -> serde_json::Value {

@@ -1,35 +1,10 @@
 //! `kizuna admin` driven as a separate process against a relay that holds the sled store
 //! open: the CLI works only through the admin API over mTLS.
 
+use crate::admin_process::{kizuna_admin as kizuna, kizuna_admin_async as run};
 use kizuna_core::Role;
 use kizuna_testkit::LoopbackRelay;
 use std::path::Path;
-
-fn kizuna(data: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kizuna"))
-        .arg("admin")
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-async fn run(data: &Path, args: &[&str]) -> (bool, String, String) {
-    let data = data.to_path_buf();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        kizuna(&data, &refs)
-    })
-    .await
-    .unwrap()
-}
 
 async fn json(data: &Path, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--json"];

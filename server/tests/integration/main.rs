@@ -2,6 +2,7 @@
 //! TLS, real certificates and a real sled store; no verification is disabled anywhere.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod admin_process;
 mod at_rest;
 mod audit_rotation;
 mod ca_rotation;

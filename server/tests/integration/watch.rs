@@ -2,6 +2,7 @@
 //! whole), `/readyz` says so, `/metrics` counts what the relay does, the log can be JSON, and
 //! a stopping relay answers its long polls at once.
 
+use crate::admin_process::kizuna_admin_async as cli;
 use kizuna_contract::notices::{CityRoom, Importance, NewNotice};
 use kizuna_core::{Organisation, Profession};
 use kizuna_server::identity::NewProfessional;
@@ -67,32 +68,6 @@ fn professional(name: &str) -> NewProfessional {
             office_number: None,
         },
     }
-}
-
-fn kizuna_admin(data: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kizuna"))
-        .arg("admin")
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-async fn cli(data: &Path, args: &[&str]) -> (bool, String, String) {
-    let data = data.to_path_buf();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        kizuna_admin(&data, &refs)
-    })
-    .await
-    .unwrap()
 }
 
 const ADD: [&str; 10] = [
