@@ -83,7 +83,7 @@ fn detail_aad(seq: u64, field: &str) -> Vec<u8> {
 }
 
 fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len() / 2)
