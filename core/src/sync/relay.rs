@@ -508,6 +508,12 @@ fn serve_fallback(
             Vec::new(),
         );
     }
+    // Automerge remembers what it sent as received. Over HTTP an answer can be lost — a cut
+    // link, a request sent twice, a phone killed before it applied the answer — and the
+    // relay keeps this state across requests, so that memory would withhold those changes
+    // for as long as the relay runs, even when the device asks for them by hash. What the
+    // device lacks is what its message says (its heads, bloom filter and `need`).
+    fallback.state.sent_hashes.clear();
     let need = wanted(room, &fallback.held);
     let reply = match room.sync_message(&mut fallback.state) {
         Some(mut m) => {
