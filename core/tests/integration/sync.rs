@@ -594,3 +594,71 @@ fn a_fallback_answer_the_phone_never_applied_is_sent_again() {
     assert_eq!(relay.room.report_ids().unwrap().len(), 2);
     assert_eq!(h.read(|r| r.report_ids()).unwrap().len(), 2);
 }
+
+/// After a restore, a report can come back without its post number: the relay stored the
+/// report and the change numbering it, was killed before its answer left, and the backup
+/// predates both — the phone never had the number, and no one else did. The relay numbers
+/// it when it takes the report back (`kizuna-sim --restore-at 30 --seed 4` ended with a
+/// report without a number).
+#[test]
+fn a_report_recovered_without_its_number_is_numbered() {
+    let id = RoomId::new();
+    let mut relay = Relay::new(id);
+    let nurse = author("佐藤", Profession::Nurse);
+    let mut phone = Room::load(id, &relay.room.save()).unwrap();
+    let known = phone.heads();
+    let rid = phone
+        .post_report(&nurse, Timestamp(10), &soap(10, "a"))
+        .unwrap();
+    let back: std::collections::HashSet<_> = phone
+        .doc_mut()
+        .get_changes(&known)
+        .into_iter()
+        .map(|c| c.hash())
+        .collect();
+    // The relay's ledger vouches for the report (stored before the relay was killed); the
+    // numbering change is in the ledger too, but no phone has it.
+    let req = DocSync {
+        doc: id,
+        known_heads: to_wire(&known),
+        changes: phone
+            .doc_mut()
+            .get_changes(&known)
+            .into_iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect(),
+        create: None,
+        sync_message: None,
+    };
+    let w = Writer {
+        professional: nurse.professional,
+        device: nurse.device,
+        role: Role::Writer,
+        admin: false,
+        shown_as: None,
+        vouched: Some(std::sync::Arc::new(back)),
+    };
+    let mut n = relay.next;
+    let served = serve_doc(
+        &mut relay.room,
+        &req,
+        &w,
+        &relay.me,
+        Timestamp(9_000),
+        &mut || {
+            n += 1;
+            n
+        },
+        &mut Fallback::default(),
+        &mut Budget::default(),
+    );
+    assert!(
+        matches!(served.outcome, Outcome::Updated { .. }),
+        "{:?}",
+        served.outcome
+    );
+    assert_eq!(served.numbered, vec![(rid, 1)]);
+    let numbers = relay.room.post_numbers();
+    assert_eq!(numbers.len(), 1);
+    assert_eq!((numbers[0].0, numbers[0].1), (rid, 1));
+}
