@@ -236,7 +236,9 @@ fn admit(
         }
     };
     let renumbered = if recovered > 0 {
-        renumber_twice_given(room, relay, now, &mut next)
+        let mut again = renumber_twice_given(room, relay, now, &mut next);
+        again.extend(number_unnumbered(room, relay, now, &mut next));
+        again
     } else {
         Vec::new()
     };
@@ -383,6 +385,28 @@ fn renumber_twice_given(
     number(room, &again, relay, now, next)
 }
 
+/// After a restore: a report can come back without its number. The relay stored the report
+/// and the change numbering it, then was killed before its answer left (or the answer was
+/// lost), and the backup predates both: the phone that brings the report back never had the
+/// number, and no one else did. Every report of this document without a number gets the
+/// room's next one, so the sequence stays dense.
+fn number_unnumbered(
+    room: &mut Room,
+    relay: &Author,
+    now: Timestamp,
+    next: &mut dyn FnMut() -> u64,
+) -> Vec<(ReportId, u64)> {
+    let numbered: HashSet<ReportId> = room.post_numbers().into_iter().map(|(id, ..)| id).collect();
+    let mut missing: Vec<ReportId> = room
+        .report_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|id| !numbered.contains(id))
+        .collect();
+    missing.sort();
+    number(room, &missing, relay, now, next)
+}
+
 fn refused(
     room: &mut Room,
     known: &[ChangeHash],
@@ -508,6 +532,12 @@ fn serve_fallback(
             Vec::new(),
         );
     }
+    // Automerge remembers what it sent as received. Over HTTP an answer can be lost — a cut
+    // link, a request sent twice, a phone killed before it applied the answer — and the
+    // relay keeps this state across requests, so that memory would withhold those changes
+    // for as long as the relay runs, even when the device asks for them by hash. What the
+    // device lacks is what its message says (its heads, bloom filter and `need`).
+    fallback.state.sent_hashes.clear();
     let need = wanted(room, &fallback.held);
     let reply = match room.sync_message(&mut fallback.state) {
         Some(mut m) => {

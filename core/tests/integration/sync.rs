@@ -472,3 +472,193 @@ fn restricted_reports_live_only_in_their_audience_document() {
     let other_order = Scope::new(id, vec![nurse.professional, doctor.professional]);
     assert_eq!(other_order.doc_id(), scoped.doc_id());
 }
+
+/// Serves every document of a device's request, as the relay's sync does (without I/O).
+fn serve_request(
+    relay: &mut Relay,
+    req: &kizuna_core::sync::SyncRequest,
+    who: &Author,
+    state: &mut Fallback,
+) -> kizuna_core::sync::SyncResponse {
+    let w = Writer {
+        professional: who.professional,
+        device: who.device,
+        role: Role::Writer,
+        admin: false,
+        shown_as: None,
+        vouched: None,
+    };
+    let mut docs = Vec::new();
+    for doc in &req.docs {
+        let mut next = || {
+            relay.next += 1;
+            relay.next
+        };
+        let served = serve_doc(
+            &mut relay.room,
+            doc,
+            &w,
+            &relay.me,
+            Timestamp(9_000),
+            &mut next,
+            state,
+            &mut Budget::default(),
+        );
+        docs.push(kizuna_core::sync::DocResult {
+            doc: doc.doc,
+            outcome: served.outcome,
+        });
+    }
+    kizuna_core::sync::SyncResponse {
+        version: kizuna_core::sync::protocol::PROTOCOL_VERSION,
+        docs,
+        more: false,
+    }
+}
+
+/// Whether the answer carries changes inside a fallback sync message.
+fn carries_changes(resp: &kizuna_core::sync::SyncResponse) -> bool {
+    resp.docs.iter().any(|d| match &d.outcome {
+        Outcome::SyncMessage { message } => !automerge::sync::Message::decode(message)
+            .unwrap()
+            .changes
+            .is_empty(),
+        _ => false,
+    })
+}
+
+/// Any answer of the relay can be lost: a cut link, a request the phone sends twice (the
+/// first answer goes nowhere), a phone killed before it applied the answer. In the fallback
+/// the relay kept Automerge's sync state between requests, and that state notes what was
+/// sent as received: an answer lost in the fallback left the phone without those changes
+/// for as long as the relay ran — it did not send them again even when the phone asked for
+/// them by hash — so the fallback never ended and the phone's own later work waited behind
+/// it (`kizuna-sim --restore-at 30 --device-kill-every 5` ended with a room that differed).
+#[test]
+fn a_fallback_answer_the_phone_never_applied_is_sent_again() {
+    use kizuna_core::RoomStore;
+    use kizuna_core::sync::device::{apply_response, build_request};
+    let dir = tempfile::tempdir().unwrap();
+    let store = RoomStore::open(dir.path(), &[0x42; 32]).unwrap();
+    let id = RoomId::new();
+    let mut relay = Relay::new(id);
+    let nurse = author("佐藤", Profession::Nurse);
+    let doctor = author("田中", Profession::Doctor);
+    let phone_room = Room::load(id, &relay.room.save()).unwrap();
+    let h = store
+        .add_synced_room(phone_room, relay.room.heads())
+        .unwrap();
+    // The phone posted a report the relay had acknowledged, then lost in a restore: the
+    // phone names heads the relay does not know, so the two fall back.
+    h.write(|r| r.post_report(&nurse, Timestamp(10), &soap(10, "a")))
+        .unwrap();
+    let acknowledged = h.read(|r| Ok(r.heads())).unwrap();
+    h.update_sync(|m| m.set_relay_heads(&acknowledged)).unwrap();
+    // Meanwhile a teammate's report reached the restored relay.
+    relay
+        .room
+        .post_report(&doctor, Timestamp(20), &soap(20, "b"))
+        .unwrap();
+
+    let mut state = Fallback::default();
+    let mut lost_one = false;
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        assert!(rounds <= 12, "the fallback did not end");
+        let req = build_request(&store, false).unwrap();
+        let resp = serve_request(&mut relay, &req, &nurse, &mut state);
+        if !lost_one && carries_changes(&resp) {
+            // The phone is killed before it applies this answer: it sends the same
+            // request (its stored sync message) again.
+            lost_one = true;
+            continue;
+        }
+        if !apply_response(&store, &resp).unwrap().again {
+            break;
+        }
+    }
+    assert!(lost_one, "an answer with changes was lost");
+    let meta = h.meta();
+    let relay_heads = relay.room.heads();
+    assert_eq!(
+        meta.relay_heads(),
+        relay_heads,
+        "the phone knows where the relay stands"
+    );
+    assert_eq!(
+        meta.saved_heads(),
+        relay_heads,
+        "the phone holds everything the relay holds, and the relay everything the phone holds"
+    );
+    assert_eq!(relay.room.report_ids().unwrap().len(), 2);
+    assert_eq!(h.read(|r| r.report_ids()).unwrap().len(), 2);
+}
+
+/// After a restore, a report can come back without its post number: the relay stored the
+/// report and the change numbering it, was killed before its answer left, and the backup
+/// predates both — the phone never had the number, and no one else did. The relay numbers
+/// it when it takes the report back (`kizuna-sim --restore-at 30 --seed 4` ended with a
+/// report without a number).
+#[test]
+fn a_report_recovered_without_its_number_is_numbered() {
+    let id = RoomId::new();
+    let mut relay = Relay::new(id);
+    let nurse = author("佐藤", Profession::Nurse);
+    let mut phone = Room::load(id, &relay.room.save()).unwrap();
+    let known = phone.heads();
+    let rid = phone
+        .post_report(&nurse, Timestamp(10), &soap(10, "a"))
+        .unwrap();
+    let back: std::collections::HashSet<_> = phone
+        .doc_mut()
+        .get_changes(&known)
+        .into_iter()
+        .map(|c| c.hash())
+        .collect();
+    // The relay's ledger vouches for the report (stored before the relay was killed); the
+    // numbering change is in the ledger too, but no phone has it.
+    let req = DocSync {
+        doc: id,
+        known_heads: to_wire(&known),
+        changes: phone
+            .doc_mut()
+            .get_changes(&known)
+            .into_iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect(),
+        create: None,
+        sync_message: None,
+    };
+    let w = Writer {
+        professional: nurse.professional,
+        device: nurse.device,
+        role: Role::Writer,
+        admin: false,
+        shown_as: None,
+        vouched: Some(std::sync::Arc::new(back)),
+    };
+    let mut n = relay.next;
+    let served = serve_doc(
+        &mut relay.room,
+        &req,
+        &w,
+        &relay.me,
+        Timestamp(9_000),
+        &mut || {
+            n += 1;
+            n
+        },
+        &mut Fallback::default(),
+        &mut Budget::default(),
+    );
+    assert!(
+        matches!(served.outcome, Outcome::Updated { .. }),
+        "{:?}",
+        served.outcome
+    );
+    assert_eq!(served.numbered, vec![(rid, 1)]);
+    let numbers = relay.room.post_numbers();
+    assert_eq!(numbers.len(), 1);
+    assert_eq!((numbers[0].0, numbers[0].1), (rid, 1));
+}

@@ -72,6 +72,9 @@ pub(super) fn end_state(fleet: &mut Fleet, phones: &[Phone]) -> Fallible<()> {
         for (i, phone) in phones.iter().enumerate() {
             let meta = phone.store().open_room(*room).map_err(err)?.meta();
             if meta.saved_heads() != want || meta.relay_heads() != want {
+                if std::env::var_os("KIZUNA_SIM_TRACE").is_some() {
+                    trace_lagging(phone, *room);
+                }
                 fleet.v.fail(format!(
                     "room {room} differs between phone {i}, phone 0 or the relay \
                      (same as phone 0: {}; relay heads as saved: {}; refusal: {:?})",
@@ -168,4 +171,140 @@ pub(super) fn end_state(fleet: &mut Fleet, phones: &[Phone]) -> Fallible<()> {
     fleet.v.acknowledged = acknowledged;
     fleet.v.lost = fleet.lost.len() as u64 + fleet.lost_blobs;
     Ok(())
+}
+
+/// With `KIZUNA_SIM_TRACE` set: what a phone whose room lags would send for it and what the
+/// relay answers (counts and kinds only, never content), to find why it does not converge.
+fn trace_lagging(phone: &Phone, room: kizuna_core::RoomId) {
+    use kizuna_core::sync::device::build_request;
+    use kizuna_core::sync::protocol::{Outcome, SyncResponse};
+    let Ok(h) = phone.store().open_room(room) else {
+        return;
+    };
+    let meta = h.meta();
+    let missing_relay_heads = h
+        .read(|r| {
+            Ok(meta
+                .relay_heads()
+                .iter()
+                .filter(|x| automerge::ReadDoc::get_change_by_hash(r.doc(), x).is_none())
+                .count())
+        })
+        .unwrap_or(usize::MAX);
+    eprintln!(
+        "trace: room {room}: saved heads {}, relay heads {} ({} unknown here), pending {}, \
+         relay has {}, fallback state {}, outgoing {}",
+        meta.saved_heads().len(),
+        meta.relay_heads().len(),
+        missing_relay_heads,
+        meta.pending(),
+        meta.relay_has(),
+        meta.sync_state().is_some(),
+        meta.outgoing().is_some()
+    );
+    let Ok(req) = build_request(phone.store(), false) else {
+        return;
+    };
+    for d in req.docs.iter().filter(|d| d.doc == room) {
+        eprintln!(
+            "trace: request: known heads {}, changes {}, sync message {}, create {}",
+            d.known_heads.len(),
+            d.changes.len(),
+            d.sync_message.is_some(),
+            d.create.is_some()
+        );
+    }
+    let answer = phone.client().transport().exchange(req.encode());
+    match answer.map(|b| SyncResponse::decode(&b)) {
+        Ok(Ok(resp)) => {
+            let mine: Vec<_> = resp.docs.iter().filter(|d| d.doc == room).collect();
+            if mine.is_empty() {
+                eprintln!("trace: answer: nothing for this room");
+            }
+            for d in mine {
+                let what = match &d.outcome {
+                    Outcome::Unchanged => "unchanged".to_string(),
+                    Outcome::Updated {
+                        accepted,
+                        changes,
+                        heads,
+                    } => format!(
+                        "updated: accepted {accepted}, changes {}, heads {}",
+                        changes.len(),
+                        heads.len()
+                    ),
+                    Outcome::New { .. } => "new".into(),
+                    Outcome::Refused { reason, .. } => format!("refused: {reason}"),
+                    Outcome::Gone => "gone".into(),
+                    Outcome::SyncMessage { message } => {
+                        match automerge::sync::Message::decode(message) {
+                            Ok(m) => {
+                                let head = format!(
+                                    "sync message: heads {}, need {}, have {}, changes {}",
+                                    m.heads.len(),
+                                    m.need.len(),
+                                    m.have.len(),
+                                    m.changes.len()
+                                );
+                                format!("{head}; {}", replay_on_copy(&h, &meta, m))
+                            }
+                            Err(_) => "sync message (undecodable)".into(),
+                        }
+                    }
+                };
+                eprintln!("trace: answer: {what}");
+            }
+        }
+        Ok(Err(e)) => eprintln!("trace: answer undecodable: {e}"),
+        Err(e) => eprintln!("trace: exchange failed: {e}"),
+    }
+}
+
+/// What the phone would do with the relay's sync message `m`, on a copy of its document.
+fn replay_on_copy(
+    h: &kizuna_core::RoomHandle,
+    meta: &kizuna_core::store::RoomMeta,
+    m: automerge::sync::Message,
+) -> String {
+    use automerge::sync::{State, SyncDoc};
+    let mut state = meta
+        .sync_state()
+        .and_then(|b| State::decode(b).ok())
+        .unwrap_or_default();
+    let persisted_shared = state.shared_heads.clone();
+    let last_sync: Vec<_> = m.have.iter().flat_map(|x| x.last_sync.clone()).collect();
+    let relay_heads = m.heads.clone();
+    h.read(|room| {
+        let mut doc = room.doc().clone();
+        let probe = doc.clone();
+        let known =
+            |x: &automerge::ChangeHash| automerge::ReadDoc::get_change_by_hash(&probe, x).is_some();
+        let facts = format!(
+            "relay heads known here {}, relay heads == phone's relay heads {}, last_sync {} \
+             (known here {}, == phone heads {}), persisted shared heads {} (known here {})",
+            relay_heads.iter().all(known),
+            relay_heads == meta.relay_heads(),
+            last_sync.len(),
+            last_sync.iter().all(known),
+            last_sync == doc.get_heads(),
+            persisted_shared.len(),
+            persisted_shared.iter().all(known),
+        );
+        let _ = doc.sync().receive_sync_message(&mut state, m);
+        let reply = doc.sync().generate_sync_message(&mut state);
+        Ok(format!(
+            "{facts}; phone's reply: {}",
+            match reply {
+                Some(r) => format!(
+                    "heads {}, need {}, have {}, changes {}",
+                    r.heads.len(),
+                    r.need.len(),
+                    r.have.len(),
+                    r.changes.len()
+                ),
+                None => "none".into(),
+            }
+        ))
+    })
+    .unwrap_or_else(|e| format!("copy failed: {e}"))
 }
