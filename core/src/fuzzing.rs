@@ -199,6 +199,7 @@ fn writer(f: &Fixture, flags: u8) -> Writer {
         admin: flags & 0x08 != 0,
         shown_as: None,
         vouched: None,
+        numbered_elsewhere: None,
     }
 }
 

@@ -212,6 +212,7 @@ fn writer_of(who: Who) -> Writer {
             organisation: a.organisation.clone(),
         }),
         vouched: None,
+        numbered_elsewhere: None,
     }
 }
 

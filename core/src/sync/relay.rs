@@ -236,7 +236,12 @@ fn admit(
         }
     };
     let renumbered = if recovered > 0 {
-        let mut again = renumber_twice_given(room, relay, now, &mut next);
+        let elsewhere = who
+            .numbered_elsewhere
+            .as_deref()
+            .cloned()
+            .unwrap_or_default();
+        let mut again = renumber_twice_given(room, &elsewhere, relay, now, &mut next);
         again.extend(number_unnumbered(room, relay, now, &mut next));
         again
     } else {
@@ -365,10 +370,13 @@ fn number(
 }
 
 /// After changes given post numbers before a restore came back: every report that shares
-/// its number with another in this document keeps it only if it was received first; the
-/// others get the room's next numbers, so the sequence stays unique and dense.
+/// its number with another in this document keeps it only if it was received first, and one
+/// whose number another document of the patient room holds (`elsewhere`: the main document
+/// and the restricted ones share one sequence) never keeps it; the others get the room's next
+/// numbers, so the sequence stays unique and dense.
 fn renumber_twice_given(
     room: &mut Room,
+    elsewhere: &HashSet<u64>,
     relay: &Author,
     now: Timestamp,
     next: &mut dyn FnMut() -> u64,
@@ -378,9 +386,12 @@ fn renumber_twice_given(
         by_no.entry(no).or_default().push((at, id));
     }
     let mut again = Vec::new();
-    for (_, mut holders) in by_no {
+    for (no, mut holders) in by_no {
         holders.sort();
-        again.extend(holders.into_iter().skip(1).map(|(_, id)| id));
+        // Within the document the first received keeps it; a number another document of
+        // the room holds stays there (that document is not being written).
+        let keep = usize::from(!elsewhere.contains(&no));
+        again.extend(holders.into_iter().skip(keep).map(|(_, id)| id));
     }
     number(room, &again, relay, now, next)
 }

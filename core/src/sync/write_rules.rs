@@ -65,6 +65,10 @@ pub struct Writer {
     /// them back, its own and its teammates' and the relay's, and they are taken without
     /// being checked again as this writer's (see [`super::gate::recover`]).
     pub vouched: Option<std::sync::Arc<std::collections::HashSet<automerge::ChangeHash>>>,
+    /// After a restore, with `vouched`: the post numbers the patient room's other documents
+    /// (its main one or its restricted ones) hold. They share one sequence, so a report of
+    /// this document coming back with one of them gets a new number.
+    pub numbered_elsewhere: Option<std::sync::Arc<std::collections::HashSet<u64>>>,
 }
 
 /// The display fields of an author record, as the relay's directory has them.

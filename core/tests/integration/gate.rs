@@ -75,6 +75,7 @@ impl Setup {
             admin: false,
             shown_as: None,
             vouched: None,
+            numbered_elsewhere: None,
         };
         let next = &mut self.next;
         serve_doc(

@@ -55,6 +55,7 @@ impl Relay {
             admin,
             shown_as: None,
             vouched: None,
+            numbered_elsewhere: None,
         };
         let mut next = || {
             self.next += 1;
@@ -384,6 +385,7 @@ fn unknown_heads_fall_back_to_the_sync_protocol_and_converge() {
         admin: false,
         shown_as: None,
         vouched: None,
+        numbered_elsewhere: None,
     };
     let mut relay_state = Fallback::default();
     let mut dev_state = State::new();
@@ -487,6 +489,7 @@ fn serve_request(
         admin: false,
         shown_as: None,
         vouched: None,
+        numbered_elsewhere: None,
     };
     let mut docs = Vec::new();
     for doc in &req.docs {
@@ -637,6 +640,7 @@ fn a_report_recovered_without_its_number_is_numbered() {
         admin: false,
         shown_as: None,
         vouched: Some(std::sync::Arc::new(back)),
+        numbered_elsewhere: None,
     };
     let mut n = relay.next;
     let served = serve_doc(
@@ -661,4 +665,86 @@ fn a_report_recovered_without_its_number_is_numbered() {
     let numbers = relay.room.post_numbers();
     assert_eq!(numbers.len(), 1);
     assert_eq!((numbers[0].0, numbers[0].1), (rid, 1));
+}
+
+/// After a restore, the patient room's main document and its restricted ones share one
+/// sequence of post numbers: a restricted report numbered 1 before the restore, coming back
+/// while the main document's new report took 1 after it, is given the next number instead of
+/// keeping a number another document holds.
+#[test]
+fn a_number_another_document_of_the_room_holds_is_given_anew() {
+    let id = RoomId::new();
+    let mut old = Relay::new(id);
+    let restored = old.room.save();
+    let nurse = author("佐藤", Profession::Nurse);
+    let mut phone = Room::load(id, &restored).unwrap();
+    let known = phone.heads();
+    let rid = phone
+        .post_report(&nurse, Timestamp(10), &soap(10, "a"))
+        .unwrap();
+    // The relay before the restore numbered it 1; the phone applied that answer.
+    let served = old.serve(&mut phone, &known, &nurse, Role::Writer, false);
+    assert_eq!(served.numbered, vec![(rid, 1)]);
+    let Outcome::Updated { changes, .. } = served.outcome else {
+        panic!("{:?}", served.outcome)
+    };
+    for c in &changes {
+        phone.apply(c).unwrap();
+    }
+    let back: std::collections::HashSet<_> = phone
+        .doc_mut()
+        .get_changes(&known)
+        .into_iter()
+        .map(|c| c.hash())
+        .collect();
+    // The restored relay: the room as backed up, number 1 held by another document now.
+    let mut relay = Relay {
+        room: Room::load(id, &restored).unwrap(),
+        me: author("relay", Profession::Other),
+        next: 1,
+    };
+    let req = DocSync {
+        doc: id,
+        known_heads: to_wire(&known),
+        changes: phone
+            .doc_mut()
+            .get_changes(&known)
+            .into_iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect(),
+        create: None,
+        sync_message: None,
+    };
+    let w = Writer {
+        professional: nurse.professional,
+        device: nurse.device,
+        role: Role::Writer,
+        admin: false,
+        shown_as: None,
+        vouched: Some(std::sync::Arc::new(back)),
+        numbered_elsewhere: Some(std::sync::Arc::new([1u64].into_iter().collect())),
+    };
+    let mut n = relay.next;
+    let served = serve_doc(
+        &mut relay.room,
+        &req,
+        &w,
+        &relay.me,
+        Timestamp(9_000),
+        &mut || {
+            n += 1;
+            n
+        },
+        &mut Fallback::default(),
+        &mut Budget::default(),
+    );
+    assert!(
+        matches!(served.outcome, Outcome::Updated { .. }),
+        "{:?}",
+        served.outcome
+    );
+    assert_eq!(served.numbered, vec![(rid, 2)]);
+    let numbers = relay.room.post_numbers();
+    assert_eq!(numbers.len(), 1);
+    assert_eq!((numbers[0].0, numbers[0].1), (rid, 2));
 }

@@ -317,6 +317,18 @@ impl Relay {
                 organisation: p.organisation.name.clone(),
             }),
             vouched: self.vouched(req.doc),
+            numbered_elsewhere: None,
+        };
+        let writer = if writer.vouched.is_some() {
+            // Recovering: the room's other documents share its sequence of post numbers.
+            Writer {
+                numbered_elsewhere: Some(std::sync::Arc::new(
+                    self.numbers_elsewhere(parent, req.doc)?,
+                )),
+                ..writer
+            }
+        } else {
+            writer
         };
         let key = (d.id, req.doc);
         let mut fallback = self
@@ -451,6 +463,22 @@ impl Relay {
             doc: req.doc,
             outcome: served.outcome,
         }))
+    }
+
+    /// The post numbers held by patient room `parent`'s documents other than `doc` (its main
+    /// one and its restricted ones), read under the room's lock.
+    fn numbers_elsewhere(&self, parent: RoomId, doc: RoomId) -> Result<HashSet<u64>, RelayError> {
+        let docs = self.documents();
+        let mut ids = vec![parent];
+        ids.extend(docs.scopes_of(parent).iter().map(Scope::doc_id));
+        let mut out = HashSet::new();
+        for id in ids.into_iter().filter(|id| *id != doc) {
+            if let Some(h) = docs.get(id).map_err(core)? {
+                let numbers = h.read(|r| Ok(r.post_numbers())).map_err(core)?;
+                out.extend(numbers.into_iter().map(|(_, no, _)| no));
+            }
+        }
+        Ok(out)
     }
 
     /// Why `p` may not create a restricted document for `scope`, if not.
