@@ -227,7 +227,12 @@ fn admit(
         }
         None => changes,
     };
-    let floor = room.highest_post_no();
+    // Reading every report's number costs a walk over the room: only after a restore.
+    let floor = if recovered > 0 {
+        room.highest_post_no()
+    } else {
+        0
+    };
     let mut next = || loop {
         // Numbers the recovered changes brought back are taken: skip past them.
         let n = next_post_no();
