@@ -82,7 +82,8 @@ fn detail_aad(seq: u64, field: &str) -> Vec<u8> {
     format!("kizuna-audit:{seq}:{field}").into_bytes()
 }
 
-fn from_hex(s: &str) -> Option<Vec<u8>> {
+/// Bytes from lower- or upper-case hex, `None` if it is not hex (the reverse of [`hex`]).
+pub(crate) fn from_hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }

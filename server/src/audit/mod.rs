@@ -31,5 +31,5 @@ pub use log::{AuditLog, LogFile};
 /// The default size (64 MiB) at which the live file is closed as a segment: small enough to
 /// copy and archive, large enough that a busy city rotates every few days, not minutes.
 pub const DEFAULT_ROTATE_BYTES: u64 = 64 * 1024 * 1024;
-pub(crate) use log::hex;
+pub(crate) use log::{from_hex, hex};
 pub use record::{AuditError, AuditRecord, Entry, Filter, Verdict};

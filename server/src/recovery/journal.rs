@@ -95,16 +95,8 @@ fn to_hex(b: &[u8]) -> String {
 }
 
 fn from_hex(s: &str) -> Result<Vec<u8>, DirError> {
-    if !s.len().is_multiple_of(2) {
-        return Err(DirError::Decode("a journalled value is not hex".into()));
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(s.get(i..i + 2).unwrap_or("zz"), 16)
-                .map_err(|_| DirError::Decode("a journalled value is not hex".into()))
-        })
-        .collect()
+    crate::audit::from_hex(s)
+        .ok_or_else(|| DirError::Decode("a journalled value is not hex".into()))
 }
 
 impl DirectoryOp {
